@@ -1,0 +1,321 @@
+//! Wire types shared by the Porchlight server and its clients.
+//!
+//! This crate owns the JSON shapes of the HTTP API and the single error shape every route
+//! answers with (`{"error": {"code": …, "message": …}}`). It does no I/O and holds no logic
+//! beyond (de)serialisation: validation of the values lives where they are parsed, in the
+//! server. Request types refuse unknown fields so a typo in a client is an error, not a no-op.
+//!
+//! Times on the wire are Unix milliseconds, in fields whose names end in `_ms`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The header that binds a request to a client device. Every client keeps a random device id
+/// in its home folder; a session is usable only from the device that created it.
+pub const DEVICE_HEADER: &str = "porchlight-device";
+
+/// The one error shape of the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable; see [`ErrorCode`].
+    pub code: ErrorCode,
+    /// For people; never contains a secret or whether an account exists.
+    pub message: String,
+}
+
+/// Machine-readable error codes. Clients match on these, never on messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The body is not valid JSON, or does not match the request type.
+    MalformedRequest,
+    /// The request names a field the route does not take.
+    UnknownField,
+    /// The body is not `application/json`.
+    UnsupportedMediaType,
+    /// The body is larger than the server accepts.
+    PayloadTooLarge,
+    /// A value failed validation (the message says which field).
+    InvalidInput,
+    /// The email address is not one we can send to.
+    InvalidEmail,
+    /// The password is too short, too long, or too easy to guess.
+    WeakPassword,
+    /// Email, password or second factor is wrong (deliberately not saying which).
+    InvalidCredentials,
+    /// A one-time code is wrong, expired, or already used.
+    InvalidCode,
+    /// No session, or it expired, was revoked, or belongs to another device.
+    Unauthenticated,
+    /// Signed in, but this is not yours.
+    Forbidden,
+    /// Sign-up could not be completed.
+    SignupFailed,
+    /// Too many attempts; retry after the time in `Retry-After`.
+    Throttled,
+    NotFound,
+    MethodNotAllowed,
+    /// Something failed on the server; details are in its log, not here.
+    Internal,
+    /// The server cannot serve now (e.g. its store is unreachable).
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The snake_case name, as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedRequest => "malformed_request",
+            Self::UnknownField => "unknown_field",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::InvalidInput => "invalid_input",
+            Self::InvalidEmail => "invalid_email",
+            Self::WeakPassword => "weak_password",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidCode => "invalid_code",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::SignupFailed => "signup_failed",
+            Self::Throttled => "throttled",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Internal => "internal",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// ---- sign-up and enrolment ----
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    pub email: String,
+    pub password: String,
+}
+
+/// The second factor to enrol. Nothing is usable until a first code from it is confirmed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupResponse {
+    /// Presented to `POST /api/signup/confirm`; good for one confirmation until `expires_at_ms`.
+    pub enrolment_token: String,
+    /// `otpauth://totp/…` for an authenticator app (show as a QR code).
+    pub otpauth_uri: String,
+    /// The same secret in base32, for typing into an app by hand.
+    pub totp_secret: String,
+    /// Shown once; each signs in once in place of a TOTP code. Stored only as hashes.
+    pub recovery_codes: Vec<String>,
+    pub expires_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupConfirmRequest {
+    pub enrolment_token: String,
+    pub code: String,
+    /// A label for this session's device, shown in the session list.
+    #[serde(default)]
+    pub device_name: Option<String>,
+}
+
+// ---- sign-in and sessions ----
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    /// A code from the authenticator app. Exactly one of `totp_code` and `recovery_code`.
+    #[serde(default)]
+    pub totp_code: Option<String>,
+    /// One of the recovery codes shown at sign-up, for a lost authenticator.
+    #[serde(default)]
+    pub recovery_code: Option<String>,
+    #[serde(default)]
+    pub device_name: Option<String>,
+}
+
+/// A new session. The token is shown only here; the server keeps its hash.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionCreated {
+    pub token: String,
+    pub session_id: String,
+    pub account_id: String,
+    pub expires_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutRequest {
+    /// Also end every other session of the account.
+    #[serde(default)]
+    pub everywhere: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Revoked {
+    /// How many sessions this ended.
+    pub revoked_sessions: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Me {
+    pub account_id: String,
+    pub email: String,
+    pub created_at_ms: i64,
+    pub session_id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionInfo {
+    pub id: String,
+    pub device_name: String,
+    pub source_addr: String,
+    pub created_at_ms: i64,
+    pub last_seen_at_ms: i64,
+    /// When it ends even if used (absolute expiry).
+    pub expires_at_ms: i64,
+    /// When it ends if not used before then (idle expiry).
+    pub idle_expires_at_ms: i64,
+    /// This is the session making the request.
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SessionList {
+    pub sessions: Vec<SessionInfo>,
+}
+
+// ---- security changes ----
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChangeRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Starts replacing the second factor. Needs the password and a current code (or a recovery
+/// code, for a lost authenticator).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpResetRequest {
+    pub password: String,
+    #[serde(default)]
+    pub totp_code: Option<String>,
+    #[serde(default)]
+    pub recovery_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpEnrolment {
+    pub otpauth_uri: String,
+    pub totp_secret: String,
+    pub expires_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpResetConfirmRequest {
+    /// A code from the new secret.
+    pub code: String,
+}
+
+/// The new factor is active; every other session has ended.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpResetDone {
+    pub recovery_codes: Vec<String>,
+    pub revoked_sessions: u64,
+}
+
+// ---- activity and notifications ----
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityEntry {
+    pub id: String,
+    pub at_ms: i64,
+    /// e.g. `sign_in`, `sign_in_failed`, `locked_out`, `password_changed`, `totp_reset`,
+    /// `session_revoked`, `signed_out_everywhere`, `new_device`, `account_created`.
+    pub kind: String,
+    pub source_addr: String,
+    pub device_name: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityList {
+    pub entries: Vec<ActivityEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Notification {
+    pub id: String,
+    pub at_ms: i64,
+    pub kind: String,
+    pub subject: String,
+    pub body: String,
+    pub read: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationList {
+    pub notifications: Vec<Notification>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    pub status: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_serialise_as_their_names() {
+        for code in [
+            ErrorCode::MalformedRequest,
+            ErrorCode::InvalidCredentials,
+            ErrorCode::Throttled,
+        ] {
+            let json = serde_json::to_value(code).unwrap_or_default();
+            assert_eq!(json, serde_json::Value::String(code.as_str().to_owned()));
+        }
+    }
+
+    #[test]
+    fn requests_refuse_unknown_fields() {
+        let err = serde_json::from_str::<LoginRequest>(
+            r#"{"email":"a@b.c","password":"x","admin":true}"#,
+        );
+        assert!(err.is_err());
+    }
+}

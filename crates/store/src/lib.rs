@@ -1,0 +1,172 @@
+//! Porchlight's metadata store.
+//!
+//! One [`Store`] serves both backends: SQLite (the default, a file in the data folder) and
+//! PostgreSQL (for deployments with several stateless server nodes). Queries are written once
+//! in the SQL both dialects share and run through sqlx's `Any` driver; the schema lives in two
+//! migration folders (`migrations/sqlite`, `migrations/postgres`) because column types differ.
+//!
+//! The store owns rows, transactions and the atomic conditional updates the server's security
+//! rules rely on (a TOTP step used at most once, a recovery code used at most once, a password
+//! change that ends other sessions in the same transaction). It owns no policy: expiry windows,
+//! lock-out lengths and throttles are decided by the caller, which passes the current time in,
+//! so the store never reads a clock.
+//!
+//! It does not own blobs (clip payloads); those live in the blob store.
+
+mod model;
+mod queries;
+
+pub use model::*;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names.
+    pub fn of_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Self::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A row with the same unique key exists (e.g. an email address already taken).
+    #[error("a row with that key already exists")]
+    Conflict,
+    /// The row the operation needs is gone (e.g. a pending sign-up already confirmed).
+    #[error("no such row")]
+    NotFound,
+    #[error("database URL must start with sqlite: or postgres:")]
+    UnsupportedUrl,
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            let unique = db.is_unique_violation()
+                || matches!(db.code().as_deref(), Some("23505" | "2067" | "1555"));
+            if unique {
+                return Self::Conflict;
+            }
+        }
+        if matches!(e, sqlx::Error::RowNotFound) {
+            return Self::NotFound;
+        }
+        Self::Database(e)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How a store is opened. `max_connections` defaults per backend when `None`.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub url: String,
+    pub max_connections: Option<u32>,
+    pub acquire_timeout: Duration,
+}
+
+impl StoreOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: None,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The metadata store. Cheap to clone; clones share one connection pool.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects (creating a SQLite file if needed) and applies pending migrations.
+    pub async fn open(options: &StoreOptions) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(&options.url)?;
+        let url = match backend {
+            Backend::Sqlite if !options.url.contains('?') => format!("{}?mode=rwc", options.url),
+            _ => options.url.clone(),
+        };
+        let connect = AnyConnectOptions::from_str(&url)?;
+        let max = options.max_connections.unwrap_or(match backend {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        });
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(options.acquire_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the one writer; NORMAL sync is durable
+                        // across application crashes and loses at most the last transactions
+                        // on power loss, which WAL makes safe for consistency.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(connect)
+            .await?;
+        let store = Self { pool, backend };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+            Backend::Postgres => {
+                sqlx::migrate!("migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A round trip to the database, for readiness checks.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
