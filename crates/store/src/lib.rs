@@ -12,9 +12,14 @@
 //! so the store never reads a clock.
 //!
 //! It does not own blobs (clip payloads); those live in the blob store.
+//!
+//! With the `testing` feature, [`testing`] hands out fresh throw-away databases (a SQLite file
+//! or a PostgreSQL schema) so tests of this crate and the crates above it run on both backends.
 
 mod model;
 mod queries;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use model::*;
 
@@ -77,6 +82,19 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// The database could not be reached (pool exhausted or closed, connection lost): worth a
+    /// retry, and a reason to report the server not ready.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+            )
+        )
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// How a store is opened. `max_connections` defaults per backend when `None`.
@@ -110,8 +128,8 @@ impl Store {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(&options.url)?;
         let url = match backend {
-            Backend::Sqlite if !options.url.contains('?') => format!("{}?mode=rwc", options.url),
-            _ => options.url.clone(),
+            Backend::Sqlite => sqlite_url_creating_file(&options.url),
+            Backend::Postgres => options.url.clone(),
         };
         let connect = AnyConnectOptions::from_str(&url)?;
         let max = options.max_connections.unwrap_or(match backend {
@@ -168,5 +186,39 @@ impl Store {
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+/// A SQLite URL that creates the database file if it is missing, unless it names a `mode`.
+fn sqlite_url_creating_file(url: &str) -> String {
+    match url.split_once('?') {
+        None => format!("{url}?mode=rwc"),
+        Some((_, params)) if params.split('&').any(|p| p.starts_with("mode=")) => url.to_owned(),
+        Some(_) => format!("{url}&mode=rwc"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_create_the_file_unless_told_a_mode() {
+        assert_eq!(
+            sqlite_url_creating_file("sqlite:///d/p.db"),
+            "sqlite:///d/p.db?mode=rwc"
+        );
+        assert_eq!(
+            sqlite_url_creating_file("sqlite:///d/p.db?cache=private"),
+            "sqlite:///d/p.db?cache=private&mode=rwc"
+        );
+        assert_eq!(
+            sqlite_url_creating_file("sqlite:///d/p.db?mode=ro"),
+            "sqlite:///d/p.db?mode=ro"
+        );
+        assert_eq!(
+            sqlite_url_creating_file("sqlite:///d/p.db?cache=shared&mode=rw"),
+            "sqlite:///d/p.db?cache=shared&mode=rw"
+        );
     }
 }

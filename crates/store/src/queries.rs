@@ -92,6 +92,12 @@ fn notification(row: &AnyRow) -> Result<Notification> {
     })
 }
 
+/// A `LIMIT` both backends read alike: PostgreSQL refuses a negative one, SQLite reads it as
+/// no limit at all.
+fn row_limit(limit: i64) -> i64 {
+    limit.max(0)
+}
+
 fn split_sinks(s: &str) -> Vec<String> {
     s.split(',')
         .filter(|p| !p.is_empty())
@@ -170,7 +176,14 @@ async fn delete_sessions_except(
 impl Store {
     // ---- sign-up ----
 
+    /// Stores a sign-up awaiting its first TOTP code. Its recovery-code hashes must be
+    /// SHA-256 sized (they are kept concatenated).
     pub async fn insert_pending_signup(&self, p: &PendingSignup) -> Result<()> {
+        if p.recovery_hashes.iter().any(|h| h.len() != HASH_LEN) {
+            return Err(StoreError::Database(sqlx::Error::Encode(
+                "recovery code hashes must be 32 bytes each".into(),
+            )));
+        }
         sqlx::query(
             "INSERT INTO pending_signups (token_hash, email, password_hash, totp_secret, \
              recovery_hashes, expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -558,7 +571,7 @@ impl Store {
              WHERE account_id = $1 ORDER BY at_ms DESC, id DESC LIMIT $2",
         )
         .bind(account_id)
-        .bind(limit)
+        .bind(row_limit(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(activity).collect()
@@ -726,7 +739,8 @@ impl Store {
 
     /// Claims up to `limit` items due at `now_ms` for one delivery attempt: each claimed item's
     /// next attempt moves to `lease_until_ms`, so another worker (or node) does not take it
-    /// meanwhile, and a worker that dies mid-delivery leaves it to be retried.
+    /// meanwhile, and a worker that dies mid-delivery leaves it to be retried. The items are
+    /// returned as they were before the claim (`next_attempt_ms` is the time they were due).
     pub async fn claim_due_notifications(
         &self,
         now_ms: i64,
@@ -739,7 +753,7 @@ impl Store {
              ORDER BY next_attempt_ms LIMIT $2",
         )
         .bind(now_ms)
-        .bind(limit)
+        .bind(row_limit(limit))
         .fetch_all(&self.pool)
         .await?;
         let mut claimed = Vec::with_capacity(rows.len());
@@ -823,7 +837,7 @@ impl Store {
              WHERE account_id = $1 ORDER BY at_ms DESC, id DESC LIMIT $2",
         )
         .bind(account_id)
-        .bind(limit)
+        .bind(row_limit(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(notification).collect()
