@@ -102,7 +102,7 @@ impl std::fmt::Display for ErrorCode {
 
 // ---- sign-up and enrolment ----
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     pub email: String,
@@ -110,7 +110,7 @@ pub struct SignupRequest {
 }
 
 /// The second factor to enrol. Nothing is usable until a first code from it is confirmed.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupResponse {
     /// Presented to `POST /api/signup/confirm`; good for one confirmation until `expires_at_ms`.
@@ -124,7 +124,7 @@ pub struct SignupResponse {
     pub expires_at_ms: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupConfirmRequest {
     pub enrolment_token: String,
@@ -136,7 +136,7 @@ pub struct SignupConfirmRequest {
 
 // ---- sign-in and sessions ----
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     pub email: String,
@@ -152,7 +152,7 @@ pub struct LoginRequest {
 }
 
 /// A new session. The token is shown only here; the server keeps its hash.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionCreated {
     pub token: String,
@@ -209,7 +209,7 @@ pub struct SessionList {
 
 // ---- security changes ----
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChangeRequest {
     pub current_password: String,
@@ -218,7 +218,7 @@ pub struct PasswordChangeRequest {
 
 /// Starts replacing the second factor. Needs the password and a current code (or a recovery
 /// code, for a lost authenticator).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TotpResetRequest {
     pub password: String,
@@ -228,7 +228,7 @@ pub struct TotpResetRequest {
     pub recovery_code: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TotpEnrolment {
     pub otpauth_uri: String,
@@ -236,7 +236,7 @@ pub struct TotpEnrolment {
     pub expires_at_ms: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TotpResetConfirmRequest {
     /// A code from the new secret.
@@ -244,7 +244,7 @@ pub struct TotpResetConfirmRequest {
 }
 
 /// The new factor is active; every other session has ended.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TotpResetDone {
     pub recovery_codes: Vec<String>,
@@ -295,6 +295,31 @@ pub struct Health {
     pub status: String,
 }
 
+/// `Debug` for types that carry a secret (password, token, code, TOTP secret): only the
+/// named fields are shown, so a stray `{:?}` in a log cannot leak one.
+macro_rules! redacted_debug {
+    ($($ty:ident { $($shown:ident),* }),* $(,)?) => {$(
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))$(.field(stringify!($shown), &self.$shown))*.finish_non_exhaustive()
+            }
+        }
+    )*};
+}
+
+redacted_debug! {
+    SignupRequest { email },
+    SignupResponse { expires_at_ms },
+    SignupConfirmRequest { device_name },
+    LoginRequest { email, device_name },
+    SessionCreated { session_id, account_id, expires_at_ms },
+    PasswordChangeRequest {  },
+    TotpResetRequest {  },
+    TotpEnrolment { expires_at_ms },
+    TotpResetConfirmRequest {  },
+    TotpResetDone { revoked_sessions },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +334,29 @@ mod tests {
             let json = serde_json::to_value(code).unwrap_or_default();
             assert_eq!(json, serde_json::Value::String(code.as_str().to_owned()));
         }
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug() {
+        let login = LoginRequest {
+            email: "a@b.c".into(),
+            password: "hunter2".into(),
+            totp_code: Some("123456".into()),
+            recovery_code: None,
+            device_name: None,
+        };
+        let shown = format!("{login:?}");
+        assert!(
+            shown.contains("a@b.c") && !shown.contains("hunter2") && !shown.contains("123456"),
+            "{shown}"
+        );
+        let session = SessionCreated {
+            token: "tok-secret".into(),
+            session_id: "s1".into(),
+            account_id: "a1".into(),
+            expires_at_ms: 1,
+        };
+        assert!(!format!("{session:?}").contains("tok-secret"));
     }
 
     #[test]

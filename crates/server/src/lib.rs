@@ -1,1 +1,23 @@
+//! The Porchlight server.
+//!
+//! Owns the HTTP API (axum): accounts with mandatory two-factor sign-in, sessions bound to
+//! client devices, the defences against guessing, account activity, and notifications through
+//! an outbox. It holds no video keys and never will; clip bytes it stores are ciphertext.
+//!
+//! Storage is the `porchlight-store` crate; wire types are `porchlight-proto`. Time comes
+//! through [`clock::Clock`] so behaviour that depends on it is tested without sleeping.
 
+pub mod app;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod notify;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+
+pub use app::{RunningServer, ServeError, build_state, openapi, router, run, start};
+pub use config::{Config, ConfigError, ConfigOverrides};
+pub use telemetry::init_logging;

@@ -1,0 +1,292 @@
+//! The router and the running server: listener, background tasks, graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use porchlight_proto::ErrorCode;
+use porchlight_store::{Store, StoreError, StoreOptions};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::guard::SigninGuard;
+use crate::auth::password::{HashError, Hasher};
+use crate::auth::secrets::ServerSecret;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::notify::{DeliveryWorker, Notifier, NotifyError};
+use crate::routes::{accounts, ops};
+use crate::state::{AppState, Shared};
+use crate::telemetry;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Porchlight API", description = "The Porchlight home-camera cloud. Every error is `{\"error\": {\"code\", \"message\"}}`."),
+    modifiers(&BearerAuth),
+    tags((name = "accounts"), (name = "sessions"), (name = "notifications"), (name = "operations"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(accounts::signup))
+        .routes(routes!(accounts::signup_confirm))
+        .routes(routes!(accounts::login))
+        .routes(routes!(accounts::logout))
+        .routes(routes!(accounts::me))
+        .routes(routes!(accounts::sessions))
+        .routes(routes!(accounts::revoke_session))
+        .routes(routes!(accounts::change_password))
+        .routes(routes!(accounts::totp_reset))
+        .routes(routes!(accounts::totp_reset_confirm))
+        .routes(routes!(accounts::activity))
+        .routes(routes!(accounts::notifications))
+        .routes(routes!(accounts::mark_notifications_read))
+}
+
+/// The OpenAPI document of every route, generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().into_openapi()
+}
+
+/// The whole application, testable without a socket.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    let (routes, api) = api_router().split_for_parts();
+    let api = Arc::new(api);
+    routes
+        .route(
+            "/api/openapi.json",
+            get(move || {
+                let api = Arc::clone(&api);
+                async move { Json(api.as_ref().clone()) }
+            }),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(telemetry::track))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::custom(panicked))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
+        "this route does not take that method",
+    )
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal(&"a handler panicked").into_response()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("data folder {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("could not listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the stores and builds the shared state.
+pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, ServeError> {
+    let data_err = |source| ServeError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(&config.data_dir).map_err(data_err)?;
+    let secret =
+        ServerSecret::load_or_create(&config.data_dir.join("server-secret")).map_err(data_err)?;
+    let mut options = StoreOptions::new(config.effective_database_url());
+    options.max_connections =
+        (config.database_max_connections > 0).then_some(config.database_max_connections);
+    let store = Store::open(&options).await?;
+    telemetry::init_metrics();
+    Ok(AppState::new(Shared {
+        hasher: Hasher::new(config.signin.hash_concurrency)?,
+        guard: SigninGuard::new(&config.signin),
+        notifier: Notifier::new(&config.notify),
+        secret,
+        store,
+        clock,
+        config,
+    }))
+}
+
+/// A server listening and serving in the background.
+#[derive(Debug)]
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    serve: JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets requests in flight finish, stops the background tasks.
+    pub async fn shutdown(self) -> Result<(), ServeError> {
+        let _ = self.shutdown.send(true);
+        let served = self
+            .serve
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        self.state.store.close().await;
+        served.map_err(ServeError::Io)
+    }
+}
+
+/// Binds `config.listen` (port 0 picks a free one) and serves until [`RunningServer::shutdown`].
+pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServer, ServeError> {
+    let listen = config.listen.clone();
+    let state = build_state(config, clock).await?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: listen.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr()?;
+    let (shutdown, watcher) = watch::channel(false);
+
+    let worker = DeliveryWorker::new(
+        state.store.clone(),
+        Arc::clone(&state.clock),
+        state.config.notify.clone(),
+    )?;
+    let tasks = vec![
+        tokio::spawn(worker.run(watcher.clone())),
+        tokio::spawn(maintain(state.clone(), watcher.clone())),
+    ];
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let mut stop = watcher;
+    let serve = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            })
+            .await
+    });
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown,
+        tasks,
+        serve,
+    })
+}
+
+/// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    let server = start(config, Arc::new(SystemClock)).await?;
+    tracing::info!(addr = %server.addr, backend = ?server.state.store.backend(), "porchlight serving");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.shutdown().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// Prunes what has expired: sessions, pending sign-ups, old sign-in failures and blocks.
+async fn maintain(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let now = state.now_ms();
+        let idle_cutoff = now - state.config.session.idle_timeout_secs.saturating_mul(1000);
+        let window = now - state.config.signin.failure_window_secs.saturating_mul(1000);
+        let pruned = async {
+            state.store.prune_sessions(now, idle_cutoff).await?;
+            state.store.prune_pending_signups(now).await?;
+            state.store.prune_login_records(window, now).await
+        };
+        if let Err(e) = pruned.await {
+            tracing::warn!(cause = %e, "maintenance pass failed");
+        }
+        state.guard.shrink();
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Accounts and sign-in: passwords, the second factor, tokens, and the defences against
+//! guessing (per-source throttling, lock-out per sign-in name, blocking credential stuffing).
+
+pub mod guard;
+pub mod password;
+pub mod secrets;
+pub mod totp;

@@ -1,0 +1,251 @@
+//! Tokens, ids and the server's own secret. Tokens are 256-bit random values that are shown to
+//! their holder once and stored only as SHA-256 hashes; a database reader learns nothing usable.
+
+use std::io::Write;
+use std::path::Path;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+/// Length of a token in its base64url text form (32 bytes, no padding).
+pub const TOKEN_TEXT_LEN: usize = 43;
+
+/// A bearer secret and the hash the store keeps of it.
+pub struct IssuedToken {
+    pub text: Zeroizing<String>,
+    pub hash: Vec<u8>,
+}
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IssuedToken(..)")
+    }
+}
+
+pub fn issue_token() -> IssuedToken {
+    let mut raw = Zeroizing::new([0u8; 32]);
+    rand::rng().fill_bytes(raw.as_mut());
+    let text = Zeroizing::new(URL_SAFE_NO_PAD.encode(raw.as_ref()));
+    let hash = token_hash(&text);
+    IssuedToken { text, hash }
+}
+
+/// The stored form of a token. Tokens are uniformly random, so a fast hash suffices.
+pub fn token_hash(text: &str) -> Vec<u8> {
+    Sha256::new()
+        .chain_update(b"porchlight token\0")
+        .chain_update(text.as_bytes())
+        .finalize()
+        .to_vec()
+}
+
+/// True if `text` could be a token we issued (so junk never reaches the store).
+pub fn looks_like_token(text: &str) -> bool {
+    text.len() == TOKEN_TEXT_LEN
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A random public identifier (sessions, activity entries): 128 bits, hex.
+pub fn random_id() -> String {
+    let mut raw = [0u8; 16];
+    rand::rng().fill_bytes(&mut raw);
+    hex::encode(raw)
+}
+
+/// The stored form of a client device id.
+pub fn device_hash(device_id: &str) -> Vec<u8> {
+    Sha256::new()
+        .chain_update(b"porchlight device\0")
+        .chain_update(device_id.as_bytes())
+        .finalize()
+        .to_vec()
+}
+
+/// A client device id is 16 to 64 characters of `[A-Za-z0-9_-]`.
+pub fn valid_device_id(id: &str) -> bool {
+    (16..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+// ---- recovery codes ----
+
+/// Crockford's base32: no i, l, o or u, so a code read aloud or off paper is unambiguous.
+const RECOVERY_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+pub const RECOVERY_CODES: usize = 10;
+
+/// Ten codes of 16 characters from a 32-letter alphabet (80 bits each), grouped by four.
+pub fn generate_recovery_codes() -> Vec<Zeroizing<String>> {
+    let mut rng = rand::rng();
+    (0..RECOVERY_CODES)
+        .map(|_| {
+            let mut code = Zeroizing::new(String::with_capacity(19));
+            for i in 0..16 {
+                if i > 0 && i % 4 == 0 {
+                    code.push('-');
+                }
+                let idx = (rng.next_u32() % 32) as usize;
+                code.push(char::from(RECOVERY_ALPHABET[idx]));
+            }
+            code
+        })
+        .collect()
+}
+
+/// The stored form of a recovery code, after folding case, dropping separators and reading
+/// look-alikes as Crockford does (o as 0, i and l as 1), so `ABCD EFGH …` matches.
+pub fn recovery_code_hash(code: &str) -> Vec<u8> {
+    let folded: Zeroizing<String> = Zeroizing::new(
+        code.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| match c.to_ascii_lowercase() {
+                'o' => '0',
+                'i' | 'l' => '1',
+                other => other,
+            })
+            .collect(),
+    );
+    Sha256::new()
+        .chain_update(b"porchlight recovery code\0")
+        .chain_update(folded.as_bytes())
+        .finalize()
+        .to_vec()
+}
+
+// ---- the server secret ----
+
+/// A key only the server holds, for keyed hashes of sign-in names (so the store's lock-out
+/// rows do not list email addresses). Nodes that share a database must share this key.
+#[derive(Clone)]
+pub struct ServerSecret(Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for ServerSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerSecret(..)")
+    }
+}
+
+impl ServerSecret {
+    pub fn random() -> Self {
+        let mut key = Zeroizing::new([0u8; 32]);
+        rand::rng().fill_bytes(key.as_mut());
+        Self(key)
+    }
+
+    /// Reads the key from `path`, creating it (mode 0600) on first start.
+    pub fn load_or_create(path: &Path) -> std::io::Result<Self> {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let bytes = Zeroizing::new(bytes);
+                let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "server secret must be 32 bytes",
+                    )
+                })?;
+                Ok(Self(Zeroizing::new(key)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let secret = Self::random();
+                let mut file = std::fs::OpenOptions::new();
+                file.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+                let mut f = file.open(path)?;
+                f.write_all(secret.0.as_ref())?;
+                f.sync_all()?;
+                Ok(secret)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The keyed hash a sign-in name (a normalised email, valid or not) is counted under.
+    pub fn name_key(&self, email: &str) -> Vec<u8> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref())
+            .unwrap_or_else(|_| unreachable_hmac());
+        mac.update(b"porchlight sign-in name\0");
+        mac.update(email.trim().to_lowercase().as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// HMAC-SHA256 of a webhook body under a configured key, hex.
+    pub fn sign_webhook(key: &[u8], body: &[u8]) -> String {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable_hmac());
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+/// HMAC takes keys of any length; its constructor cannot fail.
+#[cold]
+fn unreachable_hmac() -> Hmac<Sha256> {
+    unreachable!("HMAC accepts keys of any length")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn tokens_are_distinct_and_well_formed() {
+        let a = issue_token();
+        let b = issue_token();
+        assert_ne!(*a.text, *b.text);
+        assert!(looks_like_token(&a.text));
+        assert_eq!(a.hash, token_hash(&a.text));
+        assert!(!looks_like_token("short"));
+        assert_eq!(format!("{a:?}"), "IssuedToken(..)");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_is_handled(raw in ".{0,80}") {
+            // Never panics, and only token-shaped text is taken for a token.
+            if looks_like_token(&raw) {
+                proptest::prop_assert_eq!(raw.len(), TOKEN_TEXT_LEN);
+            }
+            proptest::prop_assert_eq!(recovery_code_hash(&raw).len(), 32);
+            let _ = valid_device_id(&raw);
+        }
+    }
+
+    #[test]
+    fn recovery_codes_match_loosely_typed() {
+        let codes = generate_recovery_codes();
+        assert_eq!(codes.len(), RECOVERY_CODES);
+        let c = &codes[0];
+        assert_eq!(c.len(), 19);
+        let shouted = c.to_uppercase().replace('-', " ");
+        assert_eq!(recovery_code_hash(c), recovery_code_hash(&shouted));
+        assert_ne!(recovery_code_hash(c), recovery_code_hash(&codes[1]));
+    }
+
+    #[test]
+    fn server_secret_persists_with_private_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        let a = ServerSecret::load_or_create(&path).unwrap();
+        let b = ServerSecret::load_or_create(&path).unwrap();
+        assert_eq!(a.name_key("X@Example.com "), b.name_key("x@example.com"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        std::fs::write(&path, b"short").unwrap();
+        assert!(ServerSecret::load_or_create(&path).is_err());
+    }
+}

@@ -1,0 +1,284 @@
+//! Server configuration: defaults that need nothing, an optional TOML file, `PORCHLIGHT_*`
+//! environment variables (nested keys with `__`, e.g. `PORCHLIGHT_SIGNIN__LOCKOUT_THRESHOLD`),
+//! then command-line flags, each overriding the one before.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP API listens on.
+    pub listen: String,
+    /// Where the embedded stores live: `porchlight.db` (SQLite) and `blobs/`.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; empty means the SQLite file in `data_dir`.
+    pub database_url: String,
+    /// Connections in the database pool; 0 picks a default for the backend.
+    pub database_max_connections: u32,
+    /// `text` or `json`.
+    pub log_format: LogFormat,
+    /// A tracing filter, e.g. `info` or `porchlight_server=debug,info`.
+    pub log_filter: String,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Use the first address of `X-Forwarded-For` as the client address. Only behind a proxy
+    /// that sets it: otherwise clients choose their own address and dodge per-address limits.
+    pub trust_forwarded_for: bool,
+    pub session: SessionConfig,
+    pub signin: SigninConfig,
+    pub notify: NotifyConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// A session unused for this long ends.
+    pub idle_timeout_secs: i64,
+    /// A session ends this long after sign-in, used or not.
+    pub absolute_timeout_secs: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SigninConfig {
+    /// Sign-in, sign-up and second-factor attempts one source address may make per minute.
+    pub per_source_per_minute: u32,
+    /// Consecutive failures for one email address before it locks.
+    pub lockout_threshold: i64,
+    /// The first lock's length; each further failure doubles it.
+    pub lockout_base_secs: i64,
+    pub lockout_max_secs: i64,
+    /// Failures older than this are forgotten.
+    pub failure_window_secs: i64,
+    /// A source address that fails sign-in for this many different email addresses within
+    /// `failure_window_secs` is blocked (credential stuffing).
+    pub stuffing_distinct_names: i64,
+    pub stuffing_block_secs: i64,
+    /// Password hashes computed at once; 0 means one per CPU.
+    pub hash_concurrency: usize,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// POST each notification as JSON here, signed with `webhook_secret` (HMAC-SHA256 of the
+    /// body, hex, in `Porchlight-Signature: sha256=…`).
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
+    /// Send each notification by email to the account's address.
+    pub smtp: Option<SmtpConfig>,
+    /// How often the delivery worker looks for due notifications, in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// `smtps://user:pass@host:465`, `smtp://host:587?tls=required` or, for a local relay,
+    /// `smtp://127.0.0.1:25` (lettre's URL form).
+    pub url: String,
+    /// The From address.
+    pub from: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("porchlight-data"),
+            database_url: String::new(),
+            database_max_connections: 0,
+            log_format: LogFormat::Text,
+            log_filter: "info".into(),
+            max_body_bytes: 64 * 1024,
+            trust_forwarded_for: false,
+            session: SessionConfig::default(),
+            signin: SigninConfig::default(),
+            notify: NotifyConfig::default(),
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout_secs: 7 * 24 * 3600,
+            absolute_timeout_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+impl Default for SigninConfig {
+    fn default() -> Self {
+        Self {
+            per_source_per_minute: 30,
+            lockout_threshold: 5,
+            lockout_base_secs: 60,
+            lockout_max_secs: 24 * 3600,
+            failure_window_secs: 3600,
+            stuffing_distinct_names: 10,
+            stuffing_block_secs: 3600,
+            hash_concurrency: 0,
+        }
+    }
+}
+
+/// Values from the command line, which win over the file and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigOverrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then `PORCHLIGHT_*` variables, then `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &ConfigOverrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "{} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        // PORCHLIGHT_SERVER and PORCHLIGHT_HOME belong to the client.
+        figment = figment.merge(
+            Env::prefixed("PORCHLIGHT_")
+                .ignore(&["server", "home"])
+                .split("__"),
+        );
+        let mut config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        if let Some(listen) = &overrides.listen {
+            config.listen = listen.clone();
+        }
+        if let Some(dir) = &overrides.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if let Some(url) = &overrides.database_url {
+            config.database_url = url.clone();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if self.listen.parse::<SocketAddr>().is_err() {
+            return bad("listen must be an address such as 127.0.0.1:8080");
+        }
+        if self.max_body_bytes < 1024 {
+            return bad("max_body_bytes must be at least 1024");
+        }
+        if self.session.idle_timeout_secs <= 0 || self.session.absolute_timeout_secs <= 0 {
+            return bad("session timeouts must be positive");
+        }
+        if self.signin.per_source_per_minute == 0 || self.signin.lockout_threshold <= 0 {
+            return bad("signin limits must be positive");
+        }
+        if self.notify.webhook_url.is_some() && self.notify.webhook_secret.is_none() {
+            return bad("notify.webhook_url needs notify.webhook_secret");
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect: the configured one, or the SQLite file in the data folder.
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("porchlight.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn defaults_need_nothing() {
+        let c = Config::load(None, &ConfigOverrides::default()).unwrap();
+        assert!(c.effective_database_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn file_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.toml");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\n[signin]\nlockout_threshold = 3\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), &ConfigOverrides::default()).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:9000");
+        assert_eq!(c.signin.lockout_threshold, 3);
+        let flags = ConfigOverrides {
+            listen: Some("127.0.0.1:1".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::load(Some(&file), &flags).unwrap().listen,
+            "127.0.0.1:1"
+        );
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns figment's own error
+    fn environment_overrides_file_and_leaves_client_variables_alone() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "p.toml",
+                "listen = \"0.0.0.0:9000\"\nlog_format = \"text\"\n",
+            )?;
+            jail.set_env("PORCHLIGHT_LOG_FORMAT", "json");
+            jail.set_env("PORCHLIGHT_SIGNIN__LOCKOUT_THRESHOLD", "3");
+            // The client's variables share the prefix and must not trip unknown-key checks.
+            jail.set_env("PORCHLIGHT_SERVER", "http://127.0.0.1:8080");
+            jail.set_env("PORCHLIGHT_HOME", "/tmp/x");
+            let c = Config::load(Some(Path::new("p.toml")), &ConfigOverrides::default())
+                .map_err(|e| e.to_string())?;
+            assert_eq!(c.listen, "0.0.0.0:9000");
+            assert_eq!(c.log_format, LogFormat::Json);
+            assert_eq!(c.signin.lockout_threshold, 3);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        assert!(Config::load(Some(&file), &ConfigOverrides::default()).is_err());
+        let flags = ConfigOverrides {
+            listen: Some("nowhere".into()),
+            ..Default::default()
+        };
+        assert!(Config::load(None, &flags).is_err());
+    }
+}

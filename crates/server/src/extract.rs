@@ -1,0 +1,243 @@
+//! Extractors that turn a request into checked values, answering in the API's one error shape
+//! when they cannot: JSON bodies, the client's address and device, and the signed-in session.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use porchlight_proto::{DEVICE_HEADER, ErrorCode};
+use porchlight_store::{Account, Session};
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+use crate::auth::guard::source_key;
+use crate::auth::secrets::{device_hash, looks_like_token, token_hash, valid_device_id};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON body, refused with a precise error (and no echo of its values) when it is not one.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        axum::Json::<T>::from_request(req, state)
+            .await
+            .map(|j| Self(j.0))
+            .map_err(json_rejection)
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::UnsupportedMediaType,
+            "send the body as application/json",
+        ),
+        JsonRejection::JsonSyntaxError(_) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::MalformedRequest,
+            "the body is not valid JSON",
+        ),
+        JsonRejection::JsonDataError(e) => data_error(&e.body_text()),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            "the body is larger than this server accepts",
+        ),
+        _ => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::MalformedRequest,
+            "the body could not be read",
+        ),
+    }
+}
+
+/// serde's messages can quote the offending value (a password, say); keep only field names.
+fn data_error(text: &str) -> ApiError {
+    let field = text
+        .split('`')
+        .nth(1)
+        .filter(|f| f.len() <= 64 && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    if text.contains("unknown field") {
+        let message = match field {
+            Some(f) => format!("unknown field `{f}`"),
+            None => "the body has a field this route does not take".into(),
+        };
+        return ApiError::new(StatusCode::BAD_REQUEST, ErrorCode::UnknownField, message);
+    }
+    let message = match (text.contains("missing field"), field) {
+        (true, Some(f)) => format!("missing field `{f}`"),
+        _ => "the body does not have the shape this route expects".into(),
+    };
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::MalformedRequest,
+        message,
+    )
+}
+
+/// Query parameters, with the API's error shape.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|e: QueryRejection| {
+                let _ = e;
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::MalformedRequest,
+                    "the query string is not valid for this route",
+                )
+            })
+    }
+}
+
+/// Path parameters, with the API's error shape.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Self(p.0))
+            .map_err(|e: PathRejection| {
+                let _ = e;
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::MalformedRequest,
+                    "the path is not valid for this route",
+                )
+            })
+    }
+}
+
+/// The client's address, as the key throttles count it under (see [`source_key`]).
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub String);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let forwarded = state
+            .config
+            .trust_forwarded_for
+            .then(|| parts.headers.get("x-forwarded-for"))
+            .flatten()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok());
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        let ip = forwarded
+            .or(peer)
+            .unwrap_or(IpAddr::V4([0, 0, 0, 0].into()));
+        Ok(Self(source_key(ip)))
+    }
+}
+
+/// The client device id the request comes from (the `porchlight-device` header).
+#[derive(Debug, Clone)]
+pub struct DeviceId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for DeviceId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parts
+            .headers
+            .get(DEVICE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|id| valid_device_id(id))
+            .map(|id| Self(id.to_owned()))
+            .ok_or_else(|| {
+                ApiError::invalid_input(format!(
+                    "send a {DEVICE_HEADER} header: 16 to 64 letters, digits, - or _"
+                ))
+            })
+    }
+}
+
+/// A signed-in request: a live session, used from the device it was created on.
+#[derive(Debug, Clone)]
+pub struct Authed {
+    pub account: Account,
+    pub session: Session,
+}
+
+impl FromRequestParts<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .filter(|t| looks_like_token(t))
+            .map(|t| zeroize::Zeroizing::new(t.to_owned()))
+            .ok_or_else(ApiError::unauthenticated)?;
+        let device = DeviceId::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::unauthenticated())?;
+        let Some((session, account)) = state.store.session_by_token(&token_hash(&token)).await?
+        else {
+            return Err(ApiError::unauthenticated());
+        };
+        // A copied token is useless from another device.
+        if !bool::from(session.device_hash.ct_eq(&device_hash(&device.0))) {
+            return Err(ApiError::unauthenticated());
+        }
+        let now = state.now_ms();
+        let idle_ms = state.config.session.idle_timeout_secs.saturating_mul(1000);
+        if now >= session.expires_at_ms || now >= session.last_seen_at_ms.saturating_add(idle_ms) {
+            state
+                .store
+                .delete_session(&account.id, &session.id, None)
+                .await?;
+            return Err(ApiError::unauthenticated());
+        }
+        // Last-seen moves at most once a minute: idle expiry needs no finer grain, and a write
+        // per request would make every read a write.
+        if now - session.last_seen_at_ms >= 60_000 {
+            state.store.touch_session(&session.id, now).await?;
+        }
+        Ok(Self { account, session })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_errors_never_echo_values() {
+        let e = data_error(
+            "invalid type: string \"hunter2-secret\", expected a boolean at line 1 column 30",
+        );
+        assert!(!e.message.contains("hunter2"));
+        assert_eq!(e.code, ErrorCode::MalformedRequest);
+        let e = data_error("unknown field `admin`, expected one of `email`, `password`");
+        assert_eq!(e.message, "unknown field `admin`");
+        assert_eq!(e.code, ErrorCode::UnknownField);
+        let e = data_error("missing field `password` at line 1 column 2");
+        assert_eq!(e.message, "missing field `password`");
+    }
+}

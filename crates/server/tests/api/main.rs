@@ -1,0 +1,11 @@
+//! Integration tests: the real server on a free port, driven over HTTP through the client
+//! library, each test against a fresh SQLite file and a fresh PostgreSQL schema.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+mod accounts;
+mod defences;
+mod input;
+mod notifications;
