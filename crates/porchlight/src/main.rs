@@ -1,1 +1,32 @@
-fn main() {}
+//! `porchlight`: the one binary. A thin layer of clap subcommands over the crates: `serve` runs
+//! `porchlight-server`; the client commands use `porchlight-client` and print its answers.
+//!
+//! It owns argument parsing, reading secrets (stdin or a no-echo prompt), printing (tables,
+//! JSON, QR codes) and exit codes; it holds no protocol or server logic of its own.
+
+mod cli;
+mod commands;
+mod input;
+mod output;
+mod report;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    // Exits 2 on a usage error, 0 for --help and --version.
+    let cli = Cli::parse();
+    let json = cli.json;
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args),
+        command => commands::run(command, cli.server, cli.home, json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => report::report(&err, json),
+    }
+}

@@ -1,0 +1,604 @@
+//! Typed calls to the server's HTTP API, one method per route.
+
+use std::fmt;
+use std::time::Duration;
+
+use porchlight_proto as proto;
+use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use zeroize::Zeroizing;
+
+use crate::device::DeviceId;
+use crate::error::{ClientError, code_for_status};
+use crate::secret::Secret;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Generous: a sign-in waits for Argon2 on a server that may be busy.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Larger answers are refused rather than buffered; the biggest list is far below this.
+const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// A client of one server, speaking for one device and at most one session.
+///
+/// Request types that carry a password or code (`LoginRequest`, …) are borrowed and sent as
+/// they are; the caller owns them and decides how long they live.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    /// Normalised: no trailing slash.
+    base_url: String,
+    device_id: DeviceId,
+    token: Option<Secret>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.base_url)
+            .field("device_id", &self.device_id)
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether a route needs the session token.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Auth {
+    None,
+    Bearer,
+}
+
+impl Client {
+    /// A client of the server at `base_url` (`http://` or `https://`, optionally with a path
+    /// prefix), sending `device_id` with every request.
+    pub fn new(base_url: &str, device_id: DeviceId) -> Result<Self, ClientError> {
+        let base_url = normalise_server_url(base_url)?;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("porchlight/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            // Passwords and tokens go to the URL given, never to wherever a redirect points.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(ClientError::transport)?;
+        Ok(Self {
+            http,
+            base_url,
+            device_id,
+            token: None,
+        })
+    }
+
+    /// The same client, signed in with `token`.
+    pub fn with_token(mut self, token: Secret) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub fn device_id(&self) -> &DeviceId {
+        &self.device_id
+    }
+
+    pub fn is_signed_in(&self) -> bool {
+        self.token.is_some()
+    }
+
+    // ---- sign-up and sign-in ----
+
+    /// `POST /api/signup`: starts an account; nothing is usable until [`Self::signup_confirm`].
+    pub async fn signup(
+        &self,
+        request: &proto::SignupRequest,
+    ) -> Result<proto::SignupResponse, ClientError> {
+        let builder = self.request(Method::POST, "/api/signup", Auth::None)?;
+        self.json("POST /api/signup", builder.json(request)).await
+    }
+
+    /// `POST /api/signup/confirm`: finishes TOTP enrolment and signs in.
+    pub async fn signup_confirm(
+        &self,
+        request: &proto::SignupConfirmRequest,
+    ) -> Result<proto::SessionCreated, ClientError> {
+        let builder = self.request(Method::POST, "/api/signup/confirm", Auth::None)?;
+        self.json("POST /api/signup/confirm", builder.json(request))
+            .await
+    }
+
+    /// `POST /api/login`.
+    pub async fn login(
+        &self,
+        request: &proto::LoginRequest,
+    ) -> Result<proto::SessionCreated, ClientError> {
+        let builder = self.request(Method::POST, "/api/login", Auth::None)?;
+        self.json("POST /api/login", builder.json(request)).await
+    }
+
+    /// `POST /api/logout`: ends this session (and, with `everywhere`, every other one).
+    pub async fn logout(
+        &self,
+        request: &proto::LogoutRequest,
+    ) -> Result<proto::Revoked, ClientError> {
+        let builder = self.request(Method::POST, "/api/logout", Auth::Bearer)?;
+        self.json("POST /api/logout", builder.json(request)).await
+    }
+
+    // ---- the account and its sessions ----
+
+    /// `GET /api/me`.
+    pub async fn me(&self) -> Result<proto::Me, ClientError> {
+        let builder = self.request(Method::GET, "/api/me", Auth::Bearer)?;
+        self.json("GET /api/me", builder).await
+    }
+
+    /// `GET /api/sessions`.
+    pub async fn sessions(&self) -> Result<proto::SessionList, ClientError> {
+        let builder = self.request(Method::GET, "/api/sessions", Auth::Bearer)?;
+        self.json("GET /api/sessions", builder).await
+    }
+
+    /// `DELETE /api/sessions/{id}`: ends one of this account's sessions.
+    pub async fn revoke_session(&self, session_id: &str) -> Result<(), ClientError> {
+        let path = format!("/api/sessions/{}", encode_path_segment(session_id));
+        let builder = self.request(Method::DELETE, &path, Auth::Bearer)?;
+        self.empty("DELETE /api/sessions/{id}", builder).await
+    }
+
+    /// `POST /api/password`: ends every other session.
+    pub async fn change_password(
+        &self,
+        request: &proto::PasswordChangeRequest,
+    ) -> Result<proto::Revoked, ClientError> {
+        let builder = self.request(Method::POST, "/api/password", Auth::Bearer)?;
+        self.json("POST /api/password", builder.json(request)).await
+    }
+
+    /// `POST /api/totp/reset`: starts replacing the second factor.
+    pub async fn totp_reset(
+        &self,
+        request: &proto::TotpResetRequest,
+    ) -> Result<proto::TotpEnrolment, ClientError> {
+        let builder = self.request(Method::POST, "/api/totp/reset", Auth::Bearer)?;
+        self.json("POST /api/totp/reset", builder.json(request))
+            .await
+    }
+
+    /// `POST /api/totp/reset/confirm`: activates the new factor and ends every other session.
+    pub async fn totp_reset_confirm(
+        &self,
+        request: &proto::TotpResetConfirmRequest,
+    ) -> Result<proto::TotpResetDone, ClientError> {
+        let builder = self.request(Method::POST, "/api/totp/reset/confirm", Auth::Bearer)?;
+        self.json("POST /api/totp/reset/confirm", builder.json(request))
+            .await
+    }
+
+    // ---- activity and notifications ----
+
+    /// `GET /api/activity`, newest first; `limit` is the server's default when `None`.
+    pub async fn activity(&self, limit: Option<u32>) -> Result<proto::ActivityList, ClientError> {
+        let path = match limit {
+            Some(limit) => format!("/api/activity?limit={limit}"),
+            None => "/api/activity".to_owned(),
+        };
+        let builder = self.request(Method::GET, &path, Auth::Bearer)?;
+        self.json("GET /api/activity", builder).await
+    }
+
+    /// `GET /api/notifications`.
+    pub async fn notifications(&self) -> Result<proto::NotificationList, ClientError> {
+        let builder = self.request(Method::GET, "/api/notifications", Auth::Bearer)?;
+        self.json("GET /api/notifications", builder).await
+    }
+
+    /// `POST /api/notifications/read`: marks every notification read.
+    pub async fn mark_notifications_read(&self) -> Result<(), ClientError> {
+        let builder = self.request(Method::POST, "/api/notifications/read", Auth::Bearer)?;
+        self.empty("POST /api/notifications/read", builder).await
+    }
+
+    // ---- operations ----
+
+    /// `GET /healthz`: the process is up.
+    pub async fn healthz(&self) -> Result<proto::Health, ClientError> {
+        let builder = self.request(Method::GET, "/healthz", Auth::None)?;
+        self.json("GET /healthz", builder).await
+    }
+
+    /// `GET /readyz`: the server can reach its stores.
+    pub async fn readyz(&self) -> Result<proto::Health, ClientError> {
+        let builder = self.request(Method::GET, "/readyz", Auth::None)?;
+        self.json("GET /readyz", builder).await
+    }
+
+    /// `GET /api/openapi.json`.
+    pub async fn openapi(&self) -> Result<serde_json::Value, ClientError> {
+        let builder = self.request(Method::GET, "/api/openapi.json", Auth::None)?;
+        self.json("GET /api/openapi.json", builder).await
+    }
+
+    // ---- plumbing ----
+
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Auth,
+    ) -> Result<RequestBuilder, ClientError> {
+        let builder = self
+            .http
+            .request(method, format!("{}{path}", self.base_url))
+            .header(proto::DEVICE_HEADER, self.device_id.as_str());
+        match auth {
+            Auth::None => Ok(builder),
+            Auth::Bearer => Ok(builder.header(AUTHORIZATION, self.bearer()?)),
+        }
+    }
+
+    fn bearer(&self) -> Result<HeaderValue, ClientError> {
+        let token = self.token.as_ref().ok_or(ClientError::NotSignedIn)?;
+        let value = Zeroizing::new(format!("Bearer {}", token.expose()));
+        let mut header = HeaderValue::from_str(&value).map_err(|_| ClientError::MalformedToken)?;
+        // Keeps it out of reqwest's and hyper's Debug output.
+        header.set_sensitive(true);
+        Ok(header)
+    }
+
+    /// Sends the request and decodes a JSON answer.
+    async fn json<T: DeserializeOwned>(
+        &self,
+        route: &'static str,
+        builder: RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let response = send(builder).await?;
+        let status = response.status().as_u16();
+        let body = read_capped(response, MAX_BODY_BYTES)
+            .await?
+            .ok_or(ClientError::Decode { route, status })?;
+        // serde's message can quote the body, which may hold a token: report only the route.
+        serde_json::from_slice(&body).map_err(|_| ClientError::Decode { route, status })
+    }
+
+    /// Sends the request and expects an answer without a body.
+    async fn empty(&self, route: &'static str, builder: RequestBuilder) -> Result<(), ClientError> {
+        let response = send(builder).await?;
+        if response.status() == StatusCode::NO_CONTENT || response.status() == StatusCode::OK {
+            Ok(())
+        } else {
+            Err(ClientError::Decode {
+                route,
+                status: response.status().as_u16(),
+            })
+        }
+    }
+}
+
+/// Sends the request; an answer outside 2xx becomes [`ClientError::Api`].
+async fn send(builder: RequestBuilder) -> Result<Response, ClientError> {
+    let response = builder.send().await.map_err(ClientError::transport)?;
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    Err(api_error(response).await)
+}
+
+async fn api_error(response: Response) -> ClientError {
+    let status = response.status().as_u16();
+    let retry_after_secs = response
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    let body = match read_capped(response, MAX_ERROR_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(error) => return error,
+    };
+    let parsed = body
+        .as_deref()
+        .and_then(|body| serde_json::from_slice::<proto::ErrorBody>(body).ok());
+    let (code, message) = match parsed {
+        Some(body) => (body.error.code, body.error.message),
+        None => (
+            code_for_status(status),
+            format!("the server answered HTTP {status} without an error this client understands"),
+        ),
+    };
+    ClientError::Api {
+        status,
+        code,
+        message,
+        retry_after_secs,
+    }
+}
+
+/// The body, or `None` if it is longer than `max_bytes`. Zeroed when dropped: it may hold a
+/// token.
+async fn read_capped(
+    mut response: Response,
+    max_bytes: usize,
+) -> Result<Option<Zeroizing<Vec<u8>>>, ClientError> {
+    let mut body = Zeroizing::new(Vec::new());
+    while let Some(chunk) = response.chunk().await.map_err(ClientError::transport)? {
+        if body.len() + chunk.len() > max_bytes {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
+/// `http://` or `https://`, a host, no credentials, query or fragment; without a trailing slash.
+///
+/// Public so callers can tell whether two spellings name the same server (a token is only
+/// ever sent to the server that issued it).
+pub fn normalise_server_url(url: &str) -> Result<String, ClientError> {
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|_| ClientError::InvalidServerUrl)?;
+    let acceptable = matches!(parsed.scheme(), "http" | "https")
+        && parsed.host_str().is_some_and(|host| !host.is_empty())
+        && parsed.username().is_empty()
+        && parsed.password().is_none()
+        && parsed.query().is_none()
+        && parsed.fragment().is_none();
+    if !acceptable {
+        return Err(ClientError::InvalidServerUrl);
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Whether requests to `server_url` would cross a network unencrypted: `http://` to anything
+/// but this machine.
+pub fn is_cleartext_remote(server_url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(server_url) else {
+        return false;
+    };
+    let host = url.host_str().unwrap_or_default();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let local = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    url.scheme() == "http" && !local
+}
+
+/// Percent-encodes everything but `A-Z a-z 0-9 - _`, so an id typed by a user can never
+/// reach another route (`..`, `/`, `?`).
+fn encode_path_segment(segment: &str) -> String {
+    let mut encoded = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_' {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn device() -> DeviceId {
+        DeviceId::parse("0123456789abcdef0123456789abcdef").unwrap()
+    }
+
+    #[test]
+    fn server_urls_are_normalised() {
+        for (given, expected) in [
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+            ("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
+            ("https://Porch.Example/", "https://porch.example"),
+            (
+                "https://porch.example/prefix/",
+                "https://porch.example/prefix",
+            ),
+            (" https://porch.example:443 ", "https://porch.example"),
+        ] {
+            assert_eq!(normalise_server_url(given).unwrap(), expected, "{given}");
+        }
+    }
+
+    #[test]
+    fn unusable_server_urls_are_refused() {
+        for bad in [
+            "",
+            "127.0.0.1:8080",
+            "ftp://porch.example",
+            "https://user:pw@porch.example",
+            "https://porch.example/?token=x",
+            "https://porch.example/#x",
+            "file:///etc/passwd",
+        ] {
+            assert!(
+                matches!(
+                    normalise_server_url(bad),
+                    Err(ClientError::InvalidServerUrl)
+                ),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn cleartext_is_only_for_this_machine() {
+        assert!(!is_cleartext_remote("http://127.0.0.1:8080"));
+        assert!(!is_cleartext_remote("http://localhost:8080"));
+        assert!(!is_cleartext_remote("http://[::1]:8080"));
+        assert!(!is_cleartext_remote("https://porch.example"));
+        assert!(is_cleartext_remote("http://porch.example"));
+        assert!(is_cleartext_remote("http://192.168.1.5:8080"));
+    }
+
+    #[test]
+    fn path_segments_cannot_escape_their_route() {
+        assert_eq!(encode_path_segment("ses_AZ-09"), "ses_AZ-09");
+        assert_eq!(encode_path_segment("../me"), "%2E%2E%2Fme");
+        assert_eq!(encode_path_segment("a?b#c"), "a%3Fb%23c");
+    }
+
+    #[test]
+    fn debug_hides_the_token() {
+        let client = Client::new("http://127.0.0.1:1", device())
+            .unwrap()
+            .with_token(Secret::from("plt_very_secret_token"));
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("very_secret"), "{shown}");
+        assert!(
+            !shown.contains("0123456789abcdef0123456789abcdef"),
+            "{shown}"
+        );
+        assert!(client.is_signed_in());
+    }
+
+    #[tokio::test]
+    async fn authenticated_routes_need_a_token_before_any_request() {
+        let client = Client::new("http://127.0.0.1:1", device()).unwrap();
+        assert!(matches!(client.me().await, Err(ClientError::NotSignedIn)));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_transport_error() {
+        // Port 1 on loopback is closed on any sane machine.
+        let client = Client::new("http://127.0.0.1:1", device()).unwrap();
+        let err = client.healthz().await.unwrap_err();
+        assert!(matches!(err, ClientError::Transport { .. }), "{err:?}");
+        assert!(!err.to_string().contains("127.0.0.1"), "{err}");
+    }
+
+    /// Answers one request with `response` and hands back the request as text.
+    async fn answer_once(response: &'static str) -> (String, tokio::task::JoinHandle<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = socket.read(&mut buf).await.unwrap();
+                request.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&request).into_owned();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(str::to_owned)
+                        })
+                        .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                    if request.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            socket.write_all(response.as_bytes()).await.unwrap();
+            socket.shutdown().await.unwrap();
+            String::from_utf8_lossy(&request).into_owned()
+        });
+        (url, task)
+    }
+
+    #[tokio::test]
+    async fn requests_carry_the_device_and_the_token() {
+        let body = r#"{"account_id":"a","email":"e@x","created_at_ms":1,"session_id":"s"}"#;
+        let response: &'static str = Box::leak(
+            format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .into_boxed_str(),
+        );
+        let (url, server) = answer_once(response).await;
+        let client = Client::new(&url, device())
+            .unwrap()
+            .with_token(Secret::from("plt_token"));
+        let me = client.me().await.unwrap();
+        assert_eq!(me.session_id, "s");
+        let request = server.await.unwrap().to_ascii_lowercase();
+        assert!(request.starts_with("get /api/me "), "{request}");
+        assert!(request.contains("porchlight-device: 0123456789abcdef0123456789abcdef"));
+        assert!(request.contains("authorization: bearer plt_token"));
+    }
+
+    #[tokio::test]
+    async fn error_answers_become_api_errors_with_retry_after() {
+        let (url, server) = answer_once(
+            "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 30\r\n\
+             content-length: 52\r\nconnection: close\r\n\r\n\
+             {\"error\":{\"code\":\"throttled\",\"message\":\"slow down\"}}",
+        )
+        .await;
+        let client = Client::new(&url, device()).unwrap();
+        let request = proto::LoginRequest {
+            email: "a@b.c".into(),
+            password: "pw".into(),
+            totp_code: Some("123456".into()),
+            recovery_code: None,
+            device_name: None,
+        };
+        let err = client.login(&request).await.unwrap_err();
+        server.await.unwrap();
+        assert!(
+            matches!(
+                &err,
+                ClientError::Api { status: 429, code: proto::ErrorCode::Throttled, message, retry_after_secs: Some(30) }
+                    if message == "slow down"
+            ),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "slow down (throttled)");
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_the_error_shape_falls_back_on_the_status() {
+        let (url, server) = answer_once(
+            "HTTP/1.1 502 Bad Gateway\r\ncontent-type: text/html\r\ncontent-length: 9\r\nconnection: close\r\n\r\n<h1>x</h1",
+        )
+        .await;
+        let client = Client::new(&url, device()).unwrap();
+        let err = client.healthz().await.unwrap_err();
+        server.await.unwrap();
+        assert_eq!(err.code(), Some(proto::ErrorCode::Unavailable));
+        assert_eq!(err.status(), Some(502));
+    }
+
+    #[tokio::test]
+    async fn a_success_body_that_does_not_decode_never_echoes_it() {
+        let (url, server) = answer_once(
+            "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 23\r\nconnection: close\r\n\r\n{\"token\":\"plt_leak_me\"}",
+        )
+        .await;
+        let client = Client::new(&url, device()).unwrap();
+        let request = proto::LoginRequest {
+            email: "a@b.c".into(),
+            password: "pw".into(),
+            totp_code: Some("123456".into()),
+            recovery_code: None,
+            device_name: None,
+        };
+        let err = client.login(&request).await.unwrap_err();
+        server.await.unwrap();
+        assert!(
+            matches!(err, ClientError::Decode { status: 201, .. }),
+            "{err:?}"
+        );
+        assert!(!format!("{err} {err:?}").contains("leak_me"));
+    }
+
+    #[test]
+    fn unknown_error_bodies_fall_back_on_the_status() {
+        assert_eq!(code_for_status(429), proto::ErrorCode::Throttled);
+        assert_eq!(code_for_status(401), proto::ErrorCode::Unauthenticated);
+        assert_eq!(code_for_status(500), proto::ErrorCode::Internal);
+    }
+}
