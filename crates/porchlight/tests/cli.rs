@@ -1,0 +1,278 @@
+//! The binary end to end: `porchlight serve` as a real process, the CLI as a script would drive
+//! it (secrets on stdin, `--json` out), codes from `oathtool`, and a graceful stop on SIGTERM.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_porchlight");
+const PASSWORD: &str = "correct horse battery staple 42";
+
+struct Server {
+    child: Child,
+    url: String,
+    log: std::sync::mpsc::Receiver<String>,
+}
+
+/// Starts `porchlight serve` on a free port with JSON logs and waits until it says where.
+fn serve(data: &Path) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .env("PORCHLIGHT_LOG_FORMAT", "json")
+        .env("PORCHLIGHT_LOG_FILTER", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, log) = std::sync::mpsc::channel();
+    for stream in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let line = log
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("server did not say where it listens");
+        let entry: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|_| panic!("log line is not JSON: {line}"));
+        if entry["message"] == "porchlight serving" {
+            let addr = entry["addr"].as_str().unwrap().to_owned();
+            return Server {
+                child,
+                url: format!("http://{addr}"),
+                log,
+            };
+        }
+    }
+}
+
+fn cli(server: &Server, home: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .args(["--server", &server.url, "--home"])
+        .arg(home)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+/// A TOTP code, from oathtool when installed (an independent implementation), else ours.
+fn code(secret: &str, at_secs: u64) -> String {
+    match Command::new("oathtool")
+        .args(["--totp", "-b", "--now", &format!("@{at_secs}"), secret])
+        .output()
+    {
+        Ok(out) if out.status.success() => String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+        _ => {
+            eprintln!("oathtool not installed: codes from porchlight's own TOTP");
+            let ms = i64::try_from(at_secs).unwrap() * 1000;
+            porchlight_server::auth::totp::code_for_base32(secret, ms).unwrap()
+        }
+    }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn scripted_account_life_and_graceful_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = serve(&dir.path().join("data"));
+    let (home_a, home_b) = (dir.path().join("a"), dir.path().join("b"));
+
+    let started = json(&cli(
+        &server,
+        &home_a,
+        &[
+            "--json",
+            "signup",
+            "--email",
+            "ann@example.com",
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    ));
+    assert!(
+        started["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/")
+    );
+    let recovery: Vec<String> = serde_json::from_value(started["recovery_codes"].clone()).unwrap();
+    assert_eq!(recovery.len(), 10);
+    let secret = started["totp_secret"].as_str().unwrap().to_owned();
+
+    // A wrong code fails with the error on stderr and nothing on stdout.
+    let wrong = cli(
+        &server,
+        &home_a,
+        &["--json", "totp", "confirm", "000000"],
+        "",
+    );
+    if code(&secret, now_secs()) != "000000" {
+        assert!(!wrong.status.success());
+        assert!(wrong.stdout.is_empty());
+        assert!(String::from_utf8_lossy(&wrong.stderr).contains("invalid_code"));
+    }
+    let confirmed = json(&cli(
+        &server,
+        &home_a,
+        &["--json", "totp", "confirm", &code(&secret, now_secs())],
+        "",
+    ));
+    let me = json(&cli(&server, &home_a, &["--json", "whoami"], ""));
+    assert_eq!(me["email"], "ann@example.com");
+    assert_eq!(me["account_id"], confirmed["account_id"]);
+
+    // The client keeps its files private.
+    #[cfg(unix)]
+    for entry in std::fs::read_dir(&home_a).unwrap() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = entry.unwrap().metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    // A second device signs in with a recovery code (the authenticator's code for this window
+    // is spent), then a password change from the first ends it.
+    json(&cli(
+        &server,
+        &home_b,
+        &[
+            "--json",
+            "login",
+            "--email",
+            "ann@example.com",
+            "--password-stdin",
+            "--recovery-code-stdin",
+        ],
+        &format!("{PASSWORD}\n{}\n", recovery[0]),
+    ));
+    let sessions = json(&cli(&server, &home_a, &["--json", "sessions"], ""));
+    assert_eq!(sessions["sessions"].as_array().unwrap().len(), 2);
+    let changed = json(&cli(
+        &server,
+        &home_a,
+        &["--json", "password", "change"],
+        &format!("{PASSWORD}\na different long passphrase 88\n"),
+    ));
+    assert_eq!(changed["revoked_sessions"], 1);
+    let refused = cli(&server, &home_b, &["--json", "whoami"], "");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("unauthenticated"));
+
+    let activity = json(&cli(&server, &home_a, &["--json", "activity"], ""));
+    let kinds: Vec<&str> = activity["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "account_created",
+        "sign_in",
+        "new_device",
+        "password_changed",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    json(&cli(
+        &server,
+        &home_a,
+        &["--json", "logout", "--everywhere"],
+        "",
+    ));
+
+    // SIGTERM: the server stops accepting, finishes, and exits cleanly.
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+
+    // Nothing secret reached the log.
+    let log: Vec<String> = server.log.try_iter().collect();
+    let log = log.join("\n");
+    assert!(log.contains("shutting down"));
+    for secret_text in [
+        PASSWORD,
+        "a different long passphrase 88",
+        &secret,
+        &recovery[0],
+    ] {
+        assert!(
+            !log.contains(secret_text),
+            "a secret reached the server log"
+        );
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_missing_server_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["--home"])
+        .arg(dir.path())
+        .arg("no-such-command")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(BIN)
+        .args(["--server", "http://127.0.0.1:9", "--home"])
+        .arg(dir.path())
+        .args(["--json", "whoami"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+}
