@@ -17,7 +17,18 @@ struct Server {
     log: std::sync::mpsc::Receiver<String>,
 }
 
+impl Drop for Server {
+    /// A test that fails midway still leaves no server running.
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Starts `porchlight serve` on a free port with JSON logs and waits until it says where.
+#[allow(clippy::zombie_processes)] // the child is owned by `Server`, whose drop reaps it
 fn serve(data: &Path) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
