@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian machine: installs what the tests need, then runs
+# formatting, lints and every test. CI runs exactly this (.ci/run).
+#
+# Real services, not mocks: SQLite files, the PostgreSQL server on 127.0.0.1:5432 (trust auth,
+# database `test`; started here if installed but stopped), and oathtool as an independent TOTP
+# generator. A leg whose service is truly absent prints that it was skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi
+}
+
+say "system packages"
+missing=()
+command -v oathtool >/dev/null || missing+=(oathtool)
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
+    || { as_root apt-get update -qq && as_root apt-get install -y -qq "${missing[@]}"; } \
+    || echo "could not install ${missing[*]}; tests that need them will say they were skipped"
+fi
+
+say "PostgreSQL"
+pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+if ! pg_up && command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+  as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  for _ in $(seq 1 20); do pg_up && break; sleep 0.5; done
+fi
+if pg_up; then
+  echo "PostgreSQL at 127.0.0.1:5432: the store and API suites run against it as well as SQLite"
+  export PORCHLIGHT_TEST_POSTGRES="${PORCHLIGHT_TEST_POSTGRES:-require}"
+else
+  echo "postgres leg skipped: no PostgreSQL server at 127.0.0.1:5432"
+  export PORCHLIGHT_TEST_POSTGRES=skip
+fi
+
+say "format"
+cargo fmt --all -- --check
+
+say "lints"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "tests"
+cargo test --workspace --all-targets --locked
+
+say "all green"
