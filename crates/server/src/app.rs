@@ -107,8 +107,25 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::error_handling::HandleErrorLayer::new(timed_out))
+                .timeout(REQUEST_TIMEOUT),
+        )
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(panicked))
+}
+
+/// A request that takes longer than this is answered `503` and its work dropped, so a stuck
+/// store or a slow client cannot hold a connection and its task forever.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+async fn timed_out(_: tower::BoxError) -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Unavailable,
+        "the request took too long; try again",
+    )
 }
 
 async fn not_found() -> ApiError {
