@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use porchlight_client::proto::{ErrorCode, LoginRequest};
 
-use crate::harness::{PASSWORD, TestApp, both_backends, code_of};
+use crate::harness::{TestApp, both_backends, code_of};
 
 fn wrong_password(email: &str) -> LoginRequest {
     LoginRequest {
@@ -180,7 +180,9 @@ async fn enumeration(app: &TestApp) {
     assert_eq!(unknown.0, 401);
 
     // Timing: an unknown address costs one Argon2 verification, like a known one. Interleave
-    // the samples so drift in machine load hits both alike, and compare medians.
+    // the samples so drift in machine load hits both alike, and compare medians. Without the
+    // dummy verification the unknown path is an order of magnitude faster; the bound leaves
+    // room for a machine busy with other tests.
     let mut known = Vec::new();
     let mut missing = Vec::new();
     for i in 0..12 {
@@ -196,8 +198,7 @@ async fn enumeration(app: &TestApp) {
     let (k, m) = (known[6].as_secs_f64(), missing[6].as_secs_f64());
     let ratio = k.max(m) / k.min(m);
     assert!(
-        ratio < 1.5,
+        ratio < 2.0,
         "median sign-in failure: known {k:.4}s, unknown {m:.4}s"
     );
-    let _ = PASSWORD;
 }
