@@ -3,8 +3,8 @@
 # formatting, lints and every test. CI runs exactly this (.ci/run).
 #
 # Real services, not mocks: SQLite files, the PostgreSQL server on 127.0.0.1:5432 (trust auth,
-# database `test`; started here if installed but stopped), and oathtool as an independent TOTP
-# generator. A leg whose service is truly absent prints that it was skipped.
+# database `test`; started here if installed but stopped), oathtool as an independent TOTP
+# generator and Go `age` as an independent implementation of the clip format. A leg whose service is truly absent prints that it was skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +17,7 @@ as_root() {
 say "system packages"
 missing=()
 command -v oathtool >/dev/null || missing+=(oathtool)
+command -v age >/dev/null || missing+=(age)
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
