@@ -183,7 +183,10 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppSta
     let store = Store::open(&options).await?;
     telemetry::init_metrics();
     Ok(AppState::new(Shared {
-        hasher: Hasher::new(config.signin.hash_concurrency)?,
+        hasher: Hasher::new(
+            config.signin.hash_concurrency,
+            config.signin.hash_queue_limit,
+        )?,
         guard: SigninGuard::new(&config.signin),
         notifier: Notifier::new(&config.notify),
         secret,

@@ -68,9 +68,12 @@ pub struct SigninConfig {
     pub stuffing_block_secs: i64,
     /// Password hashes computed at once; 0 means one per CPU.
     pub hash_concurrency: usize,
+    /// Password checks allowed to wait for a turn; past this a sign-in is answered `503` with
+    /// `Retry-After` at once, so a flood cannot queue a real user behind it for long.
+    pub hash_queue_limit: usize,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NotifyConfig {
     /// POST each notification as JSON here, signed with `webhook_secret` (HMAC-SHA256 of the
@@ -111,6 +114,17 @@ impl Default for Config {
     }
 }
 
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            webhook_url: None,
+            webhook_secret: None,
+            smtp: None,
+            poll_interval_ms: 1000,
+        }
+    }
+}
+
 impl Default for SessionConfig {
     fn default() -> Self {
         Self {
@@ -131,6 +145,7 @@ impl Default for SigninConfig {
             stuffing_distinct_names: 10,
             stuffing_block_secs: 3600,
             hash_concurrency: 0,
+            hash_queue_limit: 32,
         }
     }
 }

@@ -93,6 +93,25 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::auth::password::HashError> for ApiError {
+    fn from(e: crate::auth::password::HashError) -> Self {
+        match e {
+            crate::auth::password::HashError::Busy => {
+                metrics::counter!("porchlight_password_checks_shed_total").increment(1);
+                Self {
+                    retry_after_secs: Some(1),
+                    ..Self::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        ErrorCode::Unavailable,
+                        "the server is busy; try again in a moment",
+                    )
+                }
+            }
+            other => Self::internal(&other),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {

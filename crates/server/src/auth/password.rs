@@ -2,6 +2,7 @@
 //! bound on how many run at once, so a flood of sign-ins cannot starve everything else.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
@@ -42,20 +43,26 @@ pub enum HashError {
     Hash,
     #[error("password hashing was interrupted")]
     Interrupted,
+    /// Too many checks are already waiting; the caller should come back shortly.
+    #[error("too many password checks are waiting")]
+    Busy,
 }
 
 /// Argon2id at the crate's defaults, which are OWASP's minimum (m = 19 MiB, t = 2, p = 1).
 #[derive(Debug, Clone)]
 pub struct Hasher {
     permits: Arc<Semaphore>,
+    /// Checks running or waiting, and how many may be at once.
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: usize,
     /// A hash of a random password, verified against when the email is unknown so that an
     /// unknown address costs the same time as a wrong password.
     dummy: Arc<str>,
 }
 
 impl Hasher {
-    /// `concurrency` of 0 means one hash at a time per CPU.
-    pub fn new(concurrency: usize) -> Result<Self, HashError> {
+    /// `concurrency` of 0 means one hash at a time per CPU; at most `queue_limit` more wait.
+    pub fn new(concurrency: usize, queue_limit: usize) -> Result<Self, HashError> {
         let n = if concurrency == 0 {
             std::thread::available_parallelism()
                 .map(usize::from)
@@ -70,6 +77,8 @@ impl Hasher {
             .to_string();
         Ok(Self {
             permits: Arc::new(Semaphore::new(n)),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            max_in_flight: n + queue_limit,
             dummy: dummy.into(),
         })
     }
@@ -107,14 +116,37 @@ impl Hasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self
-            .permits
-            .acquire()
+        let in_flight =
+            InFlight::enter(&self.in_flight, self.max_in_flight).ok_or(HashError::Busy)?;
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
             .await
             .map_err(|_| HashError::Interrupted)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| HashError::Interrupted)
+        // The permit and the count go with the work, so a caller that gives up (a client that
+        // hangs up) does not free a place while its hash still runs.
+        tokio::task::spawn_blocking(move || {
+            let _held = (permit, in_flight);
+            work()
+        })
+        .await
+        .map_err(|_| HashError::Interrupted)
+    }
+}
+
+/// One password check counted as in flight until dropped.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(counter: &Arc<AtomicUsize>, max: usize) -> Option<Self> {
+        let before = counter.fetch_add(1, Ordering::SeqCst);
+        let guard = Self(Arc::clone(counter));
+        (before < max).then_some(guard)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -136,7 +168,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_at_owasp_parameters_and_verifies() {
-        let h = Hasher::new(1).unwrap();
+        let h = Hasher::new(1, 4).unwrap();
         let phc = h
             .hash(Zeroizing::new("correct horse battery staple 42".into()))
             .await
@@ -160,5 +192,26 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_full_queue_answers_busy_at_once() {
+        let h = Hasher::new(1, 2).unwrap();
+        let checks: Vec<_> = (0..8)
+            .map(|_| {
+                let h = h.clone();
+                tokio::spawn(async move { h.verify(Zeroizing::new("x".into()), None).await })
+            })
+            .collect();
+        let mut busy = 0;
+        for check in checks {
+            busy += usize::from(matches!(check.await.unwrap(), Err(HashError::Busy)));
+        }
+        assert!(
+            busy >= 1,
+            "eight checks for three places: some must be turned away"
+        );
+        assert_eq!(h.in_flight.load(Ordering::SeqCst), 0);
+        assert!(h.verify(Zeroizing::new("x".into()), None).await.is_ok());
     }
 }

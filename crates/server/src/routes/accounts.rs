@@ -322,11 +322,7 @@ pub async fn signup(
     let password = Zeroizing::new(req.password);
     let email = parse_email(&req.email)?;
     check_policy(&password, &email).map_err(weak_password)?;
-    let password_hash = state
-        .hasher
-        .hash(password)
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    let password_hash = state.hasher.hash(password).await?;
     let secret = totp::generate_secret();
     let (otpauth_uri, totp_secret) =
         totp::enrolment(&secret, &email).map_err(|e| ApiError::internal(&e))?;
@@ -441,8 +437,7 @@ pub async fn login(
     let password_ok = state
         .hasher
         .verify(password, account.as_ref().map(|a| a.password_hash.clone()))
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+        .await?;
     let failure = match (&account, password_ok) {
         (Some(a), true) => check_second_factor(&state, a, &factor).await?.err(),
         (Some(_), false) => Some("wrong password"),
@@ -642,8 +637,7 @@ pub async fn change_password(
     if !state
         .hasher
         .verify(current, Some(account.password_hash.clone()))
-        .await
-        .map_err(|e| ApiError::internal(&e))?
+        .await?
     {
         record_failure(
             &state,
@@ -658,11 +652,7 @@ pub async fn change_password(
         return Err(wrong_password());
     }
     check_policy(&new, &account.email).map_err(weak_password)?;
-    let hash = state
-        .hasher
-        .hash(new)
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    let hash = state.hasher.hash(new).await?;
     let e = entry(
         &state,
         &account.id,
@@ -710,8 +700,7 @@ pub async fn totp_reset(
     let password_ok = state
         .hasher
         .verify(password, Some(account.password_hash.clone()))
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+        .await?;
     let failure = if password_ok {
         check_second_factor(&state, account, &factor).await?.err()
     } else {
