@@ -11,16 +11,20 @@
 //! lock-out lengths and throttles are decided by the caller, which passes the current time in,
 //! so the store never reads a clock.
 //!
-//! It does not own blobs (clip payloads); those live in the blob store.
+//! Blobs (clip headers and payloads, ciphertext only) live in [`BlobStore`]: a folder in the
+//! data directory by default, streamed in and out, never whole in memory, never visible
+//! half-written.
 //!
 //! With the `testing` feature, [`testing`] hands out fresh throw-away databases (a SQLite file
 //! or a PostgreSQL schema) so tests of this crate and the crates above it run on both backends.
 
+mod blobs;
 mod model;
 mod queries;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use blobs::*;
 pub use model::*;
 
 use std::str::FromStr;
@@ -139,6 +143,10 @@ impl Store {
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(options.acquire_timeout)
+            // A broken connection surfaces as a query error and is replaced; pinging before
+            // every acquire cost a round trip per query (a third of read throughput on
+            // PostgreSQL in bench/RESULTS.md).
+            .test_before_acquire(false)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
