@@ -177,10 +177,11 @@ impl Config {
             }
             figment = figment.merge(Toml::file(file));
         }
-        // PORCHLIGHT_SERVER and PORCHLIGHT_HOME belong to the client.
+        // PORCHLIGHT_SERVER and PORCHLIGHT_HOME belong to the client, PORCHLIGHT_TEST_* to the
+        // test suite; every other PORCHLIGHT_* variable must be a key, so a typo is an error.
         figment = figment.merge(
             Env::prefixed("PORCHLIGHT_")
-                .ignore(&["server", "home"])
+                .filter(|key| !is_foreign_variable(&key.as_str().to_ascii_lowercase()))
                 .split("__"),
         );
         let mut config: Config = figment
@@ -229,19 +230,37 @@ impl Config {
     }
 }
 
+/// `PORCHLIGHT_*` variables (prefix stripped, lower case) that are not server configuration.
+fn is_foreign_variable(key: &str) -> bool {
+    matches!(key, "server" | "home") || key.starts_with("test_")
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)]
     fn defaults_need_nothing() {
-        let c = Config::load(None, &ConfigOverrides::default()).unwrap();
-        assert!(c.effective_database_url().starts_with("sqlite://"));
+        // In a jail: tests that set variables run one at a time, and none leaks into another.
+        figment::Jail::expect_with(|_| {
+            let c = Config::load(None, &ConfigOverrides::default()).unwrap();
+            assert!(c.effective_database_url().starts_with("sqlite://"));
+            Ok(())
+        });
     }
 
     #[test]
+    #[allow(clippy::result_large_err)]
     fn file_then_flags() {
+        figment::Jail::expect_with(|_| {
+            file_then_flags_in_jail();
+            Ok(())
+        });
+    }
+
+    fn file_then_flags_in_jail() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("p.toml");
         std::fs::write(
@@ -275,17 +294,29 @@ mod tests {
             // The client's variables share the prefix and must not trip unknown-key checks.
             jail.set_env("PORCHLIGHT_SERVER", "http://127.0.0.1:8080");
             jail.set_env("PORCHLIGHT_HOME", "/tmp/x");
+            jail.set_env("PORCHLIGHT_TEST_POSTGRES", "require");
             let c = Config::load(Some(Path::new("p.toml")), &ConfigOverrides::default())
                 .map_err(|e| e.to_string())?;
             assert_eq!(c.listen, "0.0.0.0:9000");
             assert_eq!(c.log_format, LogFormat::Json);
             assert_eq!(c.signin.lockout_threshold, 3);
+            // A misspelt key is still an error.
+            jail.set_env("PORCHLIGHT_LOG_FROMAT", "json");
+            assert!(Config::load(None, &ConfigOverrides::default()).is_err());
             Ok(())
         });
     }
 
     #[test]
+    #[allow(clippy::result_large_err)]
     fn unknown_keys_and_bad_values_are_errors() {
+        figment::Jail::expect_with(|_| {
+            unknown_keys_in_jail();
+            Ok(())
+        });
+    }
+
+    fn unknown_keys_in_jail() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("p.toml");
         std::fs::write(&file, "lisen = \"x\"\n").unwrap();
