@@ -174,6 +174,22 @@ fn scripted_account_life_and_graceful_stop() {
     assert_eq!(me["email"], "ann@example.com");
     assert_eq!(me["account_id"], confirmed["account_id"]);
 
+    // The server keeps its data private: the database holds password hashes and TOTP secrets.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let data = dir.path().join("data");
+        assert_eq!(
+            std::fs::metadata(&data).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        for entry in std::fs::read_dir(&data).unwrap() {
+            let entry = entry.unwrap();
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", entry.path().display());
+        }
+    }
+
     // The client keeps its files private.
     #[cfg(unix)]
     for entry in std::fs::read_dir(&home_a).unwrap() {

@@ -174,7 +174,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppSta
         path: config.data_dir.display().to_string(),
         source,
     };
-    std::fs::create_dir_all(&config.data_dir).map_err(data_err)?;
+    prepare_data_dir(&config).map_err(data_err)?;
     let secret =
         ServerSecret::load_or_create(&config.data_dir.join("server-secret")).map_err(data_err)?;
     let mut options = StoreOptions::new(config.effective_database_url());
@@ -194,6 +194,39 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppSta
         clock,
         config,
     }))
+}
+
+/// The embedded database's file name inside the data folder.
+pub const DATABASE_FILE: &str = "porchlight.db";
+
+/// Creates the data folder private to the server (0700) and, for the embedded database, the
+/// SQLite file private too (0600) before SQLite makes it: it holds password hashes and TOTP
+/// secrets, and SQLite gives its WAL and shared-memory files the database file's mode.
+fn prepare_data_dir(config: &Config) -> std::io::Result<()> {
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+    dir.create(&config.data_dir)?;
+    if config.database_url.is_empty() {
+        let mut file = std::fs::OpenOptions::new();
+        file.write(true).create(true).truncate(false);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+        file.open(config.data_dir.join(DATABASE_FILE))?;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&config.data_dir)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                mode = format!("{:o}", mode & 0o777),
+                "the data folder is readable by other users; chmod 700 it"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A server listening and serving in the background.

@@ -223,7 +223,10 @@ impl Config {
     /// The database URL in effect: the configured one, or the SQLite file in the data folder.
     pub fn effective_database_url(&self) -> String {
         if self.database_url.is_empty() {
-            format!("sqlite://{}", self.data_dir.join("porchlight.db").display())
+            format!(
+                "sqlite://{}",
+                self.data_dir.join(crate::app::DATABASE_FILE).display()
+            )
         } else {
             self.database_url.clone()
         }
