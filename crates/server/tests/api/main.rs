@@ -6,6 +6,7 @@
 mod harness;
 
 mod accounts;
+mod authz;
 mod defences;
 mod input;
 mod notifications;
