@@ -56,19 +56,21 @@ impl SigninGuard {
             })
     }
 
-    /// Refuses a blocked source or a locked name before any password work is done.
-    pub async fn check_open(
-        &self,
-        store: &Store,
-        source: &str,
-        name_key: &[u8],
-        now_ms: i64,
-    ) -> ApiResult<()> {
+    /// Lets an attempt from `source` through, or not: it spends one of the source's allowance
+    /// and is refused while the source is blocked. Every route that checks a secret calls it
+    /// first, before any password work.
+    pub async fn admit(&self, store: &Store, source: &str, now_ms: i64) -> ApiResult<()> {
+        self.check_rate(source)?;
         if let Some(until) = store.source_blocked_until(source, now_ms).await? {
             metrics::counter!("porchlight_signin_throttled_total", "reason" => "source_blocked")
                 .increment(1);
             return Err(ApiError::throttled(secs_until(until, now_ms)));
         }
+        Ok(())
+    }
+
+    /// Refuses a locked sign-in name before any password work is done.
+    pub async fn check_name(&self, store: &Store, name_key: &[u8], now_ms: i64) -> ApiResult<()> {
         let guard = store.login_guard(name_key).await?;
         if guard.locked_until_ms > now_ms {
             metrics::counter!("porchlight_signin_throttled_total", "reason" => "name_locked")

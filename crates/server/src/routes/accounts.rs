@@ -312,13 +312,8 @@ pub async fn signup(
     addr: ClientAddr,
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> ApiResult<(StatusCode, Json<SignupResponse>)> {
-    state.guard.check_rate(&addr.0)?;
     let now = state.now_ms();
-    if let Some(until) = state.store.source_blocked_until(&addr.0, now).await? {
-        return Err(ApiError::throttled(
-            u64::try_from((until - now) / 1000).unwrap_or(1),
-        ));
-    }
+    state.guard.admit(&state.store, &addr.0, now).await?;
     let password = Zeroizing::new(req.password);
     let email = parse_email(&req.email)?;
     check_policy(&password, &email).map_err(weak_password)?;
@@ -359,7 +354,10 @@ pub async fn signup_confirm(
     device: DeviceId,
     ApiJson(req): ApiJson<SignupConfirmRequest>,
 ) -> ApiResult<(StatusCode, Json<SessionCreated>)> {
-    state.guard.check_rate(&addr.0)?;
+    state
+        .guard
+        .admit(&state.store, &addr.0, state.now_ms())
+        .await?;
     if !looks_like_token(&req.enrolment_token) {
         return Err(invalid_code());
     }
@@ -418,22 +416,19 @@ pub async fn login(
     State(state): State<AppState>,
     addr: ClientAddr,
     device: DeviceId,
-    ApiJson(req): ApiJson<LoginRequest>,
+    ApiJson(mut req): ApiJson<LoginRequest>,
 ) -> ApiResult<(StatusCode, Json<SessionCreated>)> {
+    let password = Zeroizing::new(std::mem::take(&mut req.password));
     let factor = second_factor(&req.totp_code, &req.recovery_code)?;
-    state.guard.check_rate(&addr.0)?;
     let now = state.now_ms();
+    state.guard.admit(&state.store, &addr.0, now).await?;
     let name_key = state.secret.name_key(&req.email);
-    state
-        .guard
-        .check_open(&state.store, &addr.0, &name_key, now)
-        .await?;
+    state.guard.check_name(&state.store, &name_key, now).await?;
     let label = device_label(req.device_name.as_deref());
     let account = match parse_email(&req.email) {
         Ok(email) => state.store.account_by_email(&email).await?,
         Err(_) => None,
     };
-    let password = Zeroizing::new(req.password.clone());
     let password_ok = state
         .hasher
         .verify(password, account.as_ref().map(|a| a.password_hash.clone()))
@@ -629,7 +624,10 @@ pub async fn change_password(
     addr: ClientAddr,
     ApiJson(req): ApiJson<PasswordChangeRequest>,
 ) -> ApiResult<Json<Revoked>> {
-    state.guard.check_rate(&addr.0)?;
+    state
+        .guard
+        .admit(&state.store, &addr.0, state.now_ms())
+        .await?;
     let account = &authed.account;
     let device = &authed.session.device_name;
     let current = Zeroizing::new(req.current_password);
@@ -690,13 +688,16 @@ pub async fn totp_reset(
     State(state): State<AppState>,
     authed: Authed,
     addr: ClientAddr,
-    ApiJson(req): ApiJson<TotpResetRequest>,
+    ApiJson(mut req): ApiJson<TotpResetRequest>,
 ) -> ApiResult<Json<TotpEnrolment>> {
+    let password = Zeroizing::new(std::mem::take(&mut req.password));
     let factor = second_factor(&req.totp_code, &req.recovery_code)?;
-    state.guard.check_rate(&addr.0)?;
+    state
+        .guard
+        .admit(&state.store, &addr.0, state.now_ms())
+        .await?;
     let account = &authed.account;
     let device = &authed.session.device_name;
-    let password = Zeroizing::new(req.password.clone());
     let password_ok = state
         .hasher
         .verify(password, Some(account.password_hash.clone()))
@@ -767,7 +768,10 @@ pub async fn totp_reset_confirm(
     addr: ClientAddr,
     ApiJson(req): ApiJson<TotpResetConfirmRequest>,
 ) -> ApiResult<Json<TotpResetDone>> {
-    state.guard.check_rate(&addr.0)?;
+    state
+        .guard
+        .admit(&state.store, &addr.0, state.now_ms())
+        .await?;
     let account = &authed.account;
     let now = state.now_ms();
     let pending = match (&account.totp_pending, account.totp_pending_until_ms) {

@@ -119,6 +119,23 @@ async fn stuffing(app: &TestApp) {
         .unwrap();
     assert_eq!(err.code(), Some(ErrorCode::Throttled));
     assert!(err.retry_after_secs().unwrap() > 500);
+    // A blocked source cannot start sign-ups or check a password through a session either.
+    let signup = app
+        .client()
+        .signup(&porchlight_client::proto::SignupRequest {
+            email: "new@example.com".into(),
+            password: "correct horse battery staple 42".into(),
+        })
+        .await;
+    assert_eq!(code_of(signup), ErrorCode::Throttled);
+    let change = ann
+        .client
+        .change_password(&porchlight_client::proto::PasswordChangeRequest {
+            current_password: "guess".into(),
+            new_password: "another long passphrase 9".into(),
+        })
+        .await;
+    assert_eq!(code_of(change), ErrorCode::Throttled);
     app.clock.advance_ms(601_000);
     assert!(app.login(&ann).await.is_ok());
 }
