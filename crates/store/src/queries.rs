@@ -26,15 +26,22 @@ macro_rules! session_columns {
 }
 
 fn account(row: &AnyRow) -> Result<Account> {
+    account_with_prefix(row, "")
+}
+
+/// An account from columns named with `prefix` (a join aliases them so they do not clash
+/// with the other table's `id` and `created_at_ms`).
+fn account_with_prefix(row: &AnyRow, prefix: &str) -> Result<Account> {
+    let col = |name: &str| format!("{prefix}{name}");
     Ok(Account {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        password_hash: row.try_get("password_hash")?,
-        totp_secret: row.try_get("totp_secret")?,
-        totp_last_step: row.try_get("totp_last_step")?,
-        totp_pending: row.try_get("totp_pending")?,
-        totp_pending_until_ms: row.try_get("totp_pending_until")?,
-        created_at_ms: row.try_get("created_at_ms")?,
+        id: row.try_get(col("id").as_str())?,
+        email: row.try_get(col("email").as_str())?,
+        password_hash: row.try_get(col("password_hash").as_str())?,
+        totp_secret: row.try_get(col("totp_secret").as_str())?,
+        totp_last_step: row.try_get(col("totp_last_step").as_str())?,
+        totp_pending: row.try_get(col("totp_pending").as_str())?,
+        totp_pending_until_ms: row.try_get(col("totp_pending_until").as_str())?,
+        created_at_ms: row.try_get(col("created_at_ms").as_str())?,
     })
 }
 
@@ -457,13 +464,12 @@ impl Store {
 
     /// The session with this token hash, with its account.
     pub async fn session_by_token(&self, token_hash: &[u8]) -> Result<Option<(Session, Account)>> {
-        let sql = "SELECT s.id AS id, s.token_hash AS token_hash, s.account_id AS account_id, \
-             s.device_hash AS device_hash, s.device_name AS device_name, s.source_addr AS source_addr, \
-             s.created_at_ms AS created_at_ms, s.last_seen_at_ms AS last_seen_at_ms, \
-             s.expires_at_ms AS expires_at_ms, a.id AS a_id, a.email AS email, \
-             a.password_hash AS password_hash, a.totp_secret AS totp_secret, \
-             a.totp_last_step AS totp_last_step, a.totp_pending AS totp_pending, \
-             a.totp_pending_until AS totp_pending_until, a.created_at_ms AS a_created_at_ms \
+        let sql = "SELECT s.id, s.token_hash, s.account_id, s.device_hash, s.device_name, \
+             s.source_addr, s.created_at_ms, s.last_seen_at_ms, s.expires_at_ms, \
+             a.id AS a_id, a.email AS a_email, a.password_hash AS a_password_hash, \
+             a.totp_secret AS a_totp_secret, a.totp_last_step AS a_totp_last_step, \
+             a.totp_pending AS a_totp_pending, a.totp_pending_until AS a_totp_pending_until, \
+             a.created_at_ms AS a_created_at_ms \
              FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1";
         let Some(row) = sqlx::query(sql)
             .bind(token_hash)
@@ -472,17 +478,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        let s = session(&row)?;
-        let a = Account {
-            id: row.try_get("a_id")?,
-            email: row.try_get("email")?,
-            password_hash: row.try_get("password_hash")?,
-            totp_secret: row.try_get("totp_secret")?,
-            totp_last_step: row.try_get("totp_last_step")?,
-            totp_pending: row.try_get("totp_pending")?,
-            totp_pending_until_ms: row.try_get("totp_pending_until")?,
-            created_at_ms: row.try_get("a_created_at_ms")?,
-        };
+        let (s, a) = (session(&row)?, account_with_prefix(&row, "a_")?);
         Ok(Some((s, a)))
     }
 
