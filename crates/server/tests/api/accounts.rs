@@ -6,7 +6,7 @@ use porchlight_client::proto::{
 };
 use porchlight_client::{Client, Secret};
 
-use crate::harness::{PASSWORD, TestApp, both_backends, code_of};
+use crate::harness::{PASSWORD, TestApp, activity_details, activity_kinds, both_backends, code_of};
 
 both_backends!(signup_enrol_signin, signup_enrol_signin);
 async fn signup_enrol_signin(app: &TestApp) {
@@ -96,14 +96,7 @@ async fn signup_enrol_signin(app: &TestApp) {
             && sessions.iter().any(|s| s.device_name == "phone")
     );
 
-    let kinds: Vec<String> = ann
-        .activity(None)
-        .await
-        .unwrap()
-        .entries
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
+    let kinds = activity_kinds(&ann).await;
     for kind in ["account_created", "sign_in", "new_device"] {
         assert!(
             kinds.iter().any(|k| k == kind),
@@ -141,15 +134,7 @@ async fn wrong_code_is_refused(app: &TestApp) {
             .await
             .is_ok()
     );
-    let details: Vec<String> = ann
-        .client
-        .activity(None)
-        .await
-        .unwrap()
-        .entries
-        .into_iter()
-        .map(|e| e.detail)
-        .collect();
+    let details = activity_details(&ann.client).await;
     assert!(
         details.iter().any(|d| d == "wrong authenticator code"),
         "{details:?}"
@@ -179,15 +164,7 @@ async fn replayed_code_is_refused(app: &TestApp) {
     // ...and the next step's code works.
     app.next_step();
     assert!(app.login(&ann).await.is_ok());
-    let details: Vec<String> = ann
-        .client
-        .activity(None)
-        .await
-        .unwrap()
-        .entries
-        .into_iter()
-        .map(|e| e.detail)
-        .collect();
+    let details = activity_details(&ann.client).await;
     assert!(
         details.iter().any(|d| d.contains("already used")),
         "{details:?}"
@@ -304,15 +281,7 @@ async fn totp_reset_ends_other_sessions(app: &TestApp) {
     assert_eq!(done.recovery_codes.len(), 10);
     assert_eq!(code_of(other.me().await), ErrorCode::Unauthenticated);
     assert!(ann.client.me().await.is_ok());
-    let kinds: Vec<String> = ann
-        .client
-        .activity(None)
-        .await
-        .unwrap()
-        .entries
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
+    let kinds = activity_kinds(&ann.client).await;
     assert!(
         kinds.iter().any(|k| k == "totp_reset_started") && kinds.iter().any(|k| k == "totp_reset"),
         "{kinds:?}"

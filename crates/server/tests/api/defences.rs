@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use porchlight_client::proto::{ErrorCode, LoginRequest};
 
-use crate::harness::{TestApp, both_backends, code_of};
+use crate::harness::{TestApp, activity_kinds, both_backends, code_of};
 
 fn wrong_password(email: &str) -> LoginRequest {
     LoginRequest {
@@ -57,15 +57,7 @@ async fn lockout(app: &TestApp) {
     assert!(app.login(&ann).await.is_ok());
 
     // The owner saw it all, and was told.
-    let kinds: Vec<String> = ann
-        .client
-        .activity(None)
-        .await
-        .unwrap()
-        .entries
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
+    let kinds = activity_kinds(&ann.client).await;
     assert!(kinds.iter().filter(|k| *k == "sign_in_failed").count() >= 4);
     assert!(kinds.iter().any(|k| k == "locked_out"));
     app.drain_outbox().await;

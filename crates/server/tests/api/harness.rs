@@ -199,6 +199,30 @@ impl TestApp {
     }
 }
 
+/// The kinds of the account's activity entries, newest first.
+pub async fn activity_kinds(client: &Client) -> Vec<String> {
+    client
+        .activity(None)
+        .await
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| e.kind)
+        .collect()
+}
+
+/// The details of the account's activity entries, newest first.
+pub async fn activity_details(client: &Client) -> Vec<String> {
+    client
+        .activity(None)
+        .await
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| e.detail)
+        .collect()
+}
+
 /// The error code of a failed call, or a panic naming what succeeded instead.
 pub fn code_of<T: std::fmt::Debug>(
     result: Result<T, ClientError>,
