@@ -281,6 +281,11 @@ impl HubKey {
     pub(crate) fn verifying_key(&self) -> &VerifyingKey {
         &self.verifying
     }
+
+    /// Checks a [`HubSecret::sign_auth_challenge`] signature (strict verification).
+    pub fn verify_auth_challenge(&self, challenge: &[u8; 32], signature: &[u8; 64]) -> bool {
+        verify_strict(&self.verifying, &hub_auth_message(challenge), signature)
+    }
 }
 
 impl fmt::Debug for HubKey {
@@ -500,6 +505,19 @@ impl HubSecret {
     pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.signing.sign(message).to_bytes()
     }
+
+    /// Signs a server's single-use challenge, to obtain a short-lived upload credential.
+    pub fn sign_auth_challenge(&self, challenge: &[u8; 32]) -> [u8; 64] {
+        self.sign(&hub_auth_message(challenge))
+    }
+}
+
+const HUB_AUTH_DOMAIN: &[u8] = b"porchlight hub auth v1\0";
+
+/// `"porchlight hub auth v1\0"` ‖ challenge: what a hub signs to prove it holds its key.
+/// The domain keeps a challenge from ever being a valid clip statement or chain link.
+fn hub_auth_message(challenge: &[u8; 32]) -> Vec<u8> {
+    [HUB_AUTH_DOMAIN, challenge.as_slice()].concat()
 }
 
 impl fmt::Debug for HubSecret {

@@ -9,10 +9,13 @@
 
 use std::fmt;
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use crate::chain::LinkHash;
 use crate::codes::{self, TextError};
+use crate::keys::HubKey;
 use crate::keys::random_bytes;
 use crate::wire::{Reader, WireError, Writer, sha256_tagged};
 
@@ -22,6 +25,7 @@ pub const PAIRING_VERSION: u8 = 1;
 pub const MAX_URL_BYTES: usize = 200;
 const CHECK_DOMAIN: &[u8] = b"porchlight pairing code v1\0";
 const VERIFIER_DOMAIN: &[u8] = b"porchlight pairing secret v1\0";
+const HUB_PROOF_DOMAIN: &[u8] = b"porchlight pairing hub proof v1\0";
 const CHECK_BYTES: usize = 4;
 const MIN_BYTES: usize = 1 + 16 + 32 + 1 + CHECK_BYTES;
 
@@ -74,6 +78,28 @@ impl PairingSecret {
     /// the hub's claim (a uniformly random secret needs no slow hash).
     pub fn verifier(&self) -> [u8; 32] {
         sha256_tagged(VERIFIER_DOMAIN, &[self.0.as_slice()])
+    }
+
+    /// HMAC-SHA256(key = secret, `"porchlight pairing hub proof v1\0"` ‖ hub key): the hub
+    /// sends it with its key when it redeems the code. The server knows only the verifier,
+    /// so it cannot make a proof for a key of its own choosing; the owner device checks the
+    /// proof ([`Self::check_hub_proof`]) before it signs the hub into the chain.
+    pub fn hub_proof(&self, hub: &HubKey) -> [u8; 32] {
+        self.proof_mac(hub).finalize().into_bytes().into()
+    }
+
+    /// Constant-time check of a [`Self::hub_proof`].
+    pub fn check_hub_proof(&self, hub: &HubKey, proof: &[u8]) -> bool {
+        self.proof_mac(hub).verify_slice(proof).is_ok()
+    }
+
+    #[allow(clippy::expect_used, reason = "HMAC accepts a key of any length")]
+    fn proof_mac(&self, hub: &HubKey) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_slice())
+            .expect("HMAC takes any key length");
+        mac.update(HUB_PROOF_DOMAIN);
+        mac.update(hub.as_bytes());
+        mac
     }
 }
 

@@ -10,6 +10,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+mod e2e;
+pub use e2e::*;
+
 /// The header that binds a request to a client device. Every client keeps a random device id
 /// in its home folder; a session is usable only from the device that created it.
 pub const DEVICE_HEADER: &str = "porchlight-device";
@@ -63,6 +66,16 @@ pub enum ErrorCode {
     Throttled,
     NotFound,
     MethodNotAllowed,
+    /// The resource changed under the request (the chain moved on, a header was re-wrapped
+    /// meanwhile, an idempotency key was reused for something else); fetch and retry.
+    Conflict,
+    /// A device-chain link does not verify (the message names the rule it breaks).
+    ChainInvalid,
+    /// This device is signed in but not (or no longer) in the account's device chain.
+    DeviceNotApproved,
+    /// A clip upload or header is not a well-formed sealed clip, or does not match its
+    /// signed statement.
+    InvalidClip,
     /// Something failed on the server; details are in its log, not here.
     Internal,
     /// The server cannot serve now (e.g. its store is unreachable).
@@ -87,6 +100,10 @@ impl ErrorCode {
             Self::SignupFailed => "signup_failed",
             Self::Throttled => "throttled",
             Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
+            Self::ChainInvalid => "chain_invalid",
+            Self::DeviceNotApproved => "device_not_approved",
+            Self::InvalidClip => "invalid_clip",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
@@ -318,6 +335,8 @@ redacted_debug! {
     TotpEnrolment { expires_at_ms },
     TotpResetConfirmRequest {  },
     TotpResetDone { revoked_sessions },
+    HubPairRequest { hub_key },
+    HubToken { hub_id, expires_at_ms },
 }
 
 #[cfg(test)]

@@ -204,3 +204,40 @@ fn pairing_code_parse_errors() {
         PairingError::NonCanonical | PairingError::BadChecksum
     ));
 }
+
+#[test]
+fn hub_proof_binds_the_secret_to_the_hub_key() {
+    let code = sample_code();
+    let hub = porchlight_crypto::HubSecret::generate().public();
+    let other_hub = porchlight_crypto::HubSecret::generate().public();
+    let proof = code.secret().hub_proof(&hub);
+    assert!(code.secret().check_hub_proof(&hub, &proof));
+    // Another key, another secret, a flipped bit or a short proof: refused.
+    assert!(!code.secret().check_hub_proof(&other_hub, &proof));
+    let other_secret = porchlight_crypto::PairingSecret::generate();
+    assert!(!other_secret.check_hub_proof(&hub, &proof));
+    let mut flipped = proof;
+    flipped[7] ^= 1;
+    assert!(!code.secret().check_hub_proof(&hub, &flipped));
+    assert!(!code.secret().check_hub_proof(&hub, &proof[..31]));
+    // The verifier the server keeps is not a proof for any key.
+    assert!(
+        !code
+            .secret()
+            .check_hub_proof(&hub, &code.secret().verifier())
+    );
+}
+
+#[test]
+fn hub_auth_signatures_verify_only_for_their_challenge_and_key() {
+    let hub = porchlight_crypto::HubSecret::generate();
+    let challenge = [7u8; 32];
+    let signature = hub.sign_auth_challenge(&challenge);
+    assert!(hub.public().verify_auth_challenge(&challenge, &signature));
+    assert!(!hub.public().verify_auth_challenge(&[8u8; 32], &signature));
+    let other = porchlight_crypto::HubSecret::generate();
+    assert!(!other.public().verify_auth_challenge(&challenge, &signature));
+    let mut bad = signature;
+    bad[0] ^= 1;
+    assert!(!hub.public().verify_auth_challenge(&challenge, &bad));
+}

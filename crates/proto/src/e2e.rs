@@ -1,0 +1,286 @@
+//! Wire types of the end-to-end routes: the device chain, device registration, hub pairing
+//! and credentials, cameras and clips.
+//!
+//! Binary values travel as standard base64 (links, clip headers, statements, signatures) or
+//! lower-case hex (keys, hashes, challenges). None of them is secret to the server except the
+//! pairing secret and the hub token, which have redacted `Debug`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The request header that carries a hub's signed clip statement on upload
+/// (base64 of statement bytes ‖ 64-byte Ed25519 signature).
+pub const CLIP_STATEMENT_HEADER: &str = "porchlight-clip-statement";
+
+// ---- the device chain ----
+
+/// An account's device chain, link 0 first, each link base64 of its canonical bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChainLinks {
+    pub links: Vec<String>,
+}
+
+/// Where a chain stands after an append.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChainHead {
+    /// Number of links.
+    pub length: u64,
+    /// Hex SHA-256 link hash of the last link.
+    pub head: String,
+    /// Hex hash of link 0: the account's root.
+    pub root: String,
+}
+
+// ---- devices ----
+
+/// A device announcing its public keys. It stays pending until a link in the chain adds it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceRegistration {
+    pub name: String,
+    /// Hex Ed25519 public key.
+    pub sign_key: String,
+    /// `age1…` X25519 recipient.
+    pub age_recipient: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceState {
+    /// Registered, not yet added to the chain by a trusted device.
+    Pending,
+    /// In the verified chain: clips are sealed to it.
+    Active,
+    /// Removed from the chain; its sessions are ended.
+    Removed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceInfo {
+    pub id: String,
+    pub name: String,
+    pub sign_key: String,
+    pub age_recipient: String,
+    pub state: DeviceState,
+    /// Whether this is the device asking.
+    pub current: bool,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceList {
+    pub devices: Vec<DeviceInfo>,
+}
+
+// ---- pairing and hubs ----
+
+/// An owner device opening a pairing. The secret stays on the device and in the code; the
+/// server keeps only its verifier.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PairingRequest {
+    /// Hex SHA-256 verifier of the pairing secret.
+    pub verifier: String,
+    /// The name the hub will have in the chain.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PairingCreated {
+    pub id: String,
+    pub expires_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PairingState {
+    /// No hub has used the code yet.
+    Waiting,
+    /// A hub used it; the owner device checks its proof and signs it into the chain.
+    Redeemed,
+    /// The code expired unused.
+    Expired,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PairingStatus {
+    pub id: String,
+    pub state: PairingState,
+    pub name: String,
+    pub expires_at_ms: i64,
+    /// Set once redeemed.
+    pub hub: Option<RedeemedHub>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemedHub {
+    pub hub_id: String,
+    /// Hex Ed25519 hub key.
+    pub hub_key: String,
+    /// Hex proof that whoever redeemed holds the pairing secret and chose this key.
+    pub proof: String,
+}
+
+/// A hub redeeming a pairing code. The secret is the credential: single use, short-lived.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HubPairRequest {
+    /// Hex of the 16-byte pairing secret from the code.
+    pub secret: String,
+    pub hub_key: String,
+    pub proof: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HubPaired {
+    pub hub_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HubChallengeRequest {
+    pub hub_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HubChallenge {
+    /// Hex, 32 random bytes; single use.
+    pub challenge: String,
+    pub expires_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HubTokenRequest {
+    pub hub_key: String,
+    pub challenge: String,
+    /// Hex Ed25519 signature over the hub-auth message for the challenge.
+    pub signature: String,
+}
+
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HubToken {
+    pub token: String,
+    pub hub_id: String,
+    pub expires_at_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HubState {
+    /// Paired, not yet signed into the chain.
+    Pending,
+    Active,
+    Removed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HubInfo {
+    pub id: String,
+    pub name: String,
+    pub hub_key: String,
+    pub state: HubState,
+    pub created_at_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HubList {
+    pub hubs: Vec<HubInfo>,
+}
+
+// ---- cameras and clips ----
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CameraInfo {
+    pub id: String,
+    pub name: String,
+    pub hub_id: String,
+    /// Clips older than this many days are deleted.
+    pub retention_days: u32,
+    /// Whether the asking account owns it (otherwise it is shared through the household).
+    pub owned: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CameraList {
+    pub cameras: Vec<CameraInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CameraUpdate {
+    /// 1 to 3650.
+    pub retention_days: u32,
+}
+
+/// What the server knows of a clip: which camera, when, how long, how big.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClipSummary {
+    pub id: String,
+    pub camera_id: String,
+    pub camera_name: String,
+    pub start_ms: i64,
+    pub duration_ms: u64,
+    /// Bytes of the sealed payload.
+    pub payload_size: u64,
+    /// Bytes of the age header.
+    pub header_size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClipList {
+    pub clips: Vec<ClipSummary>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Everything a device needs to open and check a clip, apart from the payload bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClipDetail {
+    #[serde(flatten)]
+    pub summary: ClipSummary,
+    /// Base64 age header.
+    pub header: String,
+    /// Hex SHA-256 of the header, for `previous_sha256` on re-wrap.
+    pub header_sha256: String,
+    /// Hex SHA-256 of the payload.
+    pub payload_sha256: String,
+    /// Base64 of the hub's clip statement bytes.
+    pub statement: String,
+    /// Base64 of the hub's Ed25519 signature over it.
+    pub signature: String,
+    /// Hex key of the hub that uploaded it.
+    pub hub_key: String,
+}
+
+/// A re-wrapped header. Refused if the clip's header changed since `previous_sha256`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderReplace {
+    pub header: String,
+    pub previous_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deleted {
+    pub deleted: u64,
+}
