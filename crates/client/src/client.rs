@@ -19,6 +19,19 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Larger answers are refused rather than buffered; the biggest list is far below this.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// Clip uploads and downloads may be large and slow; they get an hour, not a minute.
+const TRANSFER_TIMEOUT: Duration = Duration::from_secs(3600);
+
+/// Which clips [`Client::clips`] asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ClipFilter {
+    pub camera: Option<String>,
+    pub camera_name: Option<String>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
 
 /// A client of one server, speaking for one device and at most one session.
 ///
@@ -200,6 +213,269 @@ impl Client {
     pub async fn mark_notifications_read(&self) -> Result<(), ClientError> {
         let builder = self.request(Method::POST, "/api/notifications/read", Auth::Bearer)?;
         self.empty("POST /api/notifications/read", builder).await
+    }
+
+    // ---- the device chain and devices ----
+
+    /// `GET /api/chain`: the account's chain as the server has it (verify it before use).
+    pub async fn chain(&self) -> Result<proto::ChainLinks, ClientError> {
+        let builder = self.request(Method::GET, "/api/chain", Auth::Bearer)?;
+        self.json("GET /api/chain", builder).await
+    }
+
+    /// `POST /api/chain`: appends signed links.
+    pub async fn append_chain(
+        &self,
+        request: &proto::ChainLinks,
+    ) -> Result<proto::ChainHead, ClientError> {
+        let builder = self.request(Method::POST, "/api/chain", Auth::Bearer)?;
+        self.json("POST /api/chain", builder.json(request)).await
+    }
+
+    /// `POST /api/devices`: announces this device's public keys.
+    pub async fn register_device(
+        &self,
+        request: &proto::DeviceRegistration,
+    ) -> Result<proto::DeviceInfo, ClientError> {
+        let builder = self.request(Method::POST, "/api/devices", Auth::Bearer)?;
+        self.json("POST /api/devices", builder.json(request)).await
+    }
+
+    /// `GET /api/devices`.
+    pub async fn devices(&self) -> Result<proto::DeviceList, ClientError> {
+        let builder = self.request(Method::GET, "/api/devices", Auth::Bearer)?;
+        self.json("GET /api/devices", builder).await
+    }
+
+    // ---- pairing and hubs ----
+
+    /// `POST /api/pairings`: opens a pairing for a new hub.
+    pub async fn create_pairing(
+        &self,
+        request: &proto::PairingRequest,
+    ) -> Result<proto::PairingCreated, ClientError> {
+        let builder = self.request(Method::POST, "/api/pairings", Auth::Bearer)?;
+        self.json("POST /api/pairings", builder.json(request)).await
+    }
+
+    /// `GET /api/pairings/{id}`.
+    pub async fn pairing(&self, id: &str) -> Result<proto::PairingStatus, ClientError> {
+        let path = format!("/api/pairings/{}", encode_path_segment(id));
+        let builder = self.request(Method::GET, &path, Auth::Bearer)?;
+        self.json("GET /api/pairings/{id}", builder).await
+    }
+
+    /// `GET /api/hubs`.
+    pub async fn hubs(&self) -> Result<proto::HubList, ClientError> {
+        let builder = self.request(Method::GET, "/api/hubs", Auth::Bearer)?;
+        self.json("GET /api/hubs", builder).await
+    }
+
+    /// `POST /api/hub/pair` (hub side): redeems a pairing code.
+    pub async fn hub_pair(
+        &self,
+        request: &proto::HubPairRequest,
+    ) -> Result<proto::HubPaired, ClientError> {
+        let builder = self.request(Method::POST, "/api/hub/pair", Auth::None)?;
+        self.json("POST /api/hub/pair", builder.json(request)).await
+    }
+
+    /// `POST /api/hub/challenge` (hub side).
+    pub async fn hub_challenge(
+        &self,
+        request: &proto::HubChallengeRequest,
+    ) -> Result<proto::HubChallenge, ClientError> {
+        let builder = self.request(Method::POST, "/api/hub/challenge", Auth::None)?;
+        self.json("POST /api/hub/challenge", builder.json(request))
+            .await
+    }
+
+    /// `POST /api/hub/token` (hub side): a short-lived token for a signed challenge. Use it
+    /// with [`Self::with_token`].
+    pub async fn hub_token(
+        &self,
+        request: &proto::HubTokenRequest,
+    ) -> Result<proto::HubToken, ClientError> {
+        let builder = self.request(Method::POST, "/api/hub/token", Auth::None)?;
+        self.json("POST /api/hub/token", builder.json(request))
+            .await
+    }
+
+    /// `GET /api/hub/chain` (hub side, with a hub token).
+    pub async fn hub_chain(&self) -> Result<proto::ChainLinks, ClientError> {
+        let builder = self.request(Method::GET, "/api/hub/chain", Auth::Bearer)?;
+        self.json("GET /api/hub/chain", builder).await
+    }
+
+    /// `PUT /api/hub/clips/{key}` (hub side): streams an age file (header ‖ payload) with its
+    /// signed statement (base64). Returns whether the server made a new clip (`201`) or
+    /// found this upload key done already (`200`), and the clip.
+    pub async fn upload_clip(
+        &self,
+        upload_key: &str,
+        statement: &str,
+        age_file: tokio::fs::File,
+    ) -> Result<(bool, proto::ClipSummary), ClientError> {
+        let length = age_file
+            .metadata()
+            .await
+            .map_err(|e| ClientError::Local(format!("reading the clip file: {e}")))?
+            .len();
+        let path = format!("/api/hub/clips/{}", encode_path_segment(upload_key));
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+            age_file,
+            256 * 1024,
+        ));
+        let builder = self
+            .request(Method::PUT, &path, Auth::Bearer)?
+            .timeout(TRANSFER_TIMEOUT)
+            .header(proto::CLIP_STATEMENT_HEADER, statement)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .header(reqwest::header::CONTENT_LENGTH, length)
+            .body(body);
+        let response = send(builder).await?;
+        let created = response.status() == StatusCode::CREATED;
+        let status = response.status().as_u16();
+        let route = "PUT /api/hub/clips/{key}";
+        let body = read_capped(response, MAX_BODY_BYTES)
+            .await?
+            .ok_or(ClientError::Decode { route, status })?;
+        let summary =
+            serde_json::from_slice(&body).map_err(|_| ClientError::Decode { route, status })?;
+        Ok((created, summary))
+    }
+
+    // ---- cameras and clips ----
+
+    /// `GET /api/cameras`.
+    pub async fn cameras(&self) -> Result<proto::CameraList, ClientError> {
+        let builder = self.request(Method::GET, "/api/cameras", Auth::Bearer)?;
+        self.json("GET /api/cameras", builder).await
+    }
+
+    /// `PATCH /api/cameras/{id}`.
+    pub async fn update_camera(
+        &self,
+        id: &str,
+        request: &proto::CameraUpdate,
+    ) -> Result<proto::CameraInfo, ClientError> {
+        let path = format!("/api/cameras/{}", encode_path_segment(id));
+        let builder = self.request(Method::PATCH, &path, Auth::Bearer)?;
+        self.json("PATCH /api/cameras/{id}", builder.json(request))
+            .await
+    }
+
+    /// `GET /api/clips`: one page.
+    pub async fn clips(&self, query: &ClipFilter) -> Result<proto::ClipList, ClientError> {
+        let mut params: Vec<(&str, String)> = Vec::new();
+        if let Some(v) = &query.camera {
+            params.push(("camera", v.clone()));
+        }
+        if let Some(v) = &query.camera_name {
+            params.push(("camera_name", v.clone()));
+        }
+        if let Some(v) = query.from_ms {
+            params.push(("from_ms", v.to_string()));
+        }
+        if let Some(v) = query.to_ms {
+            params.push(("to_ms", v.to_string()));
+        }
+        if let Some(v) = query.limit {
+            params.push(("limit", v.to_string()));
+        }
+        if let Some(v) = &query.cursor {
+            params.push(("cursor", v.clone()));
+        }
+        let builder = self
+            .request(Method::GET, "/api/clips", Auth::Bearer)?
+            .query(&params);
+        self.json("GET /api/clips", builder).await
+    }
+
+    /// Every clip matching `query`, following the pages.
+    pub async fn all_clips(
+        &self,
+        query: &ClipFilter,
+    ) -> Result<Vec<proto::ClipSummary>, ClientError> {
+        let mut query = query.clone();
+        let mut all = Vec::new();
+        loop {
+            let page = self.clips(&query).await?;
+            all.extend(page.clips);
+            match page.next_cursor {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// `GET /api/clips/{id}`: header, statement, signature.
+    pub async fn clip(&self, id: &str) -> Result<proto::ClipDetail, ClientError> {
+        let path = format!("/api/clips/{}", encode_path_segment(id));
+        let builder = self.request(Method::GET, &path, Auth::Bearer)?;
+        self.json("GET /api/clips/{id}", builder).await
+    }
+
+    /// `GET /api/clips/{id}/payload`, optionally one byte range (inclusive): the streaming
+    /// response, for the caller to read chunk by chunk.
+    pub async fn clip_payload(
+        &self,
+        id: &str,
+        range: Option<(u64, u64)>,
+    ) -> Result<Response, ClientError> {
+        let path = format!("/api/clips/{}/payload", encode_path_segment(id));
+        let mut builder = self
+            .request(Method::GET, &path, Auth::Bearer)?
+            .timeout(TRANSFER_TIMEOUT);
+        if let Some((start, end)) = range {
+            builder = builder.header(reqwest::header::RANGE, format!("bytes={start}-{end}"));
+        }
+        send(builder).await
+    }
+
+    /// Streams a clip's payload into `out`; returns the bytes written.
+    pub async fn download_payload<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        id: &str,
+        out: &mut W,
+    ) -> Result<u64, ClientError> {
+        use tokio::io::AsyncWriteExt;
+        let mut response = self.clip_payload(id, None).await?;
+        let mut written = 0u64;
+        while let Some(chunk) = response.chunk().await.map_err(ClientError::transport)? {
+            out.write_all(&chunk)
+                .await
+                .map_err(|e| ClientError::Local(format!("writing the download: {e}")))?;
+            written += chunk.len() as u64;
+        }
+        out.flush()
+            .await
+            .map_err(|e| ClientError::Local(format!("writing the download: {e}")))?;
+        Ok(written)
+    }
+
+    /// `PUT /api/clips/{id}/header`: a re-wrapped header, if the current one still hashes to
+    /// `previous_sha256` (hex).
+    pub async fn replace_header(
+        &self,
+        id: &str,
+        previous_sha256: &str,
+        header: Vec<u8>,
+    ) -> Result<proto::ClipDetail, ClientError> {
+        let path = format!("/api/clips/{}/header", encode_path_segment(id));
+        let builder = self
+            .request(Method::PUT, &path, Auth::Bearer)?
+            .header(reqwest::header::IF_MATCH, format!("\"{previous_sha256}\""))
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(header);
+        self.json("PUT /api/clips/{id}/header", builder).await
+    }
+
+    /// `DELETE /api/clips/{id}`.
+    pub async fn delete_clip(&self, id: &str) -> Result<proto::Deleted, ClientError> {
+        let path = format!("/api/clips/{}", encode_path_segment(id));
+        let builder = self.request(Method::DELETE, &path, Auth::Bearer)?;
+        self.json("DELETE /api/clips/{id}", builder).await
     }
 
     // ---- operations ----

@@ -35,6 +35,9 @@ pub enum ClientError {
     /// The token holds characters that cannot go into an HTTP header (so it is not one of ours).
     #[error("the stored session token is malformed")]
     MalformedToken,
+    /// A local file could not be read or written during a transfer.
+    #[error("{0}")]
+    Local(String),
 }
 
 impl ClientError {

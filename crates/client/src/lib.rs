@@ -14,7 +14,7 @@ mod error;
 mod home;
 mod secret;
 
-pub use client::{Client, is_cleartext_remote, normalise_server_url};
+pub use client::{Client, ClipFilter, is_cleartext_remote, normalise_server_url};
 pub use device::{DeviceId, InvalidDeviceId};
 pub use error::ClientError;
 pub use home::{HOME_ENV, Home, HomeError, PendingEnrolment, StoredSession};

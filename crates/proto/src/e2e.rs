@@ -128,12 +128,14 @@ pub struct RedeemedHub {
     pub proof: String,
 }
 
-/// A hub redeeming a pairing code. The secret is the credential: single use, short-lived.
-#[derive(Clone, Serialize, Deserialize, ToSchema)]
+/// A hub redeeming a pairing code. The secret itself never leaves the owner's device and the
+/// hub: the hub names the code by its verifier and proves it holds the secret with `proof`,
+/// which only the owner device can check.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HubPairRequest {
-    /// Hex of the 16-byte pairing secret from the code.
-    pub secret: String,
+    /// Hex SHA-256 verifier of the pairing secret.
+    pub verifier: String,
     pub hub_key: String,
     pub proof: String,
 }

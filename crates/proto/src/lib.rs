@@ -335,7 +335,6 @@ redacted_debug! {
     TotpEnrolment { expires_at_ms },
     TotpResetConfirmRequest {  },
     TotpResetDone { revoked_sessions },
-    HubPairRequest { hub_key },
     HubToken { hub_id, expires_at_ms },
 }
 

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use porchlight_proto::ErrorCode;
-use porchlight_store::{Store, StoreError, StoreOptions};
+use porchlight_store::{BlobStore, Store, StoreError, StoreOptions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -28,7 +28,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::notify::{DeliveryWorker, Notifier, NotifyError};
-use crate::routes::{accounts, ops};
+use crate::routes::{accounts, clips, devices, hubs, ops};
 use crate::state::{AppState, Shared};
 use crate::telemetry;
 
@@ -36,7 +36,7 @@ use crate::telemetry;
 #[openapi(
     info(title = "Porchlight API", description = "The Porchlight home-camera cloud. Every error is `{\"error\": {\"code\", \"message\"}}`."),
     modifiers(&BearerAuth),
-    tags((name = "accounts"), (name = "sessions"), (name = "notifications"), (name = "operations"))
+    tags((name = "accounts"), (name = "sessions"), (name = "notifications"), (name = "devices"), (name = "hubs"), (name = "clips"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -70,6 +70,22 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::activity))
         .routes(routes!(accounts::notifications))
         .routes(routes!(accounts::mark_notifications_read))
+        .routes(routes!(devices::get_chain, devices::append_chain))
+        .routes(routes!(devices::register_device, devices::list_devices))
+        .routes(routes!(hubs::create_pairing))
+        .routes(routes!(hubs::pairing))
+        .routes(routes!(hubs::hub_pair))
+        .routes(routes!(hubs::hub_challenge))
+        .routes(routes!(hubs::hub_token))
+        .routes(routes!(hubs::list_hubs))
+        .routes(routes!(hubs::hub_chain))
+        .routes(routes!(clips::upload_clip))
+        .routes(routes!(clips::list_cameras))
+        .routes(routes!(clips::update_camera))
+        .routes(routes!(clips::list_clips))
+        .routes(routes!(clips::get_clip, clips::delete_clip))
+        .routes(routes!(clips::clip_payload))
+        .routes(routes!(clips::replace_header))
 }
 
 /// The OpenAPI document of every route, generated from the handlers.
@@ -181,6 +197,12 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppSta
     options.max_connections =
         (config.database_max_connections > 0).then_some(config.database_max_connections);
     let store = Store::open(&options).await?;
+    let blobs = BlobStore::open_folder(config.data_dir.join(BLOB_DIR))
+        .await
+        .map_err(|e| ServeError::DataDir {
+            path: config.data_dir.join(BLOB_DIR).display().to_string(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
     telemetry::init_metrics();
     Ok(AppState::new(Shared {
         hasher: Hasher::new(
@@ -191,10 +213,14 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppSta
         notifier: Notifier::new(&config.notify),
         secret,
         store,
+        blobs,
         clock,
         config,
     }))
 }
+
+/// The blob folder inside the data folder (clip payloads, ciphertext only).
+pub const BLOB_DIR: &str = "blobs";
 
 /// The embedded database's file name inside the data folder.
 pub const DATABASE_FILE: &str = "porchlight.db";
@@ -276,6 +302,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
     let tasks = vec![
         tokio::spawn(worker.run(watcher.clone())),
         tokio::spawn(maintain(state.clone(), watcher.clone())),
+        tokio::spawn(enforce_retention(state.clone(), watcher.clone())),
     ];
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let mut stop = watcher;
@@ -331,6 +358,8 @@ async fn maintain(state: AppState, mut shutdown: watch::Receiver<bool>) {
         let pruned = async {
             state.store.prune_sessions(now, idle_cutoff).await?;
             state.store.prune_pending_signups(now).await?;
+            state.store.prune_pairings(now).await?;
+            state.store.prune_hub_credentials(now).await?;
             state.store.prune_login_records(window, now).await
         };
         if let Err(e) = pruned.await {
@@ -339,6 +368,22 @@ async fn maintain(state: AppState, mut shutdown: watch::Receiver<bool>) {
         state.guard.shrink();
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// Deletes clips past their camera's retention, every `clips.retention_sweep_secs`.
+async fn enforce_retention(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    let every = Duration::from_secs(state.config.clips.retention_sweep_secs);
+    loop {
+        match clips::sweep_retention(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "retention: old clips deleted"),
+            Err(e) => tracing::warn!(cause = %e, "retention sweep failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
         }
     }

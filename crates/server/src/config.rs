@@ -32,6 +32,29 @@ pub struct Config {
     pub session: SessionConfig,
     pub signin: SigninConfig,
     pub notify: NotifyConfig,
+    pub clips: ClipsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClipsConfig {
+    /// Largest sealed clip payload accepted, in bytes. An upload crossing it is refused
+    /// (`413`) and nothing of it is kept.
+    pub max_clip_bytes: u64,
+    /// Retention of a new camera, in days; owners change it per camera.
+    pub default_retention_days: u32,
+    /// How often the retention sweep runs.
+    pub retention_sweep_secs: u64,
+}
+
+impl Default for ClipsConfig {
+    fn default() -> Self {
+        Self {
+            max_clip_bytes: 2 * 1024 * 1024 * 1024,
+            default_retention_days: 30,
+            retention_sweep_secs: 300,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +133,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             signin: SigninConfig::default(),
             notify: NotifyConfig::default(),
+            clips: ClipsConfig::default(),
         }
     }
 }
@@ -214,6 +238,12 @@ impl Config {
         if self.signin.per_source_per_minute == 0 || self.signin.lockout_threshold <= 0 {
             return bad("signin limits must be positive");
         }
+        if self.clips.max_clip_bytes == 0 || self.clips.retention_sweep_secs == 0 {
+            return bad("clips.max_clip_bytes and clips.retention_sweep_secs must be positive");
+        }
+        if !(1..=MAX_RETENTION_DAYS).contains(&self.clips.default_retention_days) {
+            return bad("clips.default_retention_days must be 1 to 3650");
+        }
         if self.notify.webhook_url.is_some() && self.notify.webhook_secret.is_none() {
             return bad("notify.webhook_url needs notify.webhook_secret");
         }
@@ -232,6 +262,9 @@ impl Config {
         }
     }
 }
+
+/// Longest retention a camera may have: ten years.
+pub const MAX_RETENTION_DAYS: u32 = 3650;
 
 /// `PORCHLIGHT_*` variables (prefix stripped, lower case) that are not server configuration.
 fn is_foreign_variable(key: &str) -> bool {

@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use porchlight_proto::{DEVICE_HEADER, ErrorCode};
-use porchlight_store::{Account, Session};
+use porchlight_store::{Account, Device, Hub, STATE_ACTIVE, Session};
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
@@ -220,6 +220,68 @@ impl FromRequestParts<AppState> for Authed {
             state.store.touch_session(&session.id, now).await?;
         }
         Ok(Self { account, session })
+    }
+}
+
+/// A signed-in request from a device the account's verified chain names: what every route
+/// that hands out or changes clips requires. A device that signed in but is still waiting
+/// for approval (or was removed) is refused with `403 device_not_approved`.
+#[derive(Debug, Clone)]
+pub struct DeviceAuthed {
+    pub account: Account,
+    pub session: Session,
+    pub device: Device,
+}
+
+impl FromRequestParts<AppState> for DeviceAuthed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Authed { account, session } = Authed::from_request_parts(parts, state).await?;
+        match state
+            .store
+            .device_by_hash(&account.id, &session.device_hash)
+            .await?
+        {
+            Some(device) if device.state == STATE_ACTIVE => Ok(Self {
+                account,
+                session,
+                device,
+            }),
+            _ => Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::DeviceNotApproved,
+                "this device is not in the account's device chain; approve it from another \
+                 device or restore it with the recovery code",
+            )),
+        }
+    }
+}
+
+/// A request from a paired hub, by the short-lived token it got for a signed challenge. Hub
+/// tokens open only the `/api/hub/…` routes; sessions never do.
+#[derive(Debug, Clone)]
+pub struct HubAuthed {
+    pub hub: Hub,
+}
+
+impl FromRequestParts<AppState> for HubAuthed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .filter(|t| looks_like_token(t))
+            .ok_or_else(ApiError::unauthenticated)?;
+        let hub = state
+            .store
+            .hub_by_token(&token_hash(token), state.now_ms())
+            .await?
+            .ok_or_else(ApiError::unauthenticated)?;
+        Ok(Self { hub })
     }
 }
 

@@ -2,13 +2,16 @@
 //!
 //! Owns the HTTP API (axum): accounts with mandatory two-factor sign-in, sessions bound to
 //! client devices, the defences against guessing, account activity, and notifications through
-//! an outbox. It holds no video keys and never will; clip bytes it stores are ciphertext.
+//! an outbox; device chains (verified before they are stored), hub pairing and credentials,
+//! and sealed clips streamed in and out of the blob store. It holds no video keys and never
+//! will; clip bytes it stores are ciphertext.
 //!
 //! Storage is the `porchlight-store` crate; wire types are `porchlight-proto`. Time comes
 //! through [`clock::Clock`] so behaviour that depends on it is tested without sleeping.
 
 pub mod app;
 pub mod auth;
+pub mod chain;
 pub mod clock;
 pub mod config;
 pub mod error;

@@ -3,7 +3,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use porchlight_store::Store;
+use porchlight_store::{BlobStore, Store};
 
 use crate::auth::guard::SigninGuard;
 use crate::auth::password::Hasher;
@@ -19,6 +19,8 @@ pub struct AppState(Arc<Shared>);
 pub struct Shared {
     pub config: Config,
     pub store: Store,
+    /// Clip payloads (ciphertext), streamed in and out.
+    pub blobs: BlobStore,
     pub clock: Arc<dyn Clock>,
     pub hasher: Hasher,
     pub secret: ServerSecret,

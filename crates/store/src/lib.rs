@@ -19,12 +19,14 @@
 //! or a PostgreSQL schema) so tests of this crate and the crates above it run on both backends.
 
 mod blobs;
+mod e2e;
 mod model;
 mod queries;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use blobs::*;
+pub use e2e::*;
 pub use model::*;
 
 use std::str::FromStr;

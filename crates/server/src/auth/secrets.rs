@@ -29,7 +29,7 @@ impl std::fmt::Debug for IssuedToken {
 pub fn issue_token() -> IssuedToken {
     let mut raw = Zeroizing::new([0u8; 32]);
     rand::rng().fill_bytes(raw.as_mut());
-    let text = Zeroizing::new(URL_SAFE_NO_PAD.encode(raw.as_ref()));
+    let text = Zeroizing::new(URL_SAFE_NO_PAD.encode(raw.as_slice()));
     let hash = token_hash(&text);
     IssuedToken { text, hash }
 }

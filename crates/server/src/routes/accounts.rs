@@ -103,7 +103,7 @@ fn sessions_ended(n: u64) -> String {
     }
 }
 
-fn entry(
+pub(crate) fn entry(
     state: &AppState,
     account_id: &str,
     kind: &str,
@@ -122,7 +122,7 @@ fn entry(
     }
 }
 
-async fn notify(
+pub(crate) async fn notify(
     state: &AppState,
     account_id: &str,
     kind: &'static str,

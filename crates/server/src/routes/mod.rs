@@ -1,4 +1,7 @@
 //! HTTP handlers, grouped by what they serve.
 
 pub mod accounts;
+pub mod clips;
+pub mod devices;
+pub mod hubs;
 pub mod ops;
