@@ -32,6 +32,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A JSON body already read, parsed with the same errors as [`ApiJson`]: for handlers that
+/// check who is asking before they look at what was sent.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    axum::Json::<T>::from_bytes(body)
+        .map(|j| j.0)
+        .map_err(json_rejection)
+}
+
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => ApiError::new(

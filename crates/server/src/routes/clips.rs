@@ -37,7 +37,7 @@ use utoipa::IntoParams;
 use crate::auth::secrets::random_id;
 use crate::config::MAX_RETENTION_DAYS;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, DeviceAuthed, HubAuthed};
+use crate::extract::{ApiPath, ApiQuery, DeviceAuthed, HubAuthed, parse_json};
 use crate::state::AppState;
 
 /// Age STREAM: a 16-byte nonce, then chunks of 64 KiB plaintext + 16-byte tag.
@@ -395,7 +395,7 @@ pub async fn update_camera(
     State(state): State<AppState>,
     authed: DeviceAuthed,
     ApiPath(id): ApiPath<String>,
-    ApiJson(req): ApiJson<CameraUpdate>,
+    body: axum::body::Bytes,
 ) -> ApiResult<Json<CameraInfo>> {
     let viewer = &authed.account.id;
     let camera = state
@@ -408,6 +408,7 @@ pub async fn update_camera(
     if camera.account_id != *viewer {
         return Err(owner_only());
     }
+    let req: CameraUpdate = parse_json(&body)?;
     if !(1..=MAX_RETENTION_DAYS).contains(&req.retention_days) {
         return Err(ApiError::invalid_input(format!(
             "retention_days must be 1 to {MAX_RETENTION_DAYS}"

@@ -1,9 +1,15 @@
-//! Who may call what, walked over every route of the OpenAPI document, so a new route that
-//! forgets its check — or forgets to say it needs a session — fails here.
+//! Who may call what, walked over every route of the OpenAPI document × every kind of
+//! caller: the owner, a household member, another account, nobody, the owner's hub and
+//! another account's hub. A new route fails here until it is classified, and a route whose
+//! check is missing fails its row.
 
-use porchlight_client::proto::{ErrorBody, ErrorCode};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use porchlight_client::proto::{ErrorBody, ErrorCode, PairingRequest};
+use porchlight_crypto::{ChainOp, Name, PairingCode};
 
 use crate::harness::{TestApp, both_backends};
+use crate::homes::{owner, pair_hub, upload};
 
 /// Routes anyone may call. Everything else must declare the bearer scheme and enforce it.
 const PUBLIC: &[(&str, &str)] = &[
@@ -13,30 +19,138 @@ const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/api/signup"),
     ("POST", "/api/signup/confirm"),
     ("POST", "/api/login"),
+    ("POST", "/api/hub/pair"),
+    ("POST", "/api/hub/challenge"),
+    ("POST", "/api/hub/token"),
 ];
 
-async fn call(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    device: &str,
-) -> (u16, Option<ErrorCode>) {
+/// What a route serves, which decides who may reach it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// The caller's own account (sessions, chain, devices, …): any signed-in person, about
+    /// themselves only.
+    Own,
+    /// One of Ann's sessions or pairings, by id: Ann only.
+    AnnsOnly,
+    /// Listing cameras and clips: anyone signed in, seeing their own and their households'.
+    ViewList,
+    /// Reading one of Ann's clips: Ann and her household.
+    View,
+    /// Changing or deleting Ann's clips and cameras: Ann only; her household may see but not
+    /// change (403).
+    OwnerWrite,
+    /// The hub routes: hub tokens only, each hub for its own account.
+    Hub,
+}
+
+fn kind(method: &str, path: &str) -> Kind {
+    match (method, path) {
+        ("DELETE", "/api/sessions/{id}") | ("GET", "/api/pairings/{id}") => Kind::AnnsOnly,
+        ("GET", "/api/cameras" | "/api/clips") => Kind::ViewList,
+        ("GET", "/api/clips/{id}" | "/api/clips/{id}/payload") => Kind::View,
+        ("PATCH", "/api/cameras/{id}")
+        | ("PUT", "/api/clips/{id}/header")
+        | ("DELETE", "/api/clips/{id}") => Kind::OwnerWrite,
+        (_, p) if p.starts_with("/api/hub/") => Kind::Hub,
+        (
+            _,
+            "/api/me"
+            | "/api/logout"
+            | "/api/sessions"
+            | "/api/password"
+            | "/api/totp/reset"
+            | "/api/totp/reset/confirm"
+            | "/api/activity"
+            | "/api/notifications"
+            | "/api/notifications/read"
+            | "/api/chain"
+            | "/api/devices"
+            | "/api/hubs"
+            | "/api/pairings",
+        ) => Kind::Own,
+        _ => panic!("{method} {path}: a new route; classify it here"),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Owner,
+    Member,
+    Other,
+    Anonymous,
+    OwnHub,
+    OtherHub,
+}
+
+const EVERYONE: [Who; 6] = [
+    Who::Anonymous,
+    Who::OwnHub,
+    Who::OtherHub,
+    Who::Other,
+    Who::Member,
+    Who::Owner,
+];
+
+/// What a caller must get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    /// Past the access check: any status but 401, 403 and 404.
+    Reached,
+    Unauthenticated,
+    NotFound,
+    Forbidden,
+}
+
+fn expected(kind: Kind, who: Who) -> Answer {
+    use Answer::*;
+    match (kind, who) {
+        (_, Who::Anonymous) => Unauthenticated,
+        (Kind::Hub, Who::OwnHub | Who::OtherHub) => Reached,
+        (Kind::Hub, _) => Unauthenticated,
+        (_, Who::OwnHub | Who::OtherHub) => Unauthenticated,
+        (Kind::Own | Kind::ViewList, _) => Reached,
+        (Kind::AnnsOnly, Who::Owner) => Reached,
+        (Kind::AnnsOnly, _) => NotFound,
+        (Kind::View, Who::Owner | Who::Member) => Reached,
+        (Kind::OwnerWrite, Who::Owner) => Reached,
+        (Kind::OwnerWrite, Who::Member) => Forbidden,
+        (Kind::View | Kind::OwnerWrite, Who::Other) => NotFound,
+    }
+}
+
+struct Caller {
+    token: Option<String>,
+    device: String,
+}
+
+async fn call(app: &TestApp, method: &str, path: &str, caller: &Caller) -> (u16, String) {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let mut request = reqwest::Client::new()
         .request(method, format!("{}{path}", app.url))
-        .header("porchlight-device", device)
+        .header("porchlight-device", &caller.device)
         .header("content-type", "application/json")
-        .body("{}");
-    if let Some(token) = token {
+        // Not valid for any route: a caller that passes the access check is stopped by
+        // validation, so the owner's calls change nothing.
+        .body("\"not a request\"");
+    if let Some(token) = &caller.token {
         request = request.bearer_auth(token);
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
-    let code = serde_json::from_slice::<ErrorBody>(&response.bytes().await.unwrap())
+    (status, response.text().await.unwrap_or_default())
+}
+
+fn answer_of(status: u16, body: &str) -> Answer {
+    let code = serde_json::from_str::<ErrorBody>(body)
         .ok()
         .map(|b| b.error.code);
-    (status, code)
+    match (status, code) {
+        (401, Some(ErrorCode::Unauthenticated)) => Answer::Unauthenticated,
+        (404, Some(ErrorCode::NotFound)) => Answer::NotFound,
+        (403, Some(ErrorCode::Forbidden)) => Answer::Forbidden,
+        (401 | 403 | 404, _) => panic!("unexpected refusal {status} {body}"),
+        _ => Answer::Reached,
+    }
 }
 
 both_backends!(
@@ -44,17 +158,35 @@ both_backends!(
     every_route_checks_who_is_asking
 );
 async fn every_route_checks_who_is_asking(app: &TestApp) {
-    let ann = app.account("ann@example.com").await;
-    let bob = app.account("bob@example.com").await;
-    let ann_device = ann.client.device_id().as_str().to_owned();
-    let bob_device = bob.client.device_id().as_str().to_owned();
+    let mut ann = owner(app, "ann@example.com").await;
+    let meg = owner(app, "meg@example.com").await;
+    let mut bob = owner(app, "bob@example.com").await;
+    ann.append(ChainOp::AddMember {
+        root: meg.root(),
+        label: Name::new("Meg").unwrap(),
+    })
+    .await;
+    let ann_hub = pair_hub(app, &mut ann, "ann hub").await;
+    let bob_hub = pair_hub(app, &mut bob, "bob hub").await;
+    let bob_clip = upload(&bob, &bob_hub, "bob cam", app.clock_now(), b"bob").await;
+
+    let pairing_code = PairingCode::new(&app.url, ann.root()).unwrap();
+    let pairing = ann
+        .client()
+        .create_pairing(&PairingRequest {
+            verifier: hex::encode(pairing_code.secret().verifier()),
+            name: "spare".into(),
+        })
+        .await
+        .unwrap();
+    let genesis = STANDARD.encode(ann.chain.links()[0].to_bytes());
+
     let openapi: serde_json::Value = reqwest::get(format!("{}/api/openapi.json", app.url))
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-
     let mut guarded = 0;
     for (path, item) in openapi["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
@@ -69,43 +201,126 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
                 continue;
             }
             guarded += 1;
-            // The target of a path parameter is always Ann's: her current session.
-            let concrete = path.replace("{id}", &ann.session.session_id);
-            // Nobody, a stolen token on another device, and a made-up token: all refused.
-            for (token, device) in [
-                (None, ann_device.as_str()),
-                (Some(ann.session.token.as_str()), bob_device.as_str()),
-                (Some("A".repeat(43).as_str()), ann_device.as_str()),
-            ] {
-                let token = token.map(str::to_owned);
-                let (status, code) = call(app, &method, &concrete, token.as_deref(), device).await;
+            let kind = kind(&method, path);
+            // Each route gets its own targets, so an owner's delete cannot disturb the next.
+            let clip = upload(&ann, &ann_hub, "ann cam", app.clock_now(), b"ann").await;
+            app.next_step();
+            let spare_session = app.login(&ann.account).await.unwrap();
+            let spare_session_id = spare_session
+                .sessions()
+                .await
+                .unwrap()
+                .sessions
+                .into_iter()
+                .find(|s| s.current)
+                .unwrap()
+                .id;
+            let target = match path.as_str() {
+                "/api/sessions/{id}" => spare_session_id.clone(),
+                "/api/pairings/{id}" => pairing.id.clone(),
+                "/api/cameras/{id}" => clip.camera_id.clone(),
+                _ => clip.id.clone(),
+            };
+            let concrete = path.replace("{id}", &target).replace(
+                "{key}",
+                &format!("key-{}", porchlight_server::auth::secrets::random_id()),
+            );
+            // What must never reach anyone but Ann (and, for footage, her household).
+            let anns = [
+                clip.id.as_str(),
+                clip.camera_id.as_str(),
+                spare_session_id.as_str(),
+                pairing.id.as_str(),
+                "ann@example.com",
+                genesis.as_str(),
+            ];
+
+            for who in EVERYONE {
+                let caller = match who {
+                    Who::Owner => Caller {
+                        token: Some(ann.account.session.token.clone()),
+                        device: ann.client().device_id().as_str().into(),
+                    },
+                    Who::Member => Caller {
+                        token: Some(meg.account.session.token.clone()),
+                        device: meg.client().device_id().as_str().into(),
+                    },
+                    Who::Other => Caller {
+                        token: Some(bob.account.session.token.clone()),
+                        device: bob.client().device_id().as_str().into(),
+                    },
+                    Who::Anonymous => Caller {
+                        token: None,
+                        device: ann.client().device_id().as_str().into(),
+                    },
+                    Who::OwnHub => Caller {
+                        token: Some(ann_hub.token.clone()),
+                        device: ann.client().device_id().as_str().into(),
+                    },
+                    Who::OtherHub => Caller {
+                        token: Some(bob_hub.token.clone()),
+                        device: bob.client().device_id().as_str().into(),
+                    },
+                };
+                let (status, body) = call(app, &method, &concrete, &caller).await;
+                let got = answer_of(status, &body);
                 assert_eq!(
-                    (status, code),
-                    (401, Some(ErrorCode::Unauthenticated)),
-                    "{method} {concrete} with {token:?}"
+                    got,
+                    expected(kind, who),
+                    "{method} {path} as {who:?}: {status} {body}"
                 );
+                let may_see_anns = match who {
+                    Who::Owner | Who::OwnHub => true,
+                    Who::Member => matches!(kind, Kind::View | Kind::ViewList),
+                    _ => false,
+                };
+                if !may_see_anns {
+                    for secret in anns {
+                        assert!(
+                            !body.contains(secret),
+                            "{method} {path} as {who:?} shows Ann's {secret}: {body}"
+                        );
+                    }
+                }
             }
-            // Another account, properly signed in, never reaches Ann's things.
-            if path.contains("{id}") {
-                let (status, code) = call(
-                    app,
-                    &method,
-                    &concrete,
-                    Some(&bob.session.token),
-                    &bob_device,
-                )
-                .await;
+            // Stolen credentials: Ann's token from another device, a made-up token.
+            for caller in [
+                Caller {
+                    token: Some(ann.account.session.token.clone()),
+                    device: bob.client().device_id().as_str().into(),
+                },
+                Caller {
+                    token: Some("A".repeat(43)),
+                    device: ann.client().device_id().as_str().into(),
+                },
+            ] {
+                let (status, body) = call(app, &method, &concrete, &caller).await;
                 assert_eq!(
-                    (status, code),
-                    (404, Some(ErrorCode::NotFound)),
-                    "{method} {concrete} as Bob"
+                    answer_of(status, &body),
+                    Answer::Unauthenticated,
+                    "{method} {path}: {body}"
                 );
             }
         }
     }
-    assert!(guarded >= 10, "only {guarded} guarded routes found");
-    // After all of that, Ann's session is untouched and Bob sees only his own.
-    assert!(ann.client.me().await.is_ok());
-    let bobs = bob.client.sessions().await.unwrap().sessions;
-    assert!(bobs.iter().all(|s| s.id != ann.session.session_id));
+    assert!(guarded >= 25, "only {guarded} guarded routes found");
+
+    // After all of that Ann is still signed in, her household sees her clips, Bob sees only
+    // his, and Bob's hub's clip is in Bob's account.
+    assert!(ann.client().me().await.is_ok());
+    let megs = meg.client().all_clips(&Default::default()).await.unwrap();
+    assert!(!megs.is_empty() && megs.iter().all(|c| c.camera_name == "ann cam"));
+    let bobs = bob.client().all_clips(&Default::default()).await.unwrap();
+    assert_eq!(
+        bobs.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        vec![bob_clip.id.as_str()]
+    );
+    assert!(
+        ann.client()
+            .all_clips(&Default::default())
+            .await
+            .unwrap()
+            .iter()
+            .all(|c| c.id != bob_clip.id)
+    );
 }

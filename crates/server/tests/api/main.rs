@@ -4,9 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod harness;
+mod homes;
 
 mod accounts;
 mod authz;
+mod clips;
 mod defences;
 mod input;
 mod notifications;
