@@ -669,3 +669,81 @@ async fn retention_deletes_old_clips(app: &TestApp) {
     );
     assert_eq!(blob_files(app).len(), 1);
 }
+
+/// Random damage to a sealed clip, sent as uploads: the server never fails (5xx) or
+/// panics, stores only uploads whose payload matches the signed statement, and whatever
+/// it stored either opens to the original or fails to open with an error — never other
+/// plaintext.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_uploads_never_break_the_server() {
+    use rand::{Rng, SeedableRng};
+    let app = TestApp::sqlite(|_| {}).await;
+    let mut ann = owner(&app, "ann@example.com").await;
+    let hub = pair_hub(&app, &mut ann, "hub").await;
+    let plaintext = footage(70_000);
+    let good = seal_clip(
+        ann.chain.chain(),
+        &hub.secret,
+        "cam",
+        app.clock_now(),
+        &plaintext,
+    );
+    let mut original = good.header.clone();
+    original.extend_from_slice(&good.payload);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x9e3779b97f4a7c15);
+    let mut refused = 0;
+    for round in 0..120 {
+        let mut body = original.clone();
+        match round % 4 {
+            0 => {
+                let at = rng.random_range(0..body.len());
+                body[at] ^= 1 << rng.random_range(0..8);
+            }
+            1 => body.truncate(rng.random_range(0..body.len())),
+            2 => {
+                let at = rng.random_range(0..good.header.len());
+                let junk: Vec<u8> = (0..rng.random_range(1..40)).map(|_| rng.random()).collect();
+                body.splice(at..at, junk);
+            }
+            _ => {
+                let at = rng.random_range(0..good.header.len());
+                body[at] = rng.random();
+            }
+        }
+        let key = format!("damaged-{round:04}");
+        let status = raw_upload(&app, &hub.client, &key, &good.statement, body.clone()).await;
+        assert!(status < 500, "round {round}: {status}");
+        if status >= 400 {
+            refused += 1;
+            continue;
+        }
+        // Accepted: only a header change the server cannot see (it holds no file key).
+        assert_eq!(&body[body.len() - good.payload.len()..], &good.payload[..]);
+        let clip = ann
+            .client()
+            .all_clips(&ClipFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .max_by_key(|c| c.start_ms)
+            .unwrap();
+        let detail = ann.client().clip(&clip.id).await.unwrap();
+        let header = STANDARD.decode(&detail.header).unwrap();
+        // A header the server could not check opens to the original or not at all.
+        if let Ok(mut reader) =
+            porchlight_crypto::open(&header, good.payload.as_slice(), ann.device.age_identity())
+        {
+            let mut out = Vec::new();
+            if reader.read_to_end(&mut out).is_ok() {
+                assert_eq!(out, plaintext, "round {round}: other plaintext");
+            }
+        }
+        ann.client().delete_clip(&clip.id).await.unwrap();
+    }
+    assert!(
+        refused > 60,
+        "only {refused} of 120 damaged uploads refused"
+    );
+    assert_eq!(blob_files(&app), Vec::<std::path::PathBuf>::new());
+    app.stop().await;
+}
