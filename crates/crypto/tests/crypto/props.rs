@@ -231,3 +231,72 @@ proptest! {
         let _ = HubSecret::from_bytes(&bytes);
     }
 }
+
+/// A valid chain of every shape (`LINKS`), and a foreign chain's links to splice in.
+static FOREIGN: LazyLock<Vec<Link>> = LazyLock::new(|| {
+    let other = DeviceSecret::generate();
+    let mut b =
+        ChainBuilder::genesis(&other, name("other"), DeviceSecret::generate().public()).unwrap();
+    b.append(
+        ChainOp::AddDevice {
+            name: name("x"),
+            device: DeviceSecret::generate().public(),
+        },
+        &other,
+    )
+    .unwrap();
+    b.links().to_vec()
+});
+
+#[derive(Debug, Clone)]
+enum Reshape {
+    Swap(usize, usize),
+    Drop(usize),
+    Duplicate(usize),
+    Foreign { at: usize, which: usize },
+    Truncate(usize),
+}
+
+fn reshape() -> impl Strategy<Value = Reshape> {
+    prop_oneof![
+        (0usize..7, 0usize..7).prop_map(|(a, b)| Reshape::Swap(a, b)),
+        (0usize..7).prop_map(Reshape::Drop),
+        (0usize..7).prop_map(Reshape::Duplicate),
+        (0usize..7, 0usize..2).prop_map(|(at, which)| Reshape::Foreign { at, which }),
+        (1usize..7).prop_map(Reshape::Truncate),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Reordering, dropping, repeating or splicing in links never verifies; cutting the
+    /// tail verifies only as a prefix, and is a rollback to whoever saw the whole chain.
+    #[test]
+    fn reshaped_chains_are_refused(change in reshape()) {
+        let links: Vec<Link> = LINKS.iter().map(|b| Link::from_bytes(b).unwrap()).collect();
+        let root = links[0].hash();
+        let full = porchlight_crypto::verify_chain(&links, &root, None).unwrap();
+        let seen = Some(full.position());
+        let mut changed = links.clone();
+        match change {
+            Reshape::Swap(a, b) => changed.swap(a, b),
+            Reshape::Drop(at) => { changed.remove(at); }
+            Reshape::Duplicate(at) => { let l = changed[at].clone(); changed.insert(at, l); }
+            Reshape::Foreign { at, which } => changed[at] = FOREIGN[which].clone(),
+            Reshape::Truncate(len) => changed.truncate(len),
+        }
+        let result = porchlight_crypto::verify_chain(&changed, &root, None);
+        if changed == links {
+            prop_assert!(result.is_ok());
+        } else if links.starts_with(&changed) {
+            // A prefix is a valid older chain — which is exactly a rollback.
+            prop_assert_eq!(result.unwrap().len(), changed.len() as u64);
+            let rolled = porchlight_crypto::verify_chain(&changed, &root, seen);
+            let is_rollback = matches!(rolled, Err(porchlight_crypto::ChainError::Rollback { .. }));
+            prop_assert!(is_rollback);
+        } else {
+            prop_assert!(result.is_err(), "{:?} verified", change);
+        }
+    }
+}
