@@ -19,7 +19,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "PORCHLIGHT_SERVER", value_name = "URL")]
     pub server: Option<String>,
 
-    /// This client's folder (device id, session) [default: $HOME/.porchlight].
+    /// This client's folder (device id, session, device keys, chain pin)
+    /// [default: $HOME/.porchlight].
     #[arg(long, global = true, env = "PORCHLIGHT_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
 
@@ -36,6 +37,9 @@ pub enum Command {
     /// Run the server until SIGTERM or Ctrl-C.
     Serve(ServeArgs),
     /// Create an account; prints the authenticator secret and the recovery codes.
+    ///
+    /// The account is ready once `totp confirm` succeeds: that is where this device's keys,
+    /// the device chain and the key recovery code are made.
     Signup(SignupArgs),
     /// The second factor: finish enrolling it, or replace it.
     #[command(subcommand)]
@@ -55,6 +59,25 @@ pub enum Command {
     Notifications(NotificationsArgs),
     /// The account and session this device is signed in with.
     Whoami,
+    /// This account's devices: list them, approve a new one, remove one.
+    Devices(DevicesArgs),
+    /// The key recovery code: bring this device into the chain with it.
+    #[command(subcommand)]
+    Recovery(RecoveryCommand),
+    /// Pair a new hub: show a one-time pairing code, wait for the hub to redeem it, and sign
+    /// it into the device chain.
+    Pair(PairArgs),
+    /// Act as a hub: pair with a code from an owner's device, seal and upload clips.
+    #[command(subcommand)]
+    Hub(HubCommand),
+    /// Sealed clips: list, download and open, export as age files, re-wrap.
+    #[command(subcommand)]
+    Clips(ClipsCommand),
+    /// This device's age identity.
+    #[command(subcommand)]
+    Identity(IdentityCommand),
+    /// Open an age file sealed to this device (an exported clip, or one made by `age -r`).
+    Open(OpenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -86,6 +109,10 @@ pub struct SignupArgs {
 pub enum TotpCommand {
     /// Confirm with a code from the authenticator: finishes a sign-up started in this home,
     /// or else a second-factor reset of the signed-in account.
+    ///
+    /// Finishing a sign-up signs this device in and sets up end-to-end encryption: it makes
+    /// this device's keys (kept 0600 in --home), registers them, starts the account's device
+    /// chain with this device and a new recovery key, and prints the KEY RECOVERY CODE once.
     Confirm(TotpConfirmArgs),
     /// Start replacing the second factor. Password on the first line of stdin.
     Reset(TotpResetArgs),
@@ -112,6 +139,9 @@ pub struct TotpResetArgs {
     pub recovery_code_stdin: bool,
 }
 
+/// Signing in on a new home also makes this device's keys and registers them: the device is
+/// pending until a trusted device approves it (`devices approve`) or the key recovery code
+/// restores it (`recovery restore`). The account's chain root is pinned on first sight.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("factor").required(true).args(["totp", "recovery_code_stdin"])))]
 pub struct LoginArgs {
@@ -176,6 +206,133 @@ pub struct NotificationsArgs {
     pub mark_read: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    #[command(subcommand)]
+    pub command: Option<DevicesCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevicesCommand {
+    /// List the devices (the default): state, whether the verified chain names them, key
+    /// fingerprint.
+    List,
+    /// Add a pending device to the chain, then re-wrap every clip so it can open them.
+    ///
+    /// Compare the fingerprint the new device printed when it signed in. If some clips could
+    /// not be re-wrapped the device is still added; the command says which and exits 1.
+    Approve {
+        /// The device id (`porchlight devices`).
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Refuse unless the device's key fingerprint is this one.
+        #[arg(long, value_name = "FINGERPRINT")]
+        fingerprint: Option<String>,
+    },
+    /// Remove a device from the chain, then re-wrap every clip without it.
+    Remove {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecoveryCommand {
+    /// Add this (signed-in, pending) device to the chain with the key recovery code, read from
+    /// standard input, then re-wrap every clip for it.
+    Restore,
+}
+
+#[derive(Debug, Args)]
+pub struct PairArgs {
+    /// The hub's name in the device chain.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Stop waiting for the hub after this long (the code itself expires after 10 minutes).
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HubCommand {
+    /// Redeem a pairing code shown by an owner's device, then wait until that device signs
+    /// this hub into the chain. The server is the one the code names (--server is not used).
+    Pair(HubPairArgs),
+    /// Verify the owner's chain from the pinned root, seal FILE to its devices and recovery
+    /// key, sign the clip statement and upload it; prints the clip id.
+    Upload(HubUploadArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HubPairArgs {
+    /// The pairing code (`porchlight pair` shows it).
+    #[arg(value_name = "CODE")]
+    pub code: String,
+    /// The hub's state folder (its key, pinned root, spool); made 0700.
+    #[arg(long, value_name = "DIR")]
+    pub state: PathBuf,
+    /// Stop waiting for the owner after this long.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct HubUploadArgs {
+    /// The hub's state folder.
+    #[arg(long, value_name = "DIR")]
+    pub state: PathBuf,
+    /// The camera the clip is from.
+    #[arg(long, value_name = "NAME")]
+    pub camera: String,
+    /// The clip's length; it starts at the file's modification time.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub duration_ms: u64,
+    /// The recording (e.g. a fragmented MP4).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClipsCommand {
+    /// List clips (what the server knows: camera, time, length, size).
+    List {
+        /// Only this camera.
+        #[arg(long, value_name = "NAME")]
+        camera: Option<String>,
+    },
+    /// Download a clip, check it (hub signature, payload hash), open it, write it to FILE.
+    Get {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Write every clip as a checked age file (`<id>.age`) with an `index.json`.
+    Export {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Re-wrap every clip for the devices the chain names now (after an interrupted
+    /// approve or remove).
+    Rewrap,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdentityCommand {
+    /// Print this device's `AGE-SECRET-KEY-1…` identity, for `age -d -i`. It opens every clip
+    /// sealed to this device: keep it secret.
+    Export,
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// An age file (`header ‖ payload`).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    #[arg(short, long, value_name = "OUT")]
+    pub output: PathBuf,
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -201,6 +358,41 @@ mod tests {
         assert!(Cli::try_parse_from([&base[..], &["--recovery-code-stdin"]].concat()).is_ok());
         let both = [&base[..], &["--totp", "1", "--recovery-code-stdin"]].concat();
         assert!(Cli::try_parse_from(both).is_err());
+    }
+
+    #[test]
+    fn e2e_commands_parse() {
+        for args in [
+            &["porchlight", "devices"][..],
+            &[
+                "porchlight",
+                "devices",
+                "approve",
+                "d1",
+                "--fingerprint",
+                "ab12",
+            ],
+            &["porchlight", "recovery", "restore"],
+            &["porchlight", "pair", "--name", "porch", "--timeout", "5"],
+            &["porchlight", "hub", "pair", "CODE", "--state", "/s"],
+            &[
+                "porchlight",
+                "hub",
+                "upload",
+                "--state",
+                "/s",
+                "--camera",
+                "c",
+                "f.mp4",
+            ],
+            &["porchlight", "clips", "get", "c1", "-o", "out.mp4"],
+            &["porchlight", "clips", "export", "--out", "/d"],
+            &["porchlight", "identity", "export"],
+            &["porchlight", "open", "x.age", "-o", "x"],
+        ] {
+            assert!(Cli::try_parse_from(args).is_ok(), "{args:?}");
+        }
+        assert!(Cli::try_parse_from(["porchlight", "hub", "upload", "f.mp4"]).is_err());
     }
 
     #[test]

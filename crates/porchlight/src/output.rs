@@ -96,6 +96,59 @@ pub fn terminal_qr(text: &str) -> Option<String> {
     qr(text)
 }
 
+/// `text` (a rendered QR code) when stdout is a terminal, else `None`.
+pub fn terminal_text(text: &str) -> Option<String> {
+    io::stdout().is_terminal().then(|| text.to_owned())
+}
+
+/// A progress bar on stderr for long loops, drawn only when stderr is a terminal (a log or
+/// pipe gets nothing).
+#[derive(Debug)]
+pub struct Progress {
+    label: &'static str,
+    enabled: bool,
+    drawn: bool,
+}
+
+impl Progress {
+    pub fn new(label: &'static str) -> Self {
+        Self {
+            label,
+            enabled: io::stderr().is_terminal(),
+            drawn: false,
+        }
+    }
+
+    pub fn update(&mut self, done: usize, total: usize) {
+        if !self.enabled || total == 0 {
+            return;
+        }
+        let mut err = io::stderr().lock();
+        let _ = write!(err, "\r{}", progress_line(self.label, done, total));
+        let _ = err.flush();
+        self.drawn = true;
+    }
+
+    pub fn finish(&mut self) {
+        if self.drawn {
+            eprintln!();
+            self.drawn = false;
+        }
+    }
+}
+
+fn progress_line(label: &str, done: usize, total: usize) -> String {
+    const WIDTH: usize = 30;
+    let filled = (done.min(total) * WIDTH)
+        .checked_div(total)
+        .unwrap_or(WIDTH);
+    format!(
+        "{label} [{}{}] {done}/{total}",
+        "#".repeat(filled),
+        " ".repeat(WIDTH - filled)
+    )
+}
+
 fn qr(text: &str) -> Option<String> {
     use qrcode::render::unicode::Dense1x2;
     let code = qrcode::QrCode::new(text.as_bytes()).ok()?;
@@ -134,6 +187,22 @@ mod tests {
             "ID          DEVICE      CURRENT\n\
              s1          cli on box  *\n\
              session-22  phone\n"
+        );
+    }
+
+    #[test]
+    fn progress_lines_fill_in_proportion() {
+        assert_eq!(
+            progress_line("x", 0, 2),
+            format!("x [{}] 0/2", " ".repeat(30))
+        );
+        assert_eq!(
+            progress_line("x", 1, 2),
+            format!("x [{}{}] 1/2", "#".repeat(15), " ".repeat(15))
+        );
+        assert_eq!(
+            progress_line("x", 2, 2),
+            format!("x [{}] 2/2", "#".repeat(30))
         );
     }
 

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::process::ExitCode;
 
-use porchlight_client::{ClientError, HomeError, proto::ErrorCode};
+use porchlight_client::{ClientError, E2eError, HomeError, proto::ErrorCode};
 
 use crate::output::clean;
 
@@ -89,6 +89,9 @@ fn tell(err: &anyhow::Error) -> Told {
                 usage: e.code == "usage",
             };
         }
+        if let Some(e) = cause.downcast_ref::<E2eError>() {
+            return tell_e2e(e);
+        }
         if let Some(e) = cause.downcast_ref::<ClientError>() {
             return tell_client(e);
         }
@@ -128,6 +131,49 @@ fn tell_client(err: &ClientError) -> Told {
     }
 }
 
+fn tell_e2e(err: &E2eError) -> Told {
+    match err {
+        E2eError::Client(e) => tell_client(e),
+        E2eError::Home(e) => plain("home", e.to_string()),
+        _ => Told {
+            hint: e2e_hint(err).map(str::to_owned),
+            usage: err.code() == "usage",
+            ..plain(err.code(), err.to_string())
+        },
+    }
+}
+
+fn e2e_hint(err: &E2eError) -> Option<&'static str> {
+    if let E2eError::HubNotInChain = err {
+        return Some("the owner's device signs a hub in when it pairs it: pair it again");
+    }
+    Some(match err.code() {
+        "chain_invalid" => {
+            "the server is serving a device chain this device cannot trust: approve, pair or \
+             upload nothing until it is explained"
+        }
+        "device_not_approved" => NOT_APPROVED_HINT,
+        "no_device_keys" => "sign in on this home first: porchlight login --email … --totp CODE",
+        "not_a_recipient" => {
+            "the clip was not sealed or re-wrapped for this device; from a trusted device run: \
+             porchlight clips rewrap"
+        }
+        "clip_corrupt" | "clip_unverified" => {
+            "do not trust this clip: it is not what a hub of your device chain recorded"
+        }
+        "hub_not_paired" => "pair it first: porchlight hub pair CODE --state DIR",
+        "pairing_proof_invalid" => {
+            "do not pair that hub; make a new code (porchlight pair) and enter it on the hub \
+             yourself"
+        }
+        "other_account" => "use another --home for another account",
+        _ => return None,
+    })
+}
+
+const NOT_APPROVED_HINT: &str = "approve this device from a trusted one (porchlight devices \
+     approve ID), or restore it with the key recovery code (porchlight recovery restore)";
+
 fn hint_for(code: ErrorCode, retry_after_secs: Option<u64>) -> Option<String> {
     match code {
         ErrorCode::Throttled => Some(match retry_after_secs {
@@ -137,6 +183,7 @@ fn hint_for(code: ErrorCode, retry_after_secs: Option<u64>) -> Option<String> {
         ErrorCode::Unauthenticated => {
             Some("sign in again: porchlight login --email … --totp CODE".to_owned())
         }
+        ErrorCode::DeviceNotApproved => Some(NOT_APPROVED_HINT.to_owned()),
         _ => None,
     }
 }

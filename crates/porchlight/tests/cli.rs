@@ -1,7 +1,11 @@
 //! The binary end to end: `porchlight serve` as a real process, the CLI as a script would drive
 //! it (secrets on stdin, `--json` out), codes from `oathtool`, and a graceful stop on SIGTERM.
+//! End-to-end encryption (keys, chain, hubs, clips) is in `cli/e2e.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "cli/e2e.rs"]
+mod e2e;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -28,13 +32,19 @@ impl Drop for Server {
 }
 
 /// Starts `porchlight serve` on a free port with JSON logs and waits until it says where.
-#[allow(clippy::zombie_processes)] // the child is owned by `Server`, whose drop reaps it
 fn serve(data: &Path) -> Server {
+    serve_with(data, &[])
+}
+
+/// [`serve`] with extra `PORCHLIGHT_*` configuration.
+#[allow(clippy::zombie_processes)] // the child is owned by `Server`, whose drop reaps it
+fn serve_with(data: &Path, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
         .env("PORCHLIGHT_LOG_FORMAT", "json")
         .env("PORCHLIGHT_LOG_FILTER", "info")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -185,8 +195,11 @@ fn scripted_account_life_and_graceful_stop() {
         );
         for entry in std::fs::read_dir(&data).unwrap() {
             let entry = entry.unwrap();
-            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
-            assert_eq!(mode, 0o600, "{}", entry.path().display());
+            let metadata = entry.metadata().unwrap();
+            let mode = metadata.permissions().mode() & 0o777;
+            // Files (the database) are 0600; folders (the blob store) 0700.
+            let private = if metadata.is_dir() { 0o700 } else { 0o600 };
+            assert_eq!(mode, private, "{}", entry.path().display());
         }
     }
 

@@ -5,6 +5,7 @@ use porchlight_client::{PendingEnrolment, Secret};
 use serde::Serialize;
 use zeroize::Zeroize;
 
+use super::devices::{DeviceSetup, enrol, print_recovery_warning, print_setup};
 use super::{Ctx, SessionSummary, default_device_name, now_ms};
 use crate::cli::{
     LoginArgs, LogoutArgs, PasswordCommand, SignupArgs, TotpCommand, TotpConfirmArgs, TotpResetArgs,
@@ -99,10 +100,11 @@ fn confirm_signup(
 ) -> anyhow::Result<()> {
     ctx.require_same_server(&pending.server_url)?;
     let client = ctx.client(&pending.server_url)?;
+    let device_name = args.device_name.unwrap_or_else(default_device_name);
     let mut request = proto::SignupConfirmRequest {
         enrolment_token: pending.enrolment_token.expose().to_owned(),
         code: args.code,
-        device_name: Some(args.device_name.unwrap_or_else(default_device_name)),
+        device_name: Some(device_name.clone()),
     };
     let answer = ctx.block_on(client.signup_confirm(&request));
     request.enrolment_token.zeroize();
@@ -118,13 +120,40 @@ fn confirm_signup(
     };
     ctx.home.clear_enrolment()?;
     let session = ctx.adopt_session(&pending.server_url, created)?;
+    // The session exists from here: this device makes its keys and starts the chain.
+    let client = client.with_token(session.token.clone());
+    let setup = enrol(ctx, &client, &session, &device_name)?;
     if ctx.json {
-        return print_json(&SessionSummary::from(&session));
+        return print_signed_in_json(&session, &setup);
     }
     println!("Two-factor sign-in is on, and this device is signed in.");
     println!("account  {}", clean(&session.account_id));
     println!("session  {}", clean(&session.session_id));
+    print_setup(&setup);
     Ok(())
+}
+
+/// What a sign-in prints with `--json`: the session (without its token) and the device's
+/// end-to-end setup. A key recovery code in it gets its warning on stderr.
+#[derive(Serialize)]
+struct SignedIn<'a> {
+    #[serde(flatten)]
+    session: SessionSummary<'a>,
+    #[serde(flatten)]
+    device: &'a DeviceSetup,
+}
+
+fn print_signed_in_json(
+    session: &porchlight_client::StoredSession,
+    setup: &DeviceSetup,
+) -> anyhow::Result<()> {
+    if setup.has_recovery_code() {
+        print_recovery_warning(&mut std::io::stderr());
+    }
+    print_json(&SignedIn {
+        session: SessionSummary::from(session),
+        device: setup,
+    })
 }
 
 fn confirm_reset(ctx: &Ctx, args: TotpConfirmArgs) -> anyhow::Result<()> {
@@ -184,19 +213,22 @@ pub(super) fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
     };
     let server_url = ctx.server_url()?;
     let client = ctx.client(&server_url)?;
+    let device_name = args.device_name.unwrap_or_else(default_device_name);
     let mut request = proto::LoginRequest {
         email: args.email,
         password: password.expose().to_owned(),
         totp_code: args.totp,
         recovery_code: recovery_code.as_ref().map(|c| c.expose().to_owned()),
-        device_name: Some(args.device_name.unwrap_or_else(default_device_name)),
+        device_name: Some(device_name.clone()),
     };
     let answer = ctx.block_on(client.login(&request));
     request.password.zeroize();
     request.recovery_code.zeroize();
     let session = ctx.adopt_session(&server_url, answer?)?;
+    let client = client.with_token(session.token.clone());
+    let setup = enrol(ctx, &client, &session, &device_name)?;
     if ctx.json {
-        return print_json(&SessionSummary::from(&session));
+        return print_signed_in_json(&session, &setup);
     }
     println!("Signed in until {}.", rfc3339(session.expires_at_ms));
     if recovery_code.is_some() {
@@ -204,6 +236,7 @@ pub(super) fn login(ctx: &Ctx, args: LoginArgs) -> anyhow::Result<()> {
             "That recovery code is used up. Replace a lost authenticator: porchlight totp reset"
         );
     }
+    print_setup(&setup);
     Ok(())
 }
 

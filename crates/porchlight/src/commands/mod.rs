@@ -2,6 +2,9 @@
 //! shared context decides which server and which session a call uses.
 
 mod account;
+mod clips;
+mod devices;
+mod hub;
 mod info;
 
 use std::future::Future;
@@ -10,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use porchlight_client::proto::{self, ErrorCode};
+use porchlight_client::vault::Vault;
 use porchlight_client::{
     Client, ClientError, Home, Secret, StoredSession, is_cleartext_remote, normalise_server_url,
 };
@@ -24,9 +28,13 @@ pub fn run(
     home: Option<PathBuf>,
     json: bool,
 ) -> anyhow::Result<()> {
+    // A hub keeps its state in its own folder and talks to the server its pairing code named.
+    if let Command::Hub(command) = command {
+        return hub::hub(command, json);
+    }
     let ctx = Ctx::new(server, home, json)?;
     match command {
-        Command::Serve(_) => unreachable!("serve is not a client command"),
+        Command::Serve(_) | Command::Hub(_) => unreachable!("handled above"),
         Command::Signup(args) => account::signup(&ctx, args),
         Command::Totp(command) => account::totp(&ctx, command),
         Command::Login(args) => account::login(&ctx, args),
@@ -36,6 +44,12 @@ pub fn run(
         Command::Activity(args) => info::activity(&ctx, args),
         Command::Notifications(args) => info::notifications(&ctx, args),
         Command::Whoami => info::whoami(&ctx),
+        Command::Devices(args) => devices::devices(&ctx, args),
+        Command::Recovery(command) => devices::recovery(&ctx, command),
+        Command::Identity(command) => devices::identity(&ctx, command),
+        Command::Open(args) => clips::open(&ctx, args),
+        Command::Pair(args) => hub::pair(&ctx, args),
+        Command::Clips(command) => clips::clips(&ctx, command),
     }
 }
 
@@ -93,6 +107,17 @@ impl Ctx {
             .client(&session.server_url)?
             .with_token(session.token.clone());
         Ok((client, session))
+    }
+
+    /// This home's device keys and chain pin.
+    fn vault(&self) -> anyhow::Result<Vault> {
+        Ok(Vault::open(&self.home)?)
+    }
+
+    /// A signed-in client, its session and this home's keys.
+    fn keyed(&self) -> anyhow::Result<(Client, StoredSession, Vault)> {
+        let (client, session) = self.signed_in()?;
+        Ok((client, session, self.vault()?))
     }
 
     /// A token or enrolment token goes only to the server that issued it, whatever --server
@@ -171,6 +196,24 @@ impl<'a> From<&'a StoredSession> for SessionSummary<'a> {
             account_id: &session.account_id,
             session_id: &session.session_id,
             expires_at_ms: session.expires_at_ms,
+        }
+    }
+}
+
+/// What a command that verified the chain says about it.
+#[derive(serde::Serialize)]
+struct ChainSummary {
+    root: String,
+    head: String,
+    length: u64,
+}
+
+impl From<&porchlight_client::crypto::VerifiedChain> for ChainSummary {
+    fn from(chain: &porchlight_client::crypto::VerifiedChain) -> Self {
+        Self {
+            root: chain.root().to_hex(),
+            head: chain.head().to_hex(),
+            length: chain.len(),
         }
     }
 }

@@ -1,0 +1,633 @@
+//! The hub's side of end-to-end encryption: its key and trust anchor in a private state
+//! folder, pairing with a code, the short-lived token it signs a challenge for, verifying the
+//! owner's chain before every seal, and sealing and uploading clips.
+//!
+//! The state folder (0700; every file 0600):
+//!
+//! - `hub.key`: the hub's Ed25519 key (the crypto crate's key file);
+//! - `hub.json`: the server URL, the **pinned root** (from the pairing code, never from the
+//!   server), the hub's id and name, and the highest chain link verified `(seq, hash)`;
+//! - `token.json`: the current hub token and when it expires (it opens only the hub routes,
+//!   for at most 15 minutes);
+//! - `spool/`: sealed clips (`<upload key>.age` = header ‖ payload, `<upload key>.statement`)
+//!   waiting for upload; removed once the server has them.
+//!
+//! The hub seals only to a chain that verifies from its pinned root, contains the highest
+//! link it saw before (no rollback, no fork), and names this hub. So neither a ghost device
+//! the server slipped into the chain nor an old chain from before a device was removed ever
+//! receives a clip.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use porchlight_crypto::{
+    ClipStatement, HubSecret, LinkHash, PairingCode, VerifiedChain, seal, sign_clip, verify_chain,
+};
+use porchlight_proto::{self as proto, ErrorCode};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::client::Client;
+use crate::device::DeviceId;
+use crate::e2e_error::E2eError;
+use crate::error::ClientError;
+use crate::files::PrivateDir;
+use crate::home::HomeError;
+use crate::secret::Secret;
+use crate::vault::decode_links;
+
+const KEY_FILE: &str = "hub.key";
+const CONFIG_FILE: &str = "hub.json";
+const TOKEN_FILE: &str = "token.json";
+const SPOOL_DIR: &str = "spool";
+const FORMAT_VERSION: u32 = 1;
+/// A cached token is not used in its last minute.
+const TOKEN_MARGIN_MS: i64 = 60_000;
+/// First and longest pause between polls while waiting for the owner to sign the hub in.
+/// The challenge and token routes count against the home's per-address sign-in allowance,
+/// which the owner's own sign-ins share, so the hub backs off.
+const FIRST_POLL: Duration = Duration::from_millis(500);
+const MAX_POLL: Duration = Duration::from_secs(5);
+
+/// What the hub keeps about its pairing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubConfig {
+    pub server_url: String,
+    /// The owner's root, from the pairing code.
+    pub root: LinkHash,
+    pub hub_id: String,
+    pub name: String,
+    /// Whether the hub has seen itself in the owner's verified chain.
+    pub approved: bool,
+    /// `(seq, hash)` of the highest chain link verified so far.
+    pub seen: Option<(u64, LinkHash)>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    version: u32,
+    server_url: String,
+    root: String,
+    hub_id: String,
+    name: String,
+    approved: bool,
+    seen_seq: Option<u64>,
+    seen_hash: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenFile {
+    version: u32,
+    token: Zeroizing<String>,
+    expires_at_ms: i64,
+}
+
+/// A clip sealed into the spool, ready to upload.
+#[derive(Debug, Clone)]
+pub struct Spooled {
+    pub upload_key: String,
+    /// `header ‖ payload`: a standard age file.
+    pub file: PathBuf,
+    statement_file: PathBuf,
+    /// Base64 of the statement bytes ‖ the hub's signature (the upload header's value).
+    pub statement: String,
+    pub camera: String,
+    pub start_ms: i64,
+    pub duration_ms: u64,
+    pub recipients: usize,
+    pub payload_bytes: u64,
+}
+
+/// A hub's state folder.
+#[derive(Debug, Clone)]
+pub struct HubHome {
+    dir: PrivateDir,
+}
+
+impl HubHome {
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, HomeError> {
+        Ok(Self {
+            dir: PrivateDir::open(dir)?,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.dir()
+    }
+
+    pub fn config(&self) -> Result<Option<HubConfig>, E2eError> {
+        let Some(file) = self.dir.read_json::<ConfigFile>(CONFIG_FILE)? else {
+            return Ok(None);
+        };
+        let damaged = || E2eError::Home(self.dir.damaged(CONFIG_FILE));
+        if file.version != FORMAT_VERSION {
+            return Err(damaged());
+        }
+        let root = LinkHash::from_hex(&file.root).map_err(|_| damaged())?;
+        let seen = match (file.seen_seq, file.seen_hash) {
+            (Some(seq), Some(hash)) => {
+                Some((seq, LinkHash::from_hex(&hash).map_err(|_| damaged())?))
+            }
+            (None, None) => None,
+            _ => return Err(damaged()),
+        };
+        Ok(Some(HubConfig {
+            server_url: file.server_url,
+            root,
+            hub_id: file.hub_id,
+            name: file.name,
+            approved: file.approved,
+            seen,
+        }))
+    }
+
+    /// The configuration of a paired hub, or [`E2eError::HubNotPaired`].
+    pub fn require_config(&self) -> Result<HubConfig, E2eError> {
+        self.config()?.ok_or_else(|| E2eError::HubNotPaired {
+            path: self.dir().to_owned(),
+        })
+    }
+
+    fn save_config(&self, config: &HubConfig) -> Result<(), E2eError> {
+        let file = ConfigFile {
+            version: FORMAT_VERSION,
+            server_url: config.server_url.clone(),
+            root: config.root.to_hex(),
+            hub_id: config.hub_id.clone(),
+            name: config.name.clone(),
+            approved: config.approved,
+            seen_seq: config.seen.map(|(seq, _)| seq),
+            seen_hash: config.seen.map(|(_, hash)| hash.to_hex()),
+        };
+        Ok(self.dir.write_json(CONFIG_FILE, &file)?)
+    }
+
+    pub fn secret(&self) -> Result<Option<HubSecret>, E2eError> {
+        let Some(bytes) = self.dir.read(KEY_FILE)? else {
+            return Ok(None);
+        };
+        HubSecret::from_bytes(&bytes)
+            .map(Some)
+            .map_err(|source| E2eError::KeyFile {
+                path: self.dir.path(KEY_FILE),
+                source,
+            })
+    }
+
+    fn require_secret(&self) -> Result<HubSecret, E2eError> {
+        self.secret()?.ok_or_else(|| E2eError::HubNotPaired {
+            path: self.dir().to_owned(),
+        })
+    }
+
+    fn secret_or_create(&self) -> Result<HubSecret, E2eError> {
+        if let Some(secret) = self.secret()? {
+            return Ok(secret);
+        }
+        let secret = HubSecret::generate();
+        if self.dir.write_new(KEY_FILE, &secret.to_bytes())? {
+            return Ok(secret);
+        }
+        self.require_secret()
+    }
+
+    fn cached_token(&self, now_ms: i64) -> Result<Option<Secret>, E2eError> {
+        let Some(mut file) = self.dir.read_json::<TokenFile>(TOKEN_FILE)? else {
+            return Ok(None);
+        };
+        if file.version != FORMAT_VERSION || file.expires_at_ms - TOKEN_MARGIN_MS <= now_ms {
+            return Ok(None);
+        }
+        Ok(Some(Secret::new(std::mem::take(&mut *file.token))))
+    }
+
+    fn save_token(&self, token: &Secret, expires_at_ms: i64) -> Result<(), E2eError> {
+        let file = TokenFile {
+            version: FORMAT_VERSION,
+            token: Zeroizing::new(token.expose().to_owned()),
+            expires_at_ms,
+        };
+        Ok(self.dir.write_json(TOKEN_FILE, &file)?)
+    }
+
+    fn spool(&self) -> Result<PrivateDir, E2eError> {
+        Ok(PrivateDir::open(self.dir.path(SPOOL_DIR))?)
+    }
+}
+
+fn anonymous_client(server_url: &str) -> Result<Client, E2eError> {
+    Ok(Client::new(server_url, DeviceId::generate())?)
+}
+
+/// Redeems a pairing code: makes the hub's key (once), proves to the owner's device that it
+/// holds the code, and keeps the owner's root from the code as its trust anchor. A folder
+/// paired with this same code already (a pairing interrupted while waiting) is left as it is,
+/// so pairing can resume.
+pub async fn pair(home: &HubHome, code: &PairingCode) -> Result<HubConfig, E2eError> {
+    if let Some(config) = home.config()? {
+        let same_code = config.server_url == code.server_url() && config.root == *code.owner_root();
+        if same_code && !config.approved {
+            return Ok(config);
+        }
+        return Err(E2eError::HubAlreadyPaired {
+            path: home.dir().to_owned(),
+            hub_id: config.hub_id,
+        });
+    }
+    let secret = home.secret_or_create()?;
+    let client = anonymous_client(code.server_url())?;
+    let key = secret.public();
+    let paired = client
+        .hub_pair(&proto::HubPairRequest {
+            verifier: hex::encode(code.secret().verifier()),
+            hub_key: key.to_hex(),
+            proof: hex::encode(code.secret().hub_proof(&key)),
+        })
+        .await?;
+    let config = HubConfig {
+        server_url: code.server_url().to_owned(),
+        root: *code.owner_root(),
+        hub_id: paired.hub_id,
+        name: paired.name,
+        approved: false,
+        seen: None,
+    };
+    home.save_config(&config)?;
+    Ok(config)
+}
+
+/// Waits until the owner's device has signed the hub into the chain (a token is issued only
+/// then), and verifies that chain from the pinned root. Gives up at `deadline`.
+pub async fn wait_until_approved(
+    home: &HubHome,
+    deadline: Instant,
+    now_ms: impl Fn() -> i64,
+) -> Result<(Client, VerifiedChain), E2eError> {
+    let started = Instant::now();
+    let mut pause = FIRST_POLL;
+    let client = loop {
+        let wait = match signed_in(home, now_ms()).await {
+            Ok(client) => break client,
+            Err(E2eError::HubNotInChain) => pause,
+            Err(E2eError::Client(e)) if e.code() == Some(ErrorCode::Throttled) => {
+                match e.retry_after_secs() {
+                    Some(secs) => Duration::from_secs(secs).max(pause),
+                    None => pause,
+                }
+            }
+            Err(e) => return Err(e),
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(E2eError::Timeout {
+                secs: started.elapsed().as_secs(),
+            });
+        }
+        tokio::time::sleep(wait.min(deadline - now)).await;
+        pause = (pause * 3 / 2).min(MAX_POLL);
+    };
+    let chain = verified_chain(home, &client).await?;
+    Ok((client, chain))
+}
+
+/// A client with a hub token: the cached one while it lasts, else a fresh one for a signed
+/// challenge.
+pub async fn signed_in(home: &HubHome, now_ms: i64) -> Result<Client, E2eError> {
+    let config = home.require_config()?;
+    let client = anonymous_client(&config.server_url)?;
+    if let Some(token) = home.cached_token(now_ms)? {
+        return Ok(client.with_token(token));
+    }
+    fresh_token(home, &config, client).await
+}
+
+async fn fresh_token(
+    home: &HubHome,
+    config: &HubConfig,
+    client: Client,
+) -> Result<Client, E2eError> {
+    let secret = home.require_secret()?;
+    let key = secret.public().to_hex();
+    let challenge = client
+        .hub_challenge(&proto::HubChallengeRequest {
+            hub_key: key.clone(),
+        })
+        .await?;
+    let mut raw = [0u8; 32];
+    hex::decode_to_slice(&challenge.challenge, &mut raw).map_err(|_| {
+        E2eError::Client(ClientError::Decode {
+            route: "POST /api/hub/challenge",
+            status: 200,
+        })
+    })?;
+    let signature = secret.sign_auth_challenge(&raw);
+    let issued = client
+        .hub_token(&proto::HubTokenRequest {
+            hub_key: key,
+            challenge: challenge.challenge,
+            signature: hex::encode(signature),
+        })
+        .await
+        .map_err(|e| match e.code() {
+            // The server issues hub tokens only to hubs its copy of the chain names.
+            Some(ErrorCode::DeviceNotApproved) => E2eError::HubNotInChain,
+            _ => E2eError::Client(e),
+        })?;
+    let token = Secret::new(issued.token);
+    home.save_token(&token, issued.expires_at_ms)?;
+    if issued.hub_id != config.hub_id {
+        return Err(E2eError::Client(ClientError::Decode {
+            route: "POST /api/hub/token",
+            status: 201,
+        }));
+    }
+    Ok(anonymous_client(&config.server_url)?.with_token(token))
+}
+
+/// A signed-in client and the verified chain: what every upload starts with. A cached token
+/// the server no longer honours is replaced once.
+pub async fn connect(home: &HubHome, now_ms: i64) -> Result<(Client, VerifiedChain), E2eError> {
+    let client = signed_in(home, now_ms).await?;
+    match verified_chain(home, &client).await {
+        Err(E2eError::Client(e)) if e.code() == Some(ErrorCode::Unauthenticated) => {
+            home.dir.remove(TOKEN_FILE)?;
+            let client = signed_in(home, now_ms).await?;
+            let chain = verified_chain(home, &client).await?;
+            Ok((client, chain))
+        }
+        other => other.map(|chain| (client, chain)),
+    }
+}
+
+/// Fetches the owner's chain and verifies it from the pinned root, refusing a rollback or a
+/// fork and a chain that does not name this hub; remembers the new highest link.
+pub async fn verified_chain(home: &HubHome, client: &Client) -> Result<VerifiedChain, E2eError> {
+    let mut config = home.require_config()?;
+    let secret = home.require_secret()?;
+    let links = decode_links(&client.hub_chain().await?)?;
+    let chain = verify_chain(&links, &config.root, config.seen)?;
+    if !chain.has_hub(&secret.public()) {
+        return Err(E2eError::HubNotInChain);
+    }
+    if config.seen != Some(chain.position()) || !config.approved {
+        config.seen = Some(chain.position());
+        config.approved = true;
+        home.save_config(&config)?;
+    }
+    Ok(chain)
+}
+
+/// Seals `input` to the chain's recipients into the spool and signs its statement.
+pub async fn seal_into_spool(
+    home: &HubHome,
+    chain: &VerifiedChain,
+    input: &Path,
+    camera: &str,
+    start_ms: i64,
+    duration_ms: u64,
+) -> Result<Spooled, E2eError> {
+    let secret = home.require_secret()?;
+    let spool = home.spool()?;
+    // Checked before any work: a bad camera name is a usage error, not a sealing one.
+    ClipStatement::new(camera, start_ms, duration_ms, [0; 32], [0; 32])
+        .map_err(E2eError::Camera)?;
+    let mut key = [0u8; 16];
+    rand::rng().fill_bytes(&mut key);
+    let upload_key = hex::encode(key);
+    let recipients = chain.recipients();
+    let input = input.to_owned();
+    let camera = camera.to_owned();
+    let spool_dir = spool.dir().to_owned();
+    tokio::task::spawn_blocking(move || {
+        seal_blocking(
+            &secret,
+            &spool_dir,
+            &upload_key,
+            &input,
+            &camera,
+            start_ms,
+            duration_ms,
+            &recipients,
+        )
+    })
+    .await
+    .map_err(|e| E2eError::io("seal into", home.dir(), std::io::Error::other(e)))?
+}
+
+#[allow(clippy::too_many_arguments)]
+fn seal_blocking(
+    secret: &HubSecret,
+    spool: &Path,
+    upload_key: &str,
+    input: &Path,
+    camera: &str,
+    start_ms: i64,
+    duration_ms: u64,
+    recipients: &[porchlight_crypto::DevicePublic],
+) -> Result<Spooled, E2eError> {
+    let plaintext = File::open(input).map_err(|e| E2eError::io("open", input, e))?;
+    let file = spool.join(format!("{upload_key}.age"));
+    let temp = tempfile::Builder::new()
+        .prefix(".sealing-")
+        .tempfile_in(spool)
+        .map_err(|e| E2eError::io("create a file in", spool, e))?;
+    // age writes the whole header before the first payload byte, so one file can take both.
+    let out = temp.as_file();
+    let sizes =
+        seal(BufReader::new(plaintext), out, out, recipients).map_err(|source| E2eError::Clip {
+            subject: input.display().to_string(),
+            source,
+        })?;
+    out.sync_all()
+        .map_err(|e| E2eError::io("write", &file, e))?;
+    temp.persist(&file)
+        .map_err(|e| E2eError::io("write", &file, e.error))?;
+    let meta_sha256: [u8; 32] = Sha256::digest([]).into();
+    let statement = ClipStatement::new(
+        camera,
+        start_ms,
+        duration_ms,
+        sizes.payload_sha256,
+        meta_sha256,
+    )
+    .map_err(E2eError::Camera)?;
+    let signature = sign_clip(&statement, secret);
+    let mut signed = statement.to_bytes();
+    signed.extend_from_slice(&signature.to_bytes());
+    let statement_text = STANDARD.encode(signed);
+    let statement_file = spool.join(format!("{upload_key}.statement"));
+    write_private(&statement_file, statement_text.as_bytes())
+        .map_err(|e| E2eError::io("write", &statement_file, e))?;
+    Ok(Spooled {
+        upload_key: upload_key.to_owned(),
+        file,
+        statement_file,
+        statement: statement_text,
+        camera: camera.to_owned(),
+        start_ms,
+        duration_ms,
+        recipients: recipients.len(),
+        payload_bytes: sizes.payload_bytes,
+    })
+}
+
+/// A new 0600 file (the spool is private like the rest of the state folder).
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Uploads a spooled clip (a retry of the same upload key is harmless: the server answers
+/// with the clip it made the first time) and removes it from the spool. Returns whether the
+/// server made a new clip, and the clip.
+pub async fn upload(
+    home: &HubHome,
+    client: &Client,
+    spooled: &Spooled,
+    now_ms: i64,
+) -> Result<(bool, proto::ClipSummary), E2eError> {
+    let open = || async {
+        tokio::fs::File::open(&spooled.file)
+            .await
+            .map_err(|e| E2eError::io("open", &spooled.file, e))
+    };
+    let answer = client
+        .upload_clip(&spooled.upload_key, &spooled.statement, open().await?)
+        .await;
+    let answer = match answer {
+        Err(e) if e.code() == Some(ErrorCode::Unauthenticated) => {
+            // The cached token ended early (revoked, or the server restarted its clock).
+            home.dir.remove(TOKEN_FILE)?;
+            let client = signed_in(home, now_ms).await?;
+            client
+                .upload_clip(&spooled.upload_key, &spooled.statement, open().await?)
+                .await?
+        }
+        other => other?,
+    };
+    let _ = std::fs::remove_file(&spooled.file);
+    let _ = std::fs::remove_file(&spooled.statement_file);
+    Ok(answer)
+}
+
+/// When a recording started: the file's modification time, else now.
+pub fn file_time_ms(path: &Path, now_ms: i64) -> i64 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
+        .unwrap_or(now_ms)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+
+    use porchlight_crypto::{ChainBuilder, ChainOp, DeviceSecret, Name, RecoveryKey, open_file};
+
+    use super::*;
+
+    fn paired_home(dir: &Path, root: LinkHash) -> HubHome {
+        let home = HubHome::open(dir).unwrap();
+        home.secret_or_create().unwrap();
+        home.save_config(&HubConfig {
+            server_url: "http://127.0.0.1:1".into(),
+            root,
+            hub_id: "hub1".into(),
+            name: "porch".into(),
+            approved: true,
+            seen: None,
+        })
+        .unwrap();
+        home
+    }
+
+    #[test]
+    fn state_round_trips_and_is_private() {
+        let parent = tempfile::tempdir().unwrap();
+        let home = paired_home(&parent.path().join("hub"), LinkHash::from_bytes([4; 32]));
+        let config = home.require_config().unwrap();
+        assert_eq!(config.root, LinkHash::from_bytes([4; 32]));
+        home.save_token(&Secret::from("tok"), 100_000).unwrap();
+        assert!(home.cached_token(0).unwrap().is_some());
+        assert!(
+            home.cached_token(50_000).unwrap().is_none(),
+            "too close to expiry"
+        );
+        for name in [KEY_FILE, CONFIG_FILE, TOKEN_FILE] {
+            let mode = std::fs::metadata(home.dir().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn sealed_spool_files_open_for_every_recipient_and_carry_a_signed_statement() {
+        let parent = tempfile::tempdir().unwrap();
+        let device = DeviceSecret::generate();
+        let (recovery, _) = RecoveryKey::generate();
+        let mut builder =
+            ChainBuilder::genesis(&device, Name::new("d").unwrap(), recovery.public()).unwrap();
+        let home = paired_home(&parent.path().join("hub"), builder.chain().root());
+        let hub = home.require_secret().unwrap();
+        builder
+            .append(
+                ChainOp::AddHub {
+                    name: Name::new("porch").unwrap(),
+                    hub: hub.public(),
+                },
+                &device,
+            )
+            .unwrap();
+        let input = parent.path().join("clip.mp4");
+        std::fs::write(&input, vec![9u8; 150_000]).unwrap();
+        let spooled = seal_into_spool(&home, builder.chain(), &input, "front door", 5, 6)
+            .await
+            .unwrap();
+        assert_eq!(spooled.recipients, 2);
+        for identity in [&device as &dyn porchlight_crypto::age::Identity, &recovery] {
+            let file = BufReader::new(File::open(&spooled.file).unwrap());
+            let mut plain = Vec::new();
+            open_file(file, identity)
+                .unwrap()
+                .read_to_end(&mut plain)
+                .unwrap();
+            assert_eq!(plain, vec![9u8; 150_000]);
+        }
+        let signed = STANDARD.decode(&spooled.statement).unwrap();
+        let (bytes, signature) = signed.split_at(signed.len() - 64);
+        let statement = ClipStatement::from_bytes(bytes).unwrap();
+        assert_eq!(statement.camera_id(), "front door");
+        porchlight_crypto::verify_clip_in_chain(
+            builder.chain(),
+            &statement,
+            &porchlight_crypto::ClipSignature::from_bytes(signature.try_into().unwrap()),
+            &hub.public(),
+        )
+        .unwrap();
+        let err = seal_into_spool(&home, builder.chain(), &input, " bad ", 0, 0)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, E2eError::Camera(_)));
+    }
+}

@@ -1,0 +1,566 @@
+//! What a viewer device does with sealed clips: believe a clip only if its statement is
+//! signed by a hub in the verified chain and its payload hashes to what the hub signed; open
+//! it with the device's identity; export it as a standard age file; and re-wrap headers when
+//! the set of devices changes.
+//!
+//! Downloads stream to a temporary file beside the output and are hashed as they arrive;
+//! nothing is decrypted before the whole payload matched the statement, and the plaintext
+//! appears under its final name only once complete (a rename).
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use porchlight_crypto::age::Identity;
+use porchlight_crypto::{
+    ClipError, ClipHeader, ClipSignature, ClipStatement, DevicePublic, HubKey, VerifiedChain, open,
+    open_file, rewrap, verify_clip_in_chain,
+};
+use porchlight_proto::{self as proto, ErrorCode};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWrite;
+
+use crate::client::{Client, ClipFilter};
+use crate::e2e_error::E2eError;
+
+/// How often a re-wrap is tried again when the header changed under it.
+const REWRAP_ATTEMPTS: usize = 3;
+const COPY_BUFFER: usize = 64 * 1024;
+
+/// A clip whose statement verified under a hub of the verified chain. Its payload is not
+/// checked yet: that happens as it is downloaded.
+#[derive(Debug, Clone)]
+pub struct VerifiedClip {
+    pub summary: proto::ClipSummary,
+    pub header: Vec<u8>,
+    /// Hex SHA-256 of `header`, computed here (for `If-Match` on re-wrap).
+    pub header_sha256: String,
+    pub statement: ClipStatement,
+    pub hub: HubKey,
+    pub hub_name: String,
+    /// X25519 stanzas in the header: one per recipient.
+    pub recipient_stanzas: usize,
+}
+
+/// A clip downloaded, checked and opened.
+#[derive(Debug, Clone)]
+pub struct OpenedClip {
+    pub clip: VerifiedClip,
+    pub plaintext_bytes: u64,
+    pub output: PathBuf,
+}
+
+/// A clip exported as a standard age file (`header ‖ payload`).
+#[derive(Debug, Clone)]
+pub struct ExportedClip {
+    pub clip: VerifiedClip,
+    pub file: PathBuf,
+    /// SHA-256 of the whole `.age` file.
+    pub file_sha256: [u8; 32],
+    pub file_bytes: u64,
+}
+
+/// What a re-wrap of many clips did.
+#[derive(Debug, Clone, Default)]
+pub struct RewrapReport {
+    pub rewrapped: Vec<String>,
+    pub failed: Vec<RewrapFailure>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RewrapFailure {
+    pub clip_id: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn subject(id: &str) -> String {
+    format!("clip {id}")
+}
+
+/// Checks a clip's details against the chain: the statement parses, is signed by a hub that
+/// is in the chain now, and says what the server's listing says.
+pub fn verify_detail(
+    chain: &VerifiedChain,
+    detail: proto::ClipDetail,
+) -> Result<VerifiedClip, E2eError> {
+    let id = detail.summary.id.clone();
+    let bad = |what| E2eError::BadClipDetail {
+        subject: subject(&id),
+        what,
+    };
+    let header = STANDARD.decode(&detail.header).map_err(|_| bad("header"))?;
+    let parsed = ClipHeader::parse(&header).map_err(|e| E2eError::Clip {
+        subject: subject(&id),
+        source: ClipError::Header(e),
+    })?;
+    let statement_bytes = STANDARD
+        .decode(&detail.statement)
+        .map_err(|_| bad("statement"))?;
+    let statement =
+        ClipStatement::from_bytes(&statement_bytes).map_err(|source| E2eError::Statement {
+            subject: subject(&id),
+            source,
+        })?;
+    let signature: [u8; 64] = STANDARD
+        .decode(&detail.signature)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| bad("signature"))?;
+    let mut hub_bytes = [0u8; 32];
+    hex::decode_to_slice(&detail.hub_key, &mut hub_bytes).map_err(|_| bad("hub key"))?;
+    let hub = HubKey::from_bytes(hub_bytes).map_err(|_| bad("hub key"))?;
+    verify_clip_in_chain(
+        chain,
+        &statement,
+        &ClipSignature::from_bytes(signature),
+        &hub,
+    )
+    .map_err(|source| E2eError::Statement {
+        subject: subject(&id),
+        source,
+    })?;
+    let summary = detail.summary;
+    let mismatch = |what| E2eError::MetadataMismatch {
+        subject: subject(&id),
+        what,
+    };
+    if statement.camera_id() != summary.camera_name {
+        return Err(mismatch("camera"));
+    }
+    if statement.start_ms() != summary.start_ms {
+        return Err(mismatch("start time"));
+    }
+    if statement.duration_ms() != summary.duration_ms {
+        return Err(mismatch("duration"));
+    }
+    if !detail
+        .payload_sha256
+        .eq_ignore_ascii_case(&hex::encode(statement.payload_sha256()))
+    {
+        return Err(mismatch("payload hash"));
+    }
+    let hub_name = chain
+        .hubs()
+        .iter()
+        .find(|h| h.key == hub)
+        .map(|h| h.name.as_str().to_owned())
+        .unwrap_or_default();
+    let recipient_stanzas = x25519_stanzas(&parsed);
+    Ok(VerifiedClip {
+        summary,
+        header_sha256: hex::encode(Sha256::digest(&header)),
+        header,
+        statement,
+        hub,
+        hub_name,
+        recipient_stanzas,
+    })
+}
+
+fn x25519_stanzas(header: &ClipHeader) -> usize {
+    header
+        .stanzas()
+        .iter()
+        .filter(|s| s.tag == "X25519")
+        .count()
+}
+
+/// Fetches a clip's details and verifies them against the chain.
+pub async fn fetch_verified(
+    client: &Client,
+    chain: &VerifiedChain,
+    id: &str,
+) -> Result<VerifiedClip, E2eError> {
+    verify_detail(chain, client.clip(id).await?)
+}
+
+/// Downloads clip `id`, checks it against the chain and the hub's statement, opens it with
+/// `identity` and writes the plaintext to `output` (atomically: a rename once complete).
+pub async fn download_and_open<I>(
+    client: &Client,
+    chain: &VerifiedChain,
+    id: &str,
+    identity: I,
+    output: &Path,
+) -> Result<OpenedClip, E2eError>
+where
+    I: Identity + Send + 'static,
+{
+    let clip = fetch_verified(client, chain, id).await?;
+    let dir = parent_dir(output);
+    let payload = download_checked(client, &clip, &dir).await?;
+    let output = output.to_owned();
+    let header = clip.header.clone();
+    let who = subject(id);
+    let target = output.clone();
+    let plaintext_bytes = tokio::task::spawn_blocking(move || {
+        let reader = payload
+            .reopen()
+            .map_err(|e| E2eError::io("read", payload.path(), e))?;
+        let opened =
+            open(&header, BufReader::new(reader), &identity).map_err(|source| E2eError::Clip {
+                subject: who.clone(),
+                source,
+            })?;
+        write_atomically(&target, |out| decrypt_into(opened, out, &who, &target))
+    })
+    .await
+    .map_err(|e| E2eError::io("decrypt into", &output, io::Error::other(e)))??;
+    Ok(OpenedClip {
+        clip,
+        plaintext_bytes,
+        output,
+    })
+}
+
+/// Streams the clip's payload into a temporary file in `dir`, hashing it as it arrives, and
+/// refuses it unless it is exactly what the hub signed.
+async fn download_checked(
+    client: &Client,
+    clip: &VerifiedClip,
+    dir: &Path,
+) -> Result<tempfile::NamedTempFile, E2eError> {
+    let id = &clip.summary.id;
+    let temp = tempfile::Builder::new()
+        .prefix(".porchlight-")
+        .suffix(".payload")
+        .tempfile_in(dir)
+        .map_err(|e| E2eError::io("create a temporary file in", dir, e))?;
+    let file = temp
+        .reopen()
+        .map_err(|e| E2eError::io("write", temp.path(), e))?;
+    let mut sink = HashingSink::new(tokio::fs::File::from_std(file));
+    client.download_payload(id, &mut sink).await?;
+    if sink.digest() != *clip.statement.payload_sha256() {
+        return Err(E2eError::PayloadMismatch {
+            subject: subject(id),
+        });
+    }
+    Ok(temp)
+}
+
+/// Copies plaintext out of an opened clip. A read error is the clip's fault (a chunk that
+/// fails its tag, a cut payload); a write error is the output's.
+fn decrypt_into<R: Read>(
+    mut reader: R,
+    out: &mut File,
+    who: &str,
+    output: &Path,
+) -> Result<u64, E2eError> {
+    let mut buf = vec![0u8; COPY_BUFFER];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                return Err(E2eError::Corrupt {
+                    subject: who.to_owned(),
+                });
+            }
+            Err(e) => return Err(E2eError::io("read the clip for", output, e)),
+        };
+        out.write_all(&buf[..n])
+            .map_err(|e| E2eError::io("write", output, e))?;
+        total += n as u64;
+    }
+}
+
+/// Opens a whole age file (e.g. one sealed by `age -r`) with `identity` into `output`.
+pub fn open_age_file(
+    input: &Path,
+    identity: &dyn Identity,
+    output: &Path,
+) -> Result<u64, E2eError> {
+    let who = input.display().to_string();
+    let file = File::open(input).map_err(|e| E2eError::io("open", input, e))?;
+    let opened = open_file(BufReader::new(file), identity).map_err(|source| E2eError::Clip {
+        subject: who.clone(),
+        source,
+    })?;
+    write_atomically(output, |out| decrypt_into(opened, out, &who, output))
+}
+
+/// Writes through `fill` into a temporary file beside `path`, then renames it into place.
+fn write_atomically<T>(
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> Result<T, E2eError>,
+) -> Result<T, E2eError> {
+    let dir = parent_dir(path);
+    let mut temp = tempfile::Builder::new()
+        .prefix(".porchlight-")
+        .suffix(".part")
+        .tempfile_in(&dir)
+        .map_err(|e| E2eError::io("create a temporary file in", &dir, e))?;
+    let value = fill(temp.as_file_mut())?;
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| E2eError::io("write", path, e))?;
+    temp.persist(path)
+        .map_err(|e| E2eError::io("write", path, e.error))?;
+    Ok(value)
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Whether a server-given clip id is safe as a file name.
+fn safe_file_stem(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Writes clip `id` to `dir/<id>.age` as a standard age file, after checking its statement
+/// against the chain and its payload against the statement.
+pub async fn export_clip(
+    client: &Client,
+    chain: &VerifiedChain,
+    id: &str,
+    dir: &Path,
+) -> Result<ExportedClip, E2eError> {
+    if !safe_file_stem(id) {
+        return Err(E2eError::BadClipDetail {
+            subject: subject(id),
+            what: "clip id",
+        });
+    }
+    let clip = fetch_verified(client, chain, id).await?;
+    let file = dir.join(format!("{id}.age"));
+    let temp = tempfile::Builder::new()
+        .prefix(".porchlight-")
+        .suffix(".part")
+        .tempfile_in(dir)
+        .map_err(|e| E2eError::io("create a temporary file in", dir, e))?;
+    let out = temp
+        .reopen()
+        .map_err(|e| E2eError::io("write", temp.path(), e))?;
+    let mut whole = HashingSink::new(tokio::fs::File::from_std(out));
+    {
+        use tokio::io::AsyncWriteExt;
+        whole
+            .write_all(&clip.header)
+            .await
+            .map_err(|e| E2eError::io("write", &file, e))?;
+    }
+    let mut payload = HashingSink::new(&mut whole);
+    client.download_payload(id, &mut payload).await?;
+    if payload.digest() != *clip.statement.payload_sha256() {
+        return Err(E2eError::PayloadMismatch {
+            subject: subject(id),
+        });
+    }
+    let file_bytes = whole.bytes;
+    let file_sha256 = whole.digest();
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| E2eError::io("write", &file, e))?;
+    temp.persist(&file)
+        .map_err(|e| E2eError::io("write", &file, e.error))?;
+    Ok(ExportedClip {
+        clip,
+        file,
+        file_sha256,
+        file_bytes,
+    })
+}
+
+/// The clips of cameras this account owns (re-wrapping is the owner's; clips shared by a
+/// household are the other account's to re-wrap).
+pub async fn owned_clips(client: &Client) -> Result<Vec<proto::ClipSummary>, E2eError> {
+    let owned: HashSet<String> = client
+        .cameras()
+        .await?
+        .cameras
+        .into_iter()
+        .filter(|c| c.owned)
+        .map(|c| c.id)
+        .collect();
+    let clips = client.all_clips(&ClipFilter::default()).await?;
+    Ok(clips
+        .into_iter()
+        .filter(|c| owned.contains(&c.camera_id))
+        .collect())
+}
+
+/// Re-wraps each clip's header to exactly `recipients`, opening it with `identity`.
+/// A header that changed meanwhile is fetched and re-wrapped again; a clip that still fails
+/// is reported, and the others go on.
+pub async fn rewrap_clips(
+    client: &Client,
+    clips: &[proto::ClipSummary],
+    identity: &dyn Identity,
+    recipients: &[DevicePublic],
+    progress: &mut dyn FnMut(usize, usize),
+) -> RewrapReport {
+    let mut report = RewrapReport::default();
+    for (done, clip) in clips.iter().enumerate() {
+        progress(done, clips.len());
+        match rewrap_one(client, &clip.id, identity, recipients).await {
+            Ok(()) => report.rewrapped.push(clip.id.clone()),
+            Err(e) => report.failed.push(RewrapFailure {
+                clip_id: clip.id.clone(),
+                code: e.code(),
+                message: e.to_string(),
+            }),
+        }
+    }
+    progress(clips.len(), clips.len());
+    report
+}
+
+async fn rewrap_one(
+    client: &Client,
+    id: &str,
+    identity: &dyn Identity,
+    recipients: &[DevicePublic],
+) -> Result<(), E2eError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let detail = client.clip(id).await?;
+        let header = STANDARD
+            .decode(&detail.header)
+            .map_err(|_| E2eError::BadClipDetail {
+                subject: subject(id),
+                what: "header",
+            })?;
+        let new_header =
+            rewrap(&header, identity, recipients).map_err(|source| E2eError::Clip {
+                subject: subject(id),
+                source,
+            })?;
+        let previous = hex::encode(Sha256::digest(&header));
+        match client.replace_header(id, &previous, new_header).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.code() == Some(ErrorCode::Conflict) && attempt < REWRAP_ATTEMPTS => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// An async writer that hashes and counts what passes through to `inner`.
+struct HashingSink<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W> HashingSink<W> {
+    fn new(inner: W) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    fn digest(&self) -> [u8; 32] {
+        self.hasher.clone().finalize().into()
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for HashingSink<W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = &polled {
+            let written = buf.get(..*n).unwrap_or(buf);
+            this.hasher.update(written);
+            this.bytes += written.len() as u64;
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_ids_become_file_names_only_when_harmless() {
+        assert!(safe_file_stem("0a1b2c-d_e"));
+        for bad in ["", "../x", "a/b", "a.b", &"x".repeat(65)] {
+            assert!(!safe_file_stem(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parent_of_a_bare_name_is_here() {
+        assert_eq!(parent_dir(Path::new("x.mp4")), PathBuf::from("."));
+        assert_eq!(parent_dir(Path::new("/a/x.mp4")), PathBuf::from("/a"));
+    }
+
+    #[tokio::test]
+    async fn the_sink_hashes_what_it_writes() {
+        use tokio::io::AsyncWriteExt;
+        let mut sink = HashingSink::new(Vec::new());
+        sink.write_all(b"hello ").await.unwrap();
+        sink.write_all(b"world").await.unwrap();
+        assert_eq!(sink.bytes, 11);
+        assert_eq!(
+            sink.digest(),
+            <[u8; 32]>::from(Sha256::digest(b"hello world"))
+        );
+        assert_eq!(sink.inner, b"hello world");
+    }
+
+    #[test]
+    fn a_file_sealed_elsewhere_opens_and_a_stranger_cannot() {
+        use porchlight_crypto::{DeviceSecret, seal};
+        let dir = tempfile::tempdir().unwrap();
+        let me = DeviceSecret::generate();
+        let plaintext = vec![7u8; 200_000];
+        let mut header = Vec::new();
+        let mut payload = Vec::new();
+        seal(&plaintext[..], &mut header, &mut payload, &[me.public()]).unwrap();
+        let sealed = dir.path().join("x.age");
+        std::fs::write(&sealed, [header, payload].concat()).unwrap();
+        let out = dir.path().join("x.bin");
+        assert_eq!(open_age_file(&sealed, &me, &out).unwrap(), 200_000);
+        assert_eq!(std::fs::read(&out).unwrap(), plaintext);
+
+        let stranger = DeviceSecret::generate();
+        let err = open_age_file(&sealed, &stranger, &dir.path().join("y")).unwrap_err();
+        assert_eq!(err.code(), "not_a_recipient", "{err}");
+        assert!(!dir.path().join("y").exists());
+
+        let mut damaged = std::fs::read(&sealed).unwrap();
+        let last = damaged.len() - 5;
+        damaged[last] ^= 1;
+        std::fs::write(&sealed, damaged).unwrap();
+        let err = open_age_file(&sealed, &me, &dir.path().join("z")).unwrap_err();
+        assert_eq!(err.code(), "clip_corrupt", "{err}");
+        assert!(!dir.path().join("z").exists());
+    }
+}

@@ -1,0 +1,329 @@
+//! Sealed clips: listing, downloading and opening, exporting as age files, re-wrapping; and
+//! opening a local age file with this device's identity.
+
+use std::path::Path;
+
+use porchlight_client::crypto::age::Identity;
+use porchlight_client::vault::CheckedChain;
+use porchlight_client::viewer::{
+    RewrapReport, download_and_open, export_clip, open_age_file, owned_clips, rewrap_clips,
+};
+use porchlight_client::{Client, ClipFilter, E2eError};
+use serde::Serialize;
+
+use super::devices::rewrap_result;
+use super::{ChainSummary, Ctx, now_ms};
+use crate::cli::{ClipsCommand, OpenArgs};
+use crate::output::{Progress, Table, clean, print_json, rfc3339};
+use crate::report::CliError;
+
+pub(super) fn clips(ctx: &Ctx, command: ClipsCommand) -> anyhow::Result<()> {
+    match command {
+        ClipsCommand::List { camera } => list(ctx, camera),
+        ClipsCommand::Get { id, output } => get(ctx, &id, &output),
+        ClipsCommand::Export { out } => export(ctx, &out),
+        ClipsCommand::Rewrap => rewrap(ctx),
+    }
+}
+
+/// Re-wraps every clip the account owns for the devices `checked` names, with a progress bar.
+pub(super) fn rewrap_owned(
+    ctx: &Ctx,
+    client: &Client,
+    identity: &dyn Identity,
+    checked: &CheckedChain,
+) -> anyhow::Result<RewrapReport> {
+    let clips = ctx.block_on(owned_clips(client))?;
+    let recipients = checked.chain.recipients();
+    let mut progress = Progress::new("re-wrapping clips");
+    let report = ctx.block_on(rewrap_clips(
+        client,
+        &clips,
+        identity,
+        &recipients,
+        &mut |done, total| progress.update(done, total),
+    ));
+    progress.finish();
+    Ok(report)
+}
+
+#[derive(Serialize)]
+struct ClipListing {
+    clips: Vec<porchlight_client::proto::ClipSummary>,
+    chain: ChainSummary,
+}
+
+fn list(ctx: &Ctx, camera: Option<String>) -> anyhow::Result<()> {
+    let (client, session, vault) = ctx.keyed()?;
+    let checked = ctx.block_on(vault.verified_chain(&client, &session))?;
+    let filter = ClipFilter {
+        camera_name: camera,
+        ..ClipFilter::default()
+    };
+    let clips = ctx
+        .block_on(client.all_clips(&filter))
+        .map_err(|e| ctx.session_error(e))?;
+    let listing = ClipListing {
+        clips,
+        chain: ChainSummary::from(&checked.chain),
+    };
+    if ctx.json {
+        return print_json(&listing);
+    }
+    let mut table = Table::new(&["ID", "CAMERA", "START", "DURATION", "SIZE"]);
+    for c in &listing.clips {
+        table.row(&[
+            &c.id,
+            &c.camera_name,
+            &rfc3339(c.start_ms),
+            &format!("{:.1} s", c.duration_ms as f64 / 1000.0),
+            &format!("{} B", c.payload_size),
+        ]);
+    }
+    print!("{}", table.render());
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct GotClip {
+    id: String,
+    camera: String,
+    start_ms: i64,
+    duration_ms: u64,
+    hub: String,
+    hub_key: String,
+    payload_sha256: String,
+    /// X25519 stanzas in the header: the devices (and recovery key) it is sealed to.
+    recipients: usize,
+    bytes: u64,
+    output: String,
+}
+
+fn get(ctx: &Ctx, id: &str, output: &Path) -> anyhow::Result<()> {
+    let (client, session, vault) = ctx.keyed()?;
+    let me = vault.require_device_secret()?;
+    let checked = ctx.block_on(vault.verified_chain(&client, &session))?;
+    let opened = ctx.block_on(download_and_open(&client, &checked.chain, id, me, output))?;
+    let clip = &opened.clip;
+    let got = GotClip {
+        id: clip.summary.id.clone(),
+        camera: clip.statement.camera_id().to_owned(),
+        start_ms: clip.statement.start_ms(),
+        duration_ms: clip.statement.duration_ms(),
+        hub: clip.hub_name.clone(),
+        hub_key: clip.hub.to_hex(),
+        payload_sha256: hex::encode(clip.statement.payload_sha256()),
+        recipients: clip.recipient_stanzas,
+        bytes: opened.plaintext_bytes,
+        output: output.display().to_string(),
+    };
+    if ctx.json {
+        return print_json(&got);
+    }
+    println!(
+        "Clip {} from camera \"{}\", {}: {} bytes written to {}.",
+        clean(&got.id),
+        clean(&got.camera),
+        rfc3339(got.start_ms),
+        got.bytes,
+        output.display()
+    );
+    println!(
+        "Signed by hub \"{}\" of your device chain; the payload is the one it signed.",
+        clean(&got.hub)
+    );
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct IndexEntry {
+    id: String,
+    camera: String,
+    start_ms: i64,
+    duration_ms: u64,
+    /// The `.age` file, relative to the index.
+    file: String,
+    /// SHA-256 of the whole `.age` file.
+    sha256: String,
+    /// SHA-256 of the payload, as the hub signed it.
+    payload_sha256: String,
+    size: u64,
+    hub: String,
+}
+
+#[derive(Serialize)]
+struct ExportIndex {
+    version: u32,
+    exported_at_ms: i64,
+    chain: ChainSummary,
+    clips: Vec<IndexEntry>,
+}
+
+#[derive(Serialize)]
+struct ExportFailure {
+    id: String,
+    code: &'static str,
+    message: String,
+}
+
+#[derive(Serialize)]
+struct ExportOutput {
+    out: String,
+    index: String,
+    exported: usize,
+    failed: Vec<ExportFailure>,
+}
+
+fn export(ctx: &Ctx, out: &Path) -> anyhow::Result<()> {
+    let (client, session, vault) = ctx.keyed()?;
+    let checked = ctx.block_on(vault.verified_chain(&client, &session))?;
+    std::fs::create_dir_all(out).map_err(|e| E2eError::Io {
+        action: "create",
+        path: out.to_owned(),
+        source: e,
+    })?;
+    let clips = ctx
+        .block_on(client.all_clips(&ClipFilter::default()))
+        .map_err(|e| ctx.session_error(e))?;
+    let mut progress = Progress::new("exporting clips");
+    let mut entries = Vec::new();
+    let mut failed = Vec::new();
+    for (done, summary) in clips.iter().enumerate() {
+        progress.update(done, clips.len());
+        match ctx.block_on(export_clip(&client, &checked.chain, &summary.id, out)) {
+            Ok(exported) => entries.push(IndexEntry {
+                id: exported.clip.summary.id.clone(),
+                camera: exported.clip.statement.camera_id().to_owned(),
+                start_ms: exported.clip.statement.start_ms(),
+                duration_ms: exported.clip.statement.duration_ms(),
+                file: format!("{}.age", exported.clip.summary.id),
+                sha256: hex::encode(exported.file_sha256),
+                payload_sha256: hex::encode(exported.clip.statement.payload_sha256()),
+                size: exported.file_bytes,
+                hub: exported.clip.hub_name.clone(),
+            }),
+            Err(e) => failed.push(ExportFailure {
+                id: summary.id.clone(),
+                code: e.code(),
+                message: e.to_string(),
+            }),
+        }
+    }
+    progress.update(clips.len(), clips.len());
+    progress.finish();
+    let index_path = out.join("index.json");
+    write_index(
+        &index_path,
+        &ExportIndex {
+            version: 1,
+            exported_at_ms: now_ms(),
+            chain: ChainSummary::from(&checked.chain),
+            clips: entries,
+        },
+    )?;
+    let answer = ExportOutput {
+        out: out.display().to_string(),
+        index: index_path.display().to_string(),
+        exported: clips.len() - failed.len(),
+        failed,
+    };
+    if ctx.json {
+        print_json(&answer)?;
+    } else {
+        println!(
+            "Exported {} clips to {} (index.json lists them).",
+            answer.exported,
+            out.display()
+        );
+        println!("Each .age file opens with: age -d -i <(porchlight identity export) FILE.age");
+        for f in &answer.failed {
+            println!("  not exported: {} ({})", clean(&f.id), clean(&f.message));
+        }
+    }
+    if answer.failed.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            "export_incomplete",
+            format!("{} clips did not verify or download", answer.failed.len()),
+        )
+        .into())
+    }
+}
+
+/// The index, written beside the clips through a temporary file and a rename.
+fn write_index(path: &Path, index: &ExportIndex) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let io = |source| E2eError::Io {
+        action: "write",
+        path: path.to_owned(),
+        source,
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(".index-")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    serde_json::to_writer_pretty(temp.as_file_mut(), index)?;
+    temp.as_file().sync_all().map_err(io)?;
+    temp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct RewrapOutput {
+    chain: ChainSummary,
+    recipients: usize,
+    rewrapped: usize,
+    failed: Vec<serde_json::Value>,
+}
+
+fn rewrap(ctx: &Ctx) -> anyhow::Result<()> {
+    let (client, session, vault) = ctx.keyed()?;
+    let me = vault.require_device_secret()?;
+    let checked = ctx.block_on(vault.verified_chain(&client, &session))?;
+    if !checked.chain.devices().iter().any(|d| d.key == me.public()) {
+        return Err(E2eError::NotInChain.into());
+    }
+    let report = rewrap_owned(ctx, &client, &me, &checked)?;
+    let answer = RewrapOutput {
+        chain: ChainSummary::from(&checked.chain),
+        recipients: checked.chain.recipients().len(),
+        rewrapped: report.rewrapped.len(),
+        failed: report
+            .failed
+            .iter()
+            .map(
+                |f| serde_json::json!({"clip_id": f.clip_id, "code": f.code, "message": f.message}),
+            )
+            .collect(),
+    };
+    if ctx.json {
+        print_json(&answer)?;
+    } else {
+        println!(
+            "Re-wrapped {} clips for the {} keys of the device chain.",
+            answer.rewrapped, answer.recipients
+        );
+        for f in &report.failed {
+            println!(
+                "  not re-wrapped: {} ({})",
+                clean(&f.clip_id),
+                clean(&f.message)
+            );
+        }
+    }
+    rewrap_result(report.failed.len())
+}
+
+pub(super) fn open(ctx: &Ctx, args: OpenArgs) -> anyhow::Result<()> {
+    let me = ctx.vault()?.require_device_secret()?;
+    let bytes = open_age_file(&args.file, &me, &args.output)?;
+    if ctx.json {
+        return print_json(&serde_json::json!({
+            "output": args.output.display().to_string(),
+            "bytes": bytes,
+        }));
+    }
+    println!("{bytes} bytes written to {}.", args.output.display());
+    Ok(())
+}
