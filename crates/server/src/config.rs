@@ -78,6 +78,9 @@ pub struct SessionConfig {
 pub struct SigninConfig {
     /// Sign-in, sign-up and second-factor attempts one source address may make per minute.
     pub per_source_per_minute: u32,
+    /// Hub credential requests (challenge, token) per source address per minute: a bucket of
+    /// their own, so a home's hubs never spend the owner's sign-in allowance.
+    pub hub_per_source_per_minute: u32,
     /// Consecutive failures for one email address before it locks.
     pub lockout_threshold: i64,
     /// The first lock's length; each further failure doubles it.
@@ -162,6 +165,7 @@ impl Default for SigninConfig {
     fn default() -> Self {
         Self {
             per_source_per_minute: 30,
+            hub_per_source_per_minute: 240,
             lockout_threshold: 5,
             lockout_base_secs: 60,
             lockout_max_secs: 24 * 3600,
@@ -235,7 +239,10 @@ impl Config {
         if self.session.idle_timeout_secs <= 0 || self.session.absolute_timeout_secs <= 0 {
             return bad("session timeouts must be positive");
         }
-        if self.signin.per_source_per_minute == 0 || self.signin.lockout_threshold <= 0 {
+        if self.signin.per_source_per_minute == 0
+            || self.signin.hub_per_source_per_minute == 0
+            || self.signin.lockout_threshold <= 0
+        {
             return bad("signin limits must be positive");
         }
         if self.clips.max_clip_bytes == 0 || self.clips.retention_sweep_secs == 0 {

@@ -20,6 +20,7 @@ use crate::error::{ApiError, ApiResult};
 #[derive(Debug)]
 pub struct SigninGuard {
     per_source: DefaultKeyedRateLimiter<String>,
+    hub_per_source: DefaultKeyedRateLimiter<String>,
     config: SigninConfig,
 }
 
@@ -36,24 +37,34 @@ pub struct FailureOutcome {
 impl SigninGuard {
     pub fn new(config: &SigninConfig) -> Self {
         let per_minute = NonZeroU32::new(config.per_source_per_minute).unwrap_or(NonZeroU32::MIN);
+        let hub_per_minute =
+            NonZeroU32::new(config.hub_per_source_per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
             per_source: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            hub_per_source: RateLimiter::keyed(Quota::per_minute(hub_per_minute)),
             config: config.clone(),
         }
     }
 
     /// Spends one attempt from the source's allowance.
     pub fn check_rate(&self, source: &str) -> ApiResult<()> {
-        self.per_source
-            .check_key(&source.to_owned())
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                    &governor::clock::DefaultClock::default(),
-                ));
-                metrics::counter!("porchlight_signin_throttled_total", "reason" => "source_rate")
-                    .increment(1);
-                ApiError::throttled(wait.as_secs() + 1)
-            })
+        Self::spend(&self.per_source, source)
+    }
+
+    /// Spends one hub credential request from the source's hub allowance.
+    pub fn check_hub_rate(&self, source: &str) -> ApiResult<()> {
+        Self::spend(&self.hub_per_source, source)
+    }
+
+    fn spend(bucket: &DefaultKeyedRateLimiter<String>, source: &str) -> ApiResult<()> {
+        bucket.check_key(&source.to_owned()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            metrics::counter!("porchlight_signin_throttled_total", "reason" => "source_rate")
+                .increment(1);
+            ApiError::throttled(wait.as_secs() + 1)
+        })
     }
 
     /// Lets an attempt from `source` through, or not: it spends one of the source's allowance
@@ -146,8 +157,10 @@ impl SigninGuard {
 
     /// Forgets per-source allowances that have refilled, bounding the limiter's memory.
     pub fn shrink(&self) {
-        self.per_source.retain_recent();
-        self.per_source.shrink_to_fit();
+        for bucket in [&self.per_source, &self.hub_per_source] {
+            bucket.retain_recent();
+            bucket.shrink_to_fit();
+        }
     }
 }
 

@@ -211,7 +211,7 @@ pub async fn hub_challenge(
     ApiJson(req): ApiJson<HubChallengeRequest>,
 ) -> ApiResult<Json<HubChallenge>> {
     let now = state.now_ms();
-    state.guard.check_rate(&addr.0)?;
+    state.guard.check_hub_rate(&addr.0)?;
     let key = parse_hex32(&req.hub_key, "hub_key")?;
     let hub = state
         .store
@@ -241,7 +241,7 @@ pub async fn hub_token(
     ApiJson(req): ApiJson<HubTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<HubToken>)> {
     let now = state.now_ms();
-    state.guard.check_rate(&addr.0)?;
+    state.guard.check_hub_rate(&addr.0)?;
     let key = parse_hex32(&req.hub_key, "hub_key")?;
     let challenge = parse_hex32(&req.challenge, "challenge")?;
     let mut signature = [0u8; 64];

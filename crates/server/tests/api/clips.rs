@@ -747,3 +747,27 @@ async fn damaged_uploads_never_break_the_server() {
     assert_eq!(blob_files(&app), Vec::<std::path::PathBuf>::new());
     app.stop().await;
 }
+
+/// Hubs have their own per-address allowance: a chatty hub is throttled without spending
+/// the owner's sign-in attempts from the same home address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hub_credentials_have_their_own_allowance() {
+    let app = TestApp::sqlite(|c| {
+        c.signin.hub_per_source_per_minute = 4;
+        // Sign-up, its confirmation, the pairing (it checks a secret) and one sign-in.
+        c.signin.per_source_per_minute = 4;
+    })
+    .await;
+    let mut ann = owner(&app, "ann@example.com").await;
+    let hub = pair_hub(&app, &mut ann, "hub").await;
+    // pair_hub took one token (two requests); two more requests are allowed, then 429.
+    crate::homes::hub_token(&app, &hub.secret).await.unwrap();
+    assert_eq!(
+        code_of(crate::homes::hub_token(&app, &hub.secret).await),
+        ErrorCode::Throttled
+    );
+    // The owner still signs in from the same address.
+    app.next_step();
+    app.login(&ann.account).await.unwrap();
+    app.stop().await;
+}
