@@ -227,6 +227,27 @@ async fn clip_round_trip(app: &TestApp) {
         plaintext
     );
 
+    // A header with a wrong MAC: well-formed, so the server (which holds no file key) cannot
+    // tell and stores it; the device refuses it before any plaintext, naming the MAC.
+    let detail = ann.client().clip(&clip.id).await.unwrap();
+    let mut forged = STANDARD.decode(&detail.header).unwrap();
+    let mac_at = forged.len() - 5;
+    forged[mac_at] = if forged[mac_at] == b'A' { b'B' } else { b'A' };
+    ann.client()
+        .replace_header(&clip.id, &detail.header_sha256, forged.clone())
+        .await
+        .unwrap();
+    let refused = porchlight_crypto::open(&forged, payload.as_slice(), ann.device.age_identity());
+    assert!(matches!(
+        refused.err(),
+        Some(porchlight_crypto::ClipError::HeaderMacMismatch)
+    ));
+    let forged_sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&forged));
+    ann.client()
+        .replace_header(&clip.id, &forged_sha, header.clone())
+        .await
+        .unwrap();
+
     // Retention is the owner's to set; deletion removes the clip everywhere.
     let camera = &cameras[0];
     let updated = ann
