@@ -5,25 +5,19 @@
 //! JSON with a `version` field; a file from a newer client is refused rather than misread.
 
 use std::ffi::OsString;
-use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::io;
 use std::path::{Path, PathBuf};
 
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::device::DeviceId;
+use crate::files::PrivateDir;
 use crate::secret::Secret;
 
 /// The environment variable that names the home folder.
 pub const HOME_ENV: &str = "PORCHLIGHT_HOME";
 
-const DIR_MODE: u32 = 0o700;
-const FILE_MODE: u32 = 0o600;
-/// Permission bits that give group or others any access.
-const SHARED_BITS: u32 = 0o077;
 const FORMAT_VERSION: u32 = 1;
 
 const DEVICE_ID_FILE: &str = "device-id";
@@ -71,7 +65,7 @@ pub enum HomeError {
 /// The client's home folder.
 #[derive(Debug, Clone)]
 pub struct Home {
-    dir: PathBuf,
+    files: PrivateDir,
 }
 
 impl Home {
@@ -84,25 +78,13 @@ impl Home {
     /// Opens the folder, creating it (0700) if needed and taking group and other access away
     /// from one that already exists.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, HomeError> {
-        let dir = dir.into();
-        DirBuilder::new()
-            .recursive(true)
-            .mode(DIR_MODE)
-            .create(&dir)
-            .map_err(|source| io_error("create", &dir, source))?;
-        let mode = fs::metadata(&dir)
-            .map_err(|source| io_error("read", &dir, source))?
-            .permissions()
-            .mode();
-        if mode & 0o777 != DIR_MODE {
-            fs::set_permissions(&dir, fs::Permissions::from_mode(DIR_MODE))
-                .map_err(|source| io_error("set permissions on", &dir, source))?;
-        }
-        Ok(Self { dir })
+        Ok(Self {
+            files: PrivateDir::open(dir)?,
+        })
     }
 
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.files.dir()
     }
 
     /// This home's device id, made and saved on first use.
@@ -114,21 +96,22 @@ impl Home {
             return Ok(id);
         }
         let id = DeviceId::generate();
-        let created = self.write_new(DEVICE_ID_FILE, format!("{}\n", id.as_str()).as_bytes())?;
+        let created = self
+            .files
+            .write_new(DEVICE_ID_FILE, format!("{}\n", id.as_str()).as_bytes())?;
         if created {
             return Ok(id);
         }
-        self.read_device_id()?.ok_or_else(|| HomeError::Damaged {
-            path: self.path(DEVICE_ID_FILE),
-        })
+        self.read_device_id()?
+            .ok_or_else(|| self.files.damaged(DEVICE_ID_FILE))
     }
 
     pub fn load_session(&self) -> Result<Option<StoredSession>, HomeError> {
-        let Some(mut file) = self.read_json::<SessionFile>(SESSION_FILE)? else {
+        let Some(mut file) = self.files.read_json::<SessionFile>(SESSION_FILE)? else {
             return Ok(None);
         };
         if file.version != FORMAT_VERSION {
-            return Err(self.damaged(SESSION_FILE));
+            return Err(self.files.damaged(SESSION_FILE));
         }
         Ok(Some(StoredSession {
             server_url: file.server_url,
@@ -148,20 +131,20 @@ impl Home {
             account_id: session.account_id.clone(),
             expires_at_ms: session.expires_at_ms,
         };
-        self.write_json(SESSION_FILE, &file)
+        self.files.write_json(SESSION_FILE, &file)
     }
 
     /// Forgets the session. Not an error if there was none.
     pub fn clear_session(&self) -> Result<(), HomeError> {
-        self.remove(SESSION_FILE)
+        self.files.remove(SESSION_FILE)
     }
 
     pub fn load_enrolment(&self) -> Result<Option<PendingEnrolment>, HomeError> {
-        let Some(mut file) = self.read_json::<EnrolmentFile>(ENROLMENT_FILE)? else {
+        let Some(mut file) = self.files.read_json::<EnrolmentFile>(ENROLMENT_FILE)? else {
             return Ok(None);
         };
         if file.version != FORMAT_VERSION {
-            return Err(self.damaged(ENROLMENT_FILE));
+            return Err(self.files.damaged(ENROLMENT_FILE));
         }
         Ok(Some(PendingEnrolment {
             server_url: file.server_url,
@@ -177,146 +160,22 @@ impl Home {
             enrolment_token: Zeroizing::new(enrolment.enrolment_token.expose().to_owned()),
             expires_at_ms: enrolment.expires_at_ms,
         };
-        self.write_json(ENROLMENT_FILE, &file)
+        self.files.write_json(ENROLMENT_FILE, &file)
     }
 
     /// Forgets the pending sign-up. Not an error if there was none.
     pub fn clear_enrolment(&self) -> Result<(), HomeError> {
-        self.remove(ENROLMENT_FILE)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    fn damaged(&self, name: &str) -> HomeError {
-        HomeError::Damaged {
-            path: self.path(name),
-        }
+        self.files.remove(ENROLMENT_FILE)
     }
 
     fn read_device_id(&self) -> Result<Option<DeviceId>, HomeError> {
-        let Some(text) = self.read_private(DEVICE_ID_FILE)? else {
+        let Some(text) = self.files.read(DEVICE_ID_FILE)? else {
             return Ok(None);
         };
-        let text = std::str::from_utf8(&text).map_err(|_| self.damaged(DEVICE_ID_FILE))?;
+        let text = std::str::from_utf8(&text).map_err(|_| self.files.damaged(DEVICE_ID_FILE))?;
         DeviceId::parse(text.trim_end())
             .map(Some)
-            .map_err(|_| self.damaged(DEVICE_ID_FILE))
-    }
-
-    fn read_json<T: for<'de> Deserialize<'de>>(&self, name: &str) -> Result<Option<T>, HomeError> {
-        let Some(bytes) = self.read_private(name)? else {
-            return Ok(None);
-        };
-        // The parser's message could quote the file (and so a token): report only the path.
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|_| self.damaged(name))
-    }
-
-    fn write_json<T: Serialize>(&self, name: &str, value: &T) -> Result<(), HomeError> {
-        let mut bytes =
-            Zeroizing::new(serde_json::to_vec_pretty(value).map_err(|_| self.damaged(name))?);
-        bytes.push(b'\n');
-        self.replace(name, &bytes)
-    }
-
-    /// The file's bytes, or `None` if it does not exist. Refuses a file others can read.
-    fn read_private(&self, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>, HomeError> {
-        let path = self.path(name);
-        let mut file = match File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => return Err(io_error("open", &path, source)),
-        };
-        let metadata = file
-            .metadata()
-            .map_err(|source| io_error("read", &path, source))?;
-        if metadata.permissions().mode() & SHARED_BITS != 0 {
-            return Err(HomeError::NotPrivate { path });
-        }
-        let mut bytes = Zeroizing::new(Vec::new());
-        io::Read::read_to_end(&mut file, &mut bytes)
-            .map_err(|source| io_error("read", &path, source))?;
-        Ok(Some(bytes))
-    }
-
-    /// Writes `bytes` to `name` atomically, replacing any earlier file.
-    fn replace(&self, name: &str, bytes: &[u8]) -> Result<(), HomeError> {
-        let path = self.path(name);
-        let tmp = self.write_temp(name, bytes)?;
-        let renamed = fs::rename(&tmp, &path);
-        if let Err(source) = renamed {
-            let _ = fs::remove_file(&tmp);
-            return Err(io_error("replace", &path, source));
-        }
-        self.sync_dir();
-        Ok(())
-    }
-
-    /// Writes `bytes` to `name` atomically unless it already exists; says whether it wrote.
-    fn write_new(&self, name: &str, bytes: &[u8]) -> Result<bool, HomeError> {
-        let path = self.path(name);
-        let tmp = self.write_temp(name, bytes)?;
-        // A hard link, unlike a rename, fails rather than replace a file another client made.
-        let linked = fs::hard_link(&tmp, &path);
-        let _ = fs::remove_file(&tmp);
-        match linked {
-            Ok(()) => {
-                self.sync_dir();
-                Ok(true)
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-            Err(source) => Err(io_error("create", &path, source)),
-        }
-    }
-
-    /// A new 0600 file beside `name` holding `bytes`, flushed to disk.
-    fn write_temp(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, HomeError> {
-        let mut suffix = [0u8; 8];
-        rand::rng().fill_bytes(&mut suffix);
-        let tmp = self.path(&format!(".{name}.{}.tmp", hex::encode(suffix)));
-        let written = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(FILE_MODE)
-            .open(&tmp)
-            .and_then(|mut file| {
-                file.write_all(bytes)?;
-                file.sync_all()
-            });
-        match written {
-            Ok(()) => Ok(tmp),
-            Err(source) => {
-                let _ = fs::remove_file(&tmp);
-                Err(io_error("write", &tmp, source))
-            }
-        }
-    }
-
-    fn remove(&self, name: &str) -> Result<(), HomeError> {
-        let path = self.path(name);
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(io_error("remove", &path, source)),
-        }
-    }
-
-    /// Makes a rename durable. Best effort: the write already succeeded either way.
-    fn sync_dir(&self) {
-        if let Ok(dir) = File::open(&self.dir) {
-            let _ = dir.sync_all();
-        }
-    }
-}
-
-fn io_error(action: &'static str, path: &Path, source: io::Error) -> HomeError {
-    HomeError::Io {
-        action,
-        path: path.to_owned(),
-        source,
+            .map_err(|_| self.files.damaged(DEVICE_ID_FILE))
     }
 }
 
@@ -352,6 +211,8 @@ struct EnrolmentFile {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
 
     fn mode(path: &Path) -> u32 {
         fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -421,7 +282,7 @@ mod tests {
     #[test]
     fn a_damaged_device_id_is_an_error_not_a_new_id() {
         let (_parent, home) = temp_home();
-        home.replace(DEVICE_ID_FILE, b"not hex\n").unwrap();
+        home.files.replace(DEVICE_ID_FILE, b"not hex\n").unwrap();
         assert!(matches!(home.device_id(), Err(HomeError::Damaged { .. })));
     }
 
@@ -471,7 +332,8 @@ mod tests {
     #[test]
     fn damage_is_reported_without_the_contents() {
         let (_parent, home) = temp_home();
-        home.replace(SESSION_FILE, br#"{"version":1,"token":"tok-leak"#)
+        home.files
+            .replace(SESSION_FILE, br#"{"version":1,"token":"tok-leak"#)
             .unwrap();
         let err = home.load_session().unwrap_err();
         assert!(matches!(err, HomeError::Damaged { .. }));
@@ -484,11 +346,12 @@ mod tests {
         home.save_session(&session()).unwrap();
         let path = home.dir().join(SESSION_FILE);
         let text = fs::read_to_string(&path).unwrap();
-        home.replace(
-            SESSION_FILE,
-            text.replace("\"version\": 1", "\"version\": 2").as_bytes(),
-        )
-        .unwrap();
+        home.files
+            .replace(
+                SESSION_FILE,
+                text.replace("\"version\": 1", "\"version\": 2").as_bytes(),
+            )
+            .unwrap();
         assert!(matches!(
             home.load_session(),
             Err(HomeError::Damaged { .. })

@@ -183,6 +183,19 @@ impl<S: Send + Sync> FromRequestParts<S> for DeviceId {
     }
 }
 
+/// The bearer token of the request, refused (`401`) before any store access unless it has
+/// the shape of one this server issues.
+fn bearer_token(parts: &Parts) -> Result<zeroize::Zeroizing<String>, ApiError> {
+    parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|t| looks_like_token(t))
+        .map(|t| zeroize::Zeroizing::new(t.to_owned()))
+        .ok_or_else(ApiError::unauthenticated)
+}
+
 /// A signed-in request: a live session, used from the device it was created on.
 #[derive(Debug, Clone)]
 pub struct Authed {
@@ -194,14 +207,7 @@ impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .filter(|t| looks_like_token(t))
-            .map(|t| zeroize::Zeroizing::new(t.to_owned()))
-            .ok_or_else(ApiError::unauthenticated)?;
+        let token = bearer_token(parts)?;
         let device = DeviceId::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::unauthenticated())?;
@@ -277,16 +283,10 @@ impl FromRequestParts<AppState> for HubAuthed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .filter(|t| looks_like_token(t))
-            .ok_or_else(ApiError::unauthenticated)?;
+        let token = bearer_token(parts)?;
         let hub = state
             .store
-            .hub_by_token(&token_hash(token), state.now_ms())
+            .hub_by_token(&token_hash(&token), state.now_ms())
             .await?
             .ok_or_else(ApiError::unauthenticated)?;
         Ok(Self { hub })
