@@ -46,6 +46,18 @@ pub struct Trust {
     pub seen: (u64, LinkHash),
 }
 
+impl Trust {
+    /// Trust in `chain` (its root and its head) for the session's server and account.
+    fn at(session: &StoredSession, chain: &VerifiedChain) -> Self {
+        Self {
+            server_url: session.server_url.clone(),
+            account_id: session.account_id.clone(),
+            root: chain.root(),
+            seen: chain.position(),
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TrustFile {
@@ -190,12 +202,7 @@ impl Vault {
         };
         let chain = verify_chain(&links, &root, seen)?;
         if seen != Some(chain.position()) {
-            self.save_trust(&Trust {
-                server_url: session.server_url.clone(),
-                account_id: session.account_id.clone(),
-                root,
-                seen: chain.position(),
-            })?;
+            self.save_trust(&Trust::at(session, &chain))?;
         }
         Ok(CheckedChain {
             chain,
@@ -218,12 +225,7 @@ impl Vault {
         let builder = ChainBuilder::genesis(device, name, recovery.public())?;
         client.append_chain(&encode_links(builder.links())).await?;
         let (chain, links) = builder.into_parts();
-        self.save_trust(&Trust {
-            server_url: session.server_url.clone(),
-            account_id: session.account_id.clone(),
-            root: chain.root(),
-            seen: chain.position(),
-        })?;
+        self.save_trust(&Trust::at(session, &chain))?;
         let checked = CheckedChain {
             chain,
             links,
@@ -257,12 +259,7 @@ impl Vault {
             {
                 Ok(_) => {
                     links.push(link);
-                    self.save_trust(&Trust {
-                        server_url: session.server_url.clone(),
-                        account_id: session.account_id.clone(),
-                        root: chain.root(),
-                        seen: chain.position(),
-                    })?;
+                    self.save_trust(&Trust::at(session, &chain))?;
                     return Ok(CheckedChain {
                         chain,
                         links,

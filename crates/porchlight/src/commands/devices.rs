@@ -5,7 +5,7 @@
 use std::io::Write as _;
 
 use porchlight_client::crypto::{ChainOp, RecoveryKey};
-use porchlight_client::proto::DeviceState;
+use porchlight_client::proto::{DeviceInfo, DeviceState};
 use porchlight_client::vault::{
     CheckedChain, Enrolment, chain_name, device_public, fingerprint, register, same_fingerprint,
 };
@@ -283,17 +283,22 @@ pub(super) fn rewrap_result(failed: usize) -> anyhow::Result<()> {
     .into())
 }
 
-fn approve(ctx: &Ctx, id: &str, expected: Option<&str>) -> anyhow::Result<()> {
-    let (client, session, vault) = ctx.keyed()?;
-    let me = vault.require_device_secret()?;
+/// The account's device with this id, as the server lists it.
+fn device_by_id(ctx: &Ctx, client: &Client, id: &str) -> anyhow::Result<DeviceInfo> {
     let list = ctx
         .block_on(client.devices())
         .map_err(|e| ctx.session_error(e))?;
-    let target = list
+    Ok(list
         .devices
         .into_iter()
         .find(|d| d.id == id)
-        .ok_or_else(|| E2eError::UnknownDevice(id.to_owned()))?;
+        .ok_or_else(|| E2eError::UnknownDevice(id.to_owned()))?)
+}
+
+fn approve(ctx: &Ctx, id: &str, expected: Option<&str>) -> anyhow::Result<()> {
+    let (client, session, vault) = ctx.keyed()?;
+    let me = vault.require_device_secret()?;
+    let target = device_by_id(ctx, &client, id)?;
     if target.state != DeviceState::Pending {
         return Err(E2eError::WrongDeviceState {
             id: id.to_owned(),
@@ -346,14 +351,7 @@ fn approve(ctx: &Ctx, id: &str, expected: Option<&str>) -> anyhow::Result<()> {
 fn remove(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
     let (client, session, vault) = ctx.keyed()?;
     let me = vault.require_device_secret()?;
-    let list = ctx
-        .block_on(client.devices())
-        .map_err(|e| ctx.session_error(e))?;
-    let target = list
-        .devices
-        .into_iter()
-        .find(|d| d.id == id)
-        .ok_or_else(|| E2eError::UnknownDevice(id.to_owned()))?;
+    let target = device_by_id(ctx, &client, id)?;
     let public = device_public(&target)?;
     let mine = me.public();
     if target.current || public == mine {
