@@ -498,6 +498,59 @@ impl Client {
         self.json("GET /api/openapi.json", builder).await
     }
 
+    // ---- transparency log ----
+
+    /// `GET /api/log/key`: the log's origin and checkpoint verifier key (pin it, then
+    /// compare).
+    pub async fn log_key(&self) -> Result<proto::LogKey, ClientError> {
+        let builder = self.request(Method::GET, "/api/log/key", Auth::None)?;
+        self.json("GET /api/log/key", builder).await
+    }
+
+    /// `GET /api/log/checkpoint`: the latest signed checkpoint, as the note's bytes (verify
+    /// them with `porchlight_tlog::open_checkpoint`). A note longer than a verifier accepts is
+    /// refused unread.
+    pub async fn log_checkpoint(&self) -> Result<Vec<u8>, ClientError> {
+        let route = "GET /api/log/checkpoint";
+        let builder = self.request(Method::GET, "/api/log/checkpoint", Auth::None)?;
+        let response = send(builder).await?;
+        let status = response.status().as_u16();
+        let body = read_capped(response, porchlight_tlog::note::MAX_NOTE_BYTES)
+            .await?
+            .ok_or(ClientError::Decode { route, status })?;
+        Ok(body.to_vec())
+    }
+
+    /// `GET /api/log/proof/inclusion`: the path of leaf `index` in the tree of `size` leaves.
+    pub async fn log_inclusion_proof(
+        &self,
+        index: u64,
+        size: u64,
+    ) -> Result<proto::InclusionProof, ClientError> {
+        let path = format!("/api/log/proof/inclusion?index={index}&size={size}");
+        let builder = self.request(Method::GET, &path, Auth::None)?;
+        self.json("GET /api/log/proof/inclusion", builder).await
+    }
+
+    /// `GET /api/log/proof/consistency`: the proof that the tree of `old` leaves is a prefix
+    /// of the tree of `size` leaves.
+    pub async fn log_consistency_proof(
+        &self,
+        old: u64,
+        size: u64,
+    ) -> Result<proto::ConsistencyProof, ClientError> {
+        let path = format!("/api/log/proof/consistency?old={old}&size={size}");
+        let builder = self.request(Method::GET, &path, Auth::None)?;
+        self.json("GET /api/log/proof/consistency", builder).await
+    }
+
+    /// `GET /api/log/entries`: the signed-in account's own log entries, oldest first, with
+    /// their salts.
+    pub async fn log_entries(&self) -> Result<proto::LogEntryList, ClientError> {
+        let builder = self.request(Method::GET, "/api/log/entries", Auth::Bearer)?;
+        self.json("GET /api/log/entries", builder).await
+    }
+
     // ---- plumbing ----
 
     fn request(

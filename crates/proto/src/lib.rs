@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 mod e2e;
+mod tlog;
 pub use e2e::*;
+pub use tlog::*;
 
 /// The header that binds a request to a client device. Every client keeps a random device id
 /// in its home folder; a session is usable only from the device that created it.

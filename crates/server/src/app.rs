@@ -28,15 +28,16 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::notify::{DeliveryWorker, Notifier, NotifyError};
-use crate::routes::{accounts, clips, devices, hubs, ops};
+use crate::routes::{accounts, clips, devices, hubs, log, ops};
 use crate::state::{AppState, Shared};
 use crate::telemetry;
+use crate::tlog::LogSigner;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Porchlight API", description = "The Porchlight home-camera cloud. Every error is `{\"error\": {\"code\", \"message\"}}`."),
     modifiers(&BearerAuth),
-    tags((name = "accounts"), (name = "sessions"), (name = "notifications"), (name = "devices"), (name = "hubs"), (name = "clips"), (name = "operations"))
+    tags((name = "accounts"), (name = "sessions"), (name = "notifications"), (name = "devices"), (name = "hubs"), (name = "clips"), (name = "transparency log"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -86,6 +87,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(clips::get_clip, clips::delete_clip))
         .routes(routes!(clips::clip_payload))
         .routes(routes!(clips::replace_header))
+        .routes(routes!(log::log_key))
+        .routes(routes!(log::checkpoint))
+        .routes(routes!(log::inclusion))
+        .routes(routes!(log::consistency))
+        .routes(routes!(log::entries))
 }
 
 /// The OpenAPI document of every route, generated from the handlers.
@@ -180,6 +186,8 @@ pub enum ServeError {
     Hash(#[from] HashError),
     #[error(transparent)]
     Notify(#[from] NotifyError),
+    #[error(transparent)]
+    Log(#[from] crate::tlog::LogError),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -211,6 +219,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppSta
         )?,
         guard: SigninGuard::new(&config.signin),
         notifier: Notifier::new(&config.notify),
+        log: LogSigner::load(&config.data_dir, &config.log.origin)?,
         secret,
         store,
         blobs,
@@ -303,6 +312,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         tokio::spawn(worker.run(watcher.clone())),
         tokio::spawn(maintain(state.clone(), watcher.clone())),
         tokio::spawn(enforce_retention(state.clone(), watcher.clone())),
+        tokio::spawn(crate::tlog::run_appender(state.clone(), watcher.clone())),
     ];
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let mut stop = watcher;

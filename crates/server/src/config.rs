@@ -33,6 +33,26 @@ pub struct Config {
     pub signin: SigninConfig,
     pub notify: NotifyConfig,
     pub clips: ClipsConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// The transparency log's origin line (and its key's name): a schema-less URL such as
+    /// `porchlight.example/log`. Clients pin it with the key.
+    pub origin: String,
+    /// How often queued entries are appended and a checkpoint signed.
+    pub batch_interval_ms: u64,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            origin: "porchlight.local/log".into(),
+            batch_interval_ms: 200,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -137,6 +157,7 @@ impl Default for Config {
             signin: SigninConfig::default(),
             notify: NotifyConfig::default(),
             clips: ClipsConfig::default(),
+            log: LogConfig::default(),
         }
     }
 }
@@ -250,6 +271,9 @@ impl Config {
         }
         if !(1..=MAX_RETENTION_DAYS).contains(&self.clips.default_retention_days) {
             return bad("clips.default_retention_days must be 1 to 3650");
+        }
+        if self.log.batch_interval_ms == 0 {
+            return bad("log.batch_interval_ms must be positive");
         }
         if self.notify.webhook_url.is_some() && self.notify.webhook_secret.is_none() {
             return bad("notify.webhook_url needs notify.webhook_secret");

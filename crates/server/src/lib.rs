@@ -20,6 +20,7 @@ pub mod notify;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+pub mod tlog;
 
 pub use app::{RunningServer, ServeError, build_state, openapi, router, run, start};
 pub use config::{Config, ConfigError, ConfigOverrides};

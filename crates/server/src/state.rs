@@ -11,6 +11,7 @@ use crate::auth::secrets::ServerSecret;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::notify::Notifier;
+use crate::tlog::LogSigner;
 
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<Shared>);
@@ -26,6 +27,8 @@ pub struct Shared {
     pub secret: ServerSecret,
     pub guard: SigninGuard,
     pub notifier: Notifier,
+    /// Signs the transparency log's checkpoints.
+    pub log: LogSigner,
 }
 
 impl AppState {

@@ -22,12 +22,14 @@ mod blobs;
 mod e2e;
 mod model;
 mod queries;
+mod tlog;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use blobs::*;
 pub use e2e::*;
 pub use model::*;
+pub use tlog::*;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -181,6 +183,12 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// The pool itself, for tests that play an attacker with write access to the database.
+    #[cfg(feature = "testing")]
+    pub fn pool_for_tests(&self) -> &AnyPool {
+        &self.pool
     }
 
     pub fn backend(&self) -> Backend {

@@ -126,7 +126,8 @@ async fn insert_activity(conn: &mut sqlx::AnyConnection, entry: &Activity) -> Re
     .bind(&entry.detail)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    // Every activity entry is also a transparency-log entry, queued in the same transaction.
+    crate::tlog::enqueue_activity(conn, entry).await
 }
 
 async fn insert_session(conn: &mut sqlx::AnyConnection, s: &Session) -> Result<()> {
@@ -556,8 +557,10 @@ impl Store {
     // ---- activity ----
 
     pub async fn add_activity(&self, entry: &Activity) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
-        insert_activity(&mut conn, entry).await
+        let mut tx = self.pool.begin().await?;
+        insert_activity(&mut tx, entry).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The newest `limit` entries of the account, newest first.

@@ -141,30 +141,7 @@ impl ServerSecret {
 
     /// Reads the key from `path`, creating it (mode 0600) on first start.
     pub fn load_or_create(path: &Path) -> std::io::Result<Self> {
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                let bytes = Zeroizing::new(bytes);
-                let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
-                    std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "server secret must be 32 bytes",
-                    )
-                })?;
-                Ok(Self(Zeroizing::new(key)))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let secret = Self::random();
-                let mut file = std::fs::OpenOptions::new();
-                file.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
-                let mut f = file.open(path)?;
-                f.write_all(secret.0.as_ref())?;
-                f.sync_all()?;
-                Ok(secret)
-            }
-            Err(e) => Err(e),
-        }
+        load_or_create_key_file(path).map(Self)
     }
 
     /// The keyed hash a sign-in name (a normalised email, valid or not) is counted under.
@@ -189,6 +166,36 @@ impl ServerSecret {
 #[cold]
 fn unreachable_hmac() -> Hmac<Sha256> {
     unreachable!("HMAC accepts keys of any length")
+}
+
+/// 32 random bytes kept in a 0600 file at `path`: read if it exists, made (and fsynced) if
+/// not. A file of another length is refused rather than replaced: it is someone's key.
+pub fn load_or_create_key_file(path: &Path) -> std::io::Result<Zeroizing<[u8; 32]>> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let bytes = Zeroizing::new(bytes);
+            let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{} must hold 32 bytes", path.display()),
+                )
+            })?;
+            Ok(Zeroizing::new(key))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = Zeroizing::new([0u8; 32]);
+            rand::rng().fill_bytes(key.as_mut());
+            let mut file = std::fs::OpenOptions::new();
+            file.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+            let mut f = file.open(path)?;
+            f.write_all(key.as_ref())?;
+            f.sync_all()?;
+            Ok(key)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

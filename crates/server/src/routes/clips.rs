@@ -47,6 +47,8 @@ const STREAM_TAG: u64 = 16;
 /// Longest clip the server records the duration of: a day.
 const MAX_DURATION_MS: u64 = 24 * 3600 * 1000;
 const MAX_PAGE: i64 = 500;
+/// How much of a refused upload is read (and dropped) so the client sees the answer.
+const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
 const DEFAULT_PAGE: i64 = 100;
 
 fn invalid_clip(message: impl Into<String>) -> ApiError {
@@ -167,6 +169,14 @@ async fn read_age_header<R: AsyncBufRead + Unpin>(input: &mut R) -> ApiResult<Ve
     }
 }
 
+/// Reads and drops up to [`DRAIN_LIMIT`] more bytes of a refused upload before answering, so
+/// a client still sending reads the refusal instead of a reset connection; a larger rest is
+/// cut off (the connection closes).
+async fn after_draining<R: AsyncRead + Unpin>(input: &mut R, refusal: ApiError) -> ApiError {
+    let _ = tokio::io::copy(&mut input.take(DRAIN_LIMIT), &mut tokio::io::sink()).await;
+    refusal
+}
+
 /// Hashes and counts what passes through.
 struct Hashing<R> {
     inner: R,
@@ -266,7 +276,10 @@ pub async fn upload_clip(
         64 * 1024,
         StreamReader::new(body.into_data_stream().map_err(io::Error::other)),
     );
-    let header = read_age_header(&mut input).await?;
+    let header = match read_age_header(&mut input).await {
+        Ok(header) => header,
+        Err(refused) => return Err(after_draining(&mut input, refused).await),
+    };
     ClipHeader::parse(&header).map_err(|e| invalid_clip(format!("the age header: {e}")))?;
 
     let clip_id = random_id();
@@ -275,11 +288,14 @@ pub async fn upload_clip(
         inner: input,
         hasher: Sha256::new(),
     };
-    let size = state
+    let size = match state
         .blobs
         .put(&blob, &mut payload, state.config.clips.max_clip_bytes)
         .await
-        .map_err(blob_error)?;
+    {
+        Ok(size) => size,
+        Err(e) => return Err(after_draining(&mut payload.inner, blob_error(e)).await),
+    };
     let digest: [u8; 32] = payload.hasher.finalize().into();
     let refuse = |message: &str| invalid_clip(message.to_owned());
     let problem = if digest != *statement.payload_sha256() {

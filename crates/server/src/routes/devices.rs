@@ -144,6 +144,23 @@ pub async fn append_chain(
         state.store.add_activity(&activity).await?;
         notify(&state, account, kind, "Your device chain changed", detail).await?;
     }
+    // Every chain head goes into the transparency log, so a fork shown to different parties
+    // is provable.
+    let head = serde_json::json!({
+        "kind": "chain_head",
+        "root": chain.root().to_hex(),
+        "length": chain.len(),
+        "head": chain.head().to_hex(),
+    });
+    state
+        .store
+        .enqueue_log_entry(
+            Some(account),
+            "chain_head",
+            head.to_string().as_bytes(),
+            now,
+        )
+        .await?;
     Ok(Json(ChainHead {
         length: chain.len(),
         head: chain.head().to_hex(),

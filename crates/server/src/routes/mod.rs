@@ -4,4 +4,5 @@ pub mod accounts;
 pub mod clips;
 pub mod devices;
 pub mod hubs;
+pub mod log;
 pub mod ops;

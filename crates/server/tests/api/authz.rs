@@ -22,6 +22,10 @@ const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/api/hub/pair"),
     ("POST", "/api/hub/challenge"),
     ("POST", "/api/hub/token"),
+    ("GET", "/api/log/key"),
+    ("GET", "/api/log/checkpoint"),
+    ("GET", "/api/log/proof/inclusion"),
+    ("GET", "/api/log/proof/consistency"),
 ];
 
 /// What a route serves, which decides who may reach it.
@@ -66,7 +70,8 @@ fn kind(method: &str, path: &str) -> Kind {
             | "/api/chain"
             | "/api/devices"
             | "/api/hubs"
-            | "/api/pairings",
+            | "/api/pairings"
+            | "/api/log/entries",
         ) => Kind::Own,
         _ => panic!("{method} {path}: a new route; classify it here"),
     }

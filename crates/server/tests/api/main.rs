@@ -11,4 +11,5 @@ mod authz;
 mod clips;
 mod defences;
 mod input;
+mod log;
 mod notifications;
