@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 mod e2e;
+mod staff;
 mod tlog;
 pub use e2e::*;
+pub use staff::*;
 pub use tlog::*;
 
 /// The header that binds a request to a client device. Every client keeps a random device id
@@ -337,6 +339,9 @@ redacted_debug! {
     TotpEnrolment { expires_at_ms },
     TotpResetConfirmRequest {  },
     TotpResetDone { revoked_sessions },
+    StaffLoginRequest { email },
+    StaffSession { staff_id, role, expires_at_ms },
+    AccessDecision {  },
     HubToken { hub_id, expires_at_ms },
 }
 

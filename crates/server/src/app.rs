@@ -28,7 +28,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::notify::{DeliveryWorker, Notifier, NotifyError};
-use crate::routes::{accounts, clips, devices, hubs, log, ops};
+use crate::routes::{access, accounts, clips, devices, hubs, log, ops, staff};
 use crate::state::{AppState, Shared};
 use crate::telemetry;
 use crate::tlog::LogSigner;
@@ -37,7 +37,7 @@ use crate::tlog::LogSigner;
 #[openapi(
     info(title = "Porchlight API", description = "The Porchlight home-camera cloud. Every error is `{\"error\": {\"code\", \"message\"}}`."),
     modifiers(&BearerAuth),
-    tags((name = "accounts"), (name = "sessions"), (name = "notifications"), (name = "devices"), (name = "hubs"), (name = "clips"), (name = "transparency log"), (name = "operations"))
+    tags((name = "accounts"), (name = "sessions"), (name = "notifications"), (name = "devices"), (name = "hubs"), (name = "clips"), (name = "transparency log"), (name = "staff"), (name = "staff access"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -92,6 +92,18 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(log::inclusion))
         .routes(routes!(log::consistency))
         .routes(routes!(log::entries))
+        .routes(routes!(staff::staff_login))
+        .routes(routes!(staff::figures))
+        .routes(routes!(staff::create_request, staff::my_requests))
+        .routes(routes!(staff::approve_break_glass))
+        .routes(routes!(staff::alerts))
+        .routes(routes!(staff::grant_devices))
+        .routes(routes!(staff::grant_cameras))
+        .routes(routes!(staff::grant_clips))
+        .routes(routes!(access::list))
+        .routes(routes!(access::approve))
+        .routes(routes!(access::deny))
+        .routes(routes!(access::revoke))
 }
 
 /// The OpenAPI document of every route, generated from the handlers.

@@ -34,6 +34,26 @@ pub struct Config {
     pub notify: NotifyConfig,
     pub clips: ClipsConfig,
     pub log: LogConfig,
+    pub staff: StaffConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StaffConfig {
+    /// A staff session ends this long after sign-in.
+    pub session_secs: i64,
+    /// A staff member who reads more than this many different accounts within an hour raises
+    /// an alert for security staff.
+    pub bulk_alert_accounts_per_hour: i64,
+}
+
+impl Default for StaffConfig {
+    fn default() -> Self {
+        Self {
+            session_secs: 8 * 3600,
+            bulk_alert_accounts_per_hour: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,6 +178,7 @@ impl Default for Config {
             notify: NotifyConfig::default(),
             clips: ClipsConfig::default(),
             log: LogConfig::default(),
+            staff: StaffConfig::default(),
         }
     }
 }

@@ -8,7 +8,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use porchlight_proto::{DEVICE_HEADER, ErrorCode};
-use porchlight_store::{Account, Device, Hub, STATE_ACTIVE, Session};
+use porchlight_store::{Account, Device, Hub, STATE_ACTIVE, Session, Staff};
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
@@ -290,6 +290,27 @@ impl FromRequestParts<AppState> for HubAuthed {
             .await?
             .ok_or_else(ApiError::unauthenticated)?;
         Ok(Self { hub })
+    }
+}
+
+/// A request from a signed-in staff member (a staff session token; customer sessions and
+/// hub tokens never open staff routes).
+#[derive(Debug, Clone)]
+pub struct StaffAuthed {
+    pub staff: Staff,
+}
+
+impl FromRequestParts<AppState> for StaffAuthed {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_token(parts)?;
+        let staff = state
+            .store
+            .staff_by_session(&token_hash(&token), state.now_ms())
+            .await?
+            .ok_or_else(ApiError::unauthenticated)?;
+        Ok(Self { staff })
     }
 }
 

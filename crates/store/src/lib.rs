@@ -22,6 +22,7 @@ mod blobs;
 mod e2e;
 mod model;
 mod queries;
+mod staff;
 mod tlog;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -29,6 +30,7 @@ pub mod testing;
 pub use blobs::*;
 pub use e2e::*;
 pub use model::*;
+pub use staff::*;
 pub use tlog::*;
 
 use std::str::FromStr;

@@ -1,8 +1,10 @@
 //! HTTP handlers, grouped by what they serve.
 
+pub mod access;
 pub mod accounts;
 pub mod clips;
 pub mod devices;
 pub mod hubs;
 pub mod log;
 pub mod ops;
+pub mod staff;

@@ -26,6 +26,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET", "/api/log/checkpoint"),
     ("GET", "/api/log/proof/inclusion"),
     ("GET", "/api/log/proof/consistency"),
+    ("POST", "/api/staff/login"),
 ];
 
 /// What a route serves, which decides who may reach it.
@@ -45,11 +46,20 @@ enum Kind {
     OwnerWrite,
     /// The hub routes: hub tokens only, each hub for its own account.
     Hub,
+    /// The staff API: staff sessions only (roles and grants: `staff.rs`).
+    Staff,
 }
 
 fn kind(method: &str, path: &str) -> Kind {
     match (method, path) {
         ("DELETE", "/api/sessions/{id}") | ("GET", "/api/pairings/{id}") => Kind::AnnsOnly,
+        (
+            "POST",
+            "/api/access-requests/{id}/approve"
+            | "/api/access-requests/{id}/deny"
+            | "/api/access-requests/{id}/revoke",
+        ) => Kind::AnnsOnly,
+        (_, p) if p.starts_with("/api/staff/") => Kind::Staff,
         ("GET", "/api/cameras" | "/api/clips") => Kind::ViewList,
         ("GET", "/api/clips/{id}" | "/api/clips/{id}/payload") => Kind::View,
         ("PATCH", "/api/cameras/{id}")
@@ -71,7 +81,8 @@ fn kind(method: &str, path: &str) -> Kind {
             | "/api/devices"
             | "/api/hubs"
             | "/api/pairings"
-            | "/api/log/entries",
+            | "/api/log/entries"
+            | "/api/access-requests",
         ) => Kind::Own,
         _ => panic!("{method} {path}: a new route; classify it here"),
     }
@@ -109,7 +120,7 @@ enum Answer {
 fn expected(kind: Kind, who: Who) -> Answer {
     use Answer::*;
     match (kind, who) {
-        (_, Who::Anonymous) => Unauthenticated,
+        (_, Who::Anonymous) | (Kind::Staff, _) => Unauthenticated,
         (Kind::Hub, Who::OwnHub | Who::OtherHub) => Reached,
         (Kind::Hub, _) => Unauthenticated,
         (_, Who::OwnHub | Who::OtherHub) => Unauthenticated,
@@ -160,7 +171,8 @@ fn answer_of(status: u16, body: &str) -> Answer {
 
 both_backends!(
     every_route_checks_who_is_asking,
-    every_route_checks_who_is_asking
+    every_route_checks_who_is_asking,
+    |c| c.signin.hub_per_source_per_minute = 100_000
 );
 async fn every_route_checks_who_is_asking(app: &TestApp) {
     let mut ann = owner(app, "ann@example.com").await;
@@ -171,8 +183,8 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
         label: Name::new("Meg").unwrap(),
     })
     .await;
-    let ann_hub = pair_hub(app, &mut ann, "ann hub").await;
-    let bob_hub = pair_hub(app, &mut bob, "bob hub").await;
+    let mut ann_hub = pair_hub(app, &mut ann, "ann hub").await;
+    let mut bob_hub = pair_hub(app, &mut bob, "bob hub").await;
     let bob_clip = upload(&bob, &bob_hub, "bob cam", app.clock_now(), b"bob").await;
 
     let pairing_code = PairingCode::new(&app.url, ann.root()).unwrap();
@@ -185,6 +197,44 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
         .await
         .unwrap();
     let genesis = STANDARD.encode(ann.chain.links()[0].to_bytes());
+    // A staff member's request for access to Ann's account.
+    porchlight_server::routes::staff::add_staff(
+        &app.server.state,
+        "sam@porchlight.example",
+        "support",
+        zeroize::Zeroizing::new(crate::harness::PASSWORD.to_owned()),
+    )
+    .await
+    .unwrap();
+    let sam = app
+        .server
+        .state
+        .store
+        .staff_by_email("sam@porchlight.example")
+        .await
+        .unwrap()
+        .unwrap();
+    let access_request = porchlight_store::AccessRequest {
+        id: porchlight_server::auth::secrets::random_id(),
+        staff_id: sam.id.clone(),
+        account_id: Some(ann.account.session.account_id.clone()),
+        scopes: vec!["devices:read".into()],
+        justification: "help".into(),
+        ticket: "T-1".into(),
+        duration_ms: 60_000,
+        break_glass: false,
+        state: porchlight_store::REQUEST_PENDING.into(),
+        second_staff_id: None,
+        created_at_ms: app.clock_now(),
+        decided_at_ms: None,
+        expires_at_ms: None,
+    };
+    app.server
+        .state
+        .store
+        .create_access_request(&access_request)
+        .await
+        .unwrap();
 
     let openapi: serde_json::Value = reqwest::get(format!("{}/api/openapi.json", app.url))
         .await
@@ -207,7 +257,10 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
             }
             guarded += 1;
             let kind = kind(&method, path);
-            // Each route gets its own targets, so an owner's delete cannot disturb the next.
+            // Each route gets its own targets, so an owner's delete cannot disturb the next;
+            // and the hubs fresh tokens, since every route moves the clock a TOTP step.
+            ann_hub.refresh(app).await;
+            bob_hub.refresh(app).await;
             let clip = upload(&ann, &ann_hub, "ann cam", app.clock_now(), b"ann").await;
             app.next_step();
             let spare_session = app.login(&ann.account).await.unwrap();
@@ -223,6 +276,7 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
             let target = match path.as_str() {
                 "/api/sessions/{id}" => spare_session_id.clone(),
                 "/api/pairings/{id}" => pairing.id.clone(),
+                p if p.starts_with("/api/access-requests/") => access_request.id.clone(),
                 "/api/cameras/{id}" => clip.camera_id.clone(),
                 _ => clip.id.clone(),
             };
@@ -236,6 +290,7 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
                 clip.camera_id.as_str(),
                 spare_session_id.as_str(),
                 pairing.id.as_str(),
+                access_request.id.as_str(),
                 "ann@example.com",
                 genesis.as_str(),
             ];

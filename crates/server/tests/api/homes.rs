@@ -111,6 +111,16 @@ pub struct PairedHub {
     pub token: String,
 }
 
+impl PairedHub {
+    /// A fresh token (they live 15 minutes, and tests move the clock).
+    pub async fn refresh(&mut self, app: &TestApp) {
+        self.token = hub_token(app, &self.secret).await.unwrap();
+        self.client = Client::new(&app.url, DeviceId::generate())
+            .unwrap()
+            .with_token(Secret::new(self.token.clone()));
+    }
+}
+
 /// A client holding a fresh hub token for `hub`, or the server's refusal.
 pub async fn hub_client(
     app: &TestApp,

@@ -13,3 +13,4 @@ mod defences;
 mod input;
 mod log;
 mod notifications;
+mod staff;
