@@ -5,7 +5,8 @@
 //! its device id, its session and a sign-up waiting for its first code; and the client side of
 //! end-to-end encryption, with its own [`E2eError`] — [`vault`] (this device's keys and its
 //! pin of the account's device chain), [`viewer`] (verifying, opening, exporting and
-//! re-wrapping clips) and [`hub`] (a hub's key, pin, pairing, sealing and upload).
+//! re-wrapping clips) and [`hub`] (a hub's key, pin, pairing, sealing and upload); and
+//! [`access_log`], checking the account's entries in the transparency log.
 //!
 //! It does not own the wire types (`porchlight-proto`), prompting, printing or argument
 //! parsing (the binary), nor any server logic. Tokens and passwords travel in [`Secret`],
@@ -19,10 +20,12 @@ mod files;
 mod home;
 mod secret;
 
+pub mod access_log;
 pub mod hub;
 pub mod vault;
 pub mod viewer;
 
+pub use access_log::{AccessLog, AccessLogError};
 pub use client::{Client, ClipFilter, is_cleartext_remote, normalise_server_url};
 pub use device::{DeviceId, InvalidDeviceId};
 pub use e2e_error::{E2eError, chain_error_name};
@@ -32,3 +35,4 @@ pub use secret::Secret;
 
 pub use porchlight_crypto as crypto;
 pub use porchlight_proto as proto;
+pub use porchlight_tlog as tlog;

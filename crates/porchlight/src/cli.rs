@@ -78,6 +78,9 @@ pub enum Command {
     Identity(IdentityCommand),
     /// Open an age file sealed to this device (an exported clip, or one made by `age -r`).
     Open(OpenArgs),
+    /// This account's entries in the transparency log (sign-ins, security changes, chain
+    /// heads, staff access): list them, or verify them against the log's signed checkpoints.
+    AccessLog(AccessLogArgs),
 }
 
 #[derive(Debug, Args)]
@@ -333,6 +336,27 @@ pub struct OpenArgs {
     pub output: PathBuf,
 }
 
+#[derive(Debug, Args)]
+pub struct AccessLogArgs {
+    #[command(subcommand)]
+    pub command: Option<AccessLogCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessLogCommand {
+    /// List the entries, oldest first (the default): index, time, kind, details, and how
+    /// many are still queued for the log. Nothing is verified.
+    List,
+    /// Check that the server has not edited, reordered, inserted or deleted any entry.
+    ///
+    /// Pins the log's key in --home on first use (log.json); verifies the latest signed
+    /// checkpoint and its consistency with the one kept from the last run; recomputes every
+    /// entry's commitment and checks its inclusion proof; and checks that every entry
+    /// verified before is still listed with the same bytes. Exits 1 naming every problem;
+    /// keeps the new checkpoint only if there is none.
+    Verify,
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -389,6 +413,9 @@ mod tests {
             &["porchlight", "clips", "export", "--out", "/d"],
             &["porchlight", "identity", "export"],
             &["porchlight", "open", "x.age", "-o", "x"],
+            &["porchlight", "access-log"],
+            &["porchlight", "access-log", "list"],
+            &["porchlight", "access-log", "verify", "--json"],
         ] {
             assert!(Cli::try_parse_from(args).is_ok(), "{args:?}");
         }

@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "cli/access_log.rs"]
+mod access_log;
 #[path = "cli/e2e.rs"]
 mod e2e;
 

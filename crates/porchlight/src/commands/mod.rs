@@ -1,6 +1,7 @@
 //! The client commands. Each reads its secrets, makes its calls and prints the answer; the
 //! shared context decides which server and which session a call uses.
 
+mod access_log;
 mod account;
 mod clips;
 mod devices;
@@ -50,6 +51,7 @@ pub fn run(
         Command::Open(args) => clips::open(&ctx, args),
         Command::Pair(args) => hub::pair(&ctx, args),
         Command::Clips(command) => clips::clips(&ctx, command),
+        Command::AccessLog(args) => access_log::access_log(&ctx, args),
     }
 }
 
