@@ -425,3 +425,63 @@ async fn refusals_and_break_glass(app: &TestApp) {
         (401, ErrorCode::InvalidCredentials)
     );
 }
+
+/// Every staff route of the OpenAPI document × every role: a role reaches only its own
+/// routes (a refusal is `403 forbidden`; a reached route may still find nothing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_staff_route_checks_the_role() {
+    let app = TestApp::sqlite(|_| {}).await;
+    let roles = ["support", "security", "admin", "annotator"];
+    let mut tokens = Vec::new();
+    for role in roles {
+        tokens.push(staff(&app, &format!("{role}@porchlight.example"), role).await);
+    }
+    let allowed = |method: &str, path: &str| -> &'static [&'static str] {
+        match (method, path) {
+            ("GET", "/api/staff/figures") | ("GET", "/api/staff/access-requests") => {
+                &["support", "security", "admin", "annotator"]
+            }
+            ("POST", "/api/staff/access-requests") => &["support", "security"],
+            ("POST", "/api/staff/access-requests/{id}/break-glass-approval") => &["security"],
+            ("GET", "/api/staff/alerts") => &["security", "admin"],
+            ("GET", p) if p.starts_with("/api/staff/grants/") => &["support", "security"],
+            _ => panic!("{method} {path}: a new staff route; say which roles reach it"),
+        }
+    };
+    let openapi: Value = reqwest::get(format!("{}/api/openapi.json", app.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut walked = 0;
+    for (path, item) in openapi["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/staff/") || path == "/api/staff/login" {
+            continue;
+        }
+        for method in item.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            let concrete = path.replace("{id}", "0123456789abcdef0123456789abcdef");
+            for (role, member) in roles.iter().zip(&tokens) {
+                let (status, body) = send_from(
+                    &app,
+                    &method,
+                    &concrete,
+                    Some(&member.token),
+                    Some(json!("not a request")),
+                    "staff-console-device",
+                )
+                .await;
+                let refused = status == 403 && code_of(&body) == ErrorCode::Forbidden;
+                assert_eq!(
+                    refused,
+                    !allowed(&method, path).contains(role),
+                    "{method} {path} as {role}: {status} {body}"
+                );
+                walked += 1;
+            }
+        }
+    }
+    assert!(walked >= 7 * roles.len(), "walked {walked}");
+    app.stop().await;
+}
