@@ -60,6 +60,25 @@ fn no_grant() -> ApiError {
     )
 }
 
+/// An activity entry on a customer's record for something a staff member did.
+fn staff_activity(
+    state: &AppState,
+    account_id: &str,
+    kind: &str,
+    staff: &Staff,
+    detail: String,
+) -> porchlight_store::Activity {
+    porchlight_store::Activity {
+        id: random_id(),
+        account_id: account_id.to_owned(),
+        at_ms: state.now_ms(),
+        kind: kind.to_owned(),
+        source_addr: "staff".to_owned(),
+        device_name: format!("staff: {}", staff.email),
+        detail,
+    }
+}
+
 /// A request's state as the wire shows it: an approved grant past its time is expired.
 pub fn request_state(r: &AccessRequest, now_ms: i64) -> AccessRequestState {
     match r.state.as_str() {
@@ -214,6 +233,24 @@ pub async fn create_request(
         expires_at_ms: None,
     };
     state.store.create_access_request(&request).await?;
+    if let Some(account) = &account {
+        // On the customer's record (and so in the log), break-glass included.
+        let detail = format!(
+            "{} ({}) asked for {} for ticket {}{} ({})",
+            staff.email,
+            staff.role,
+            request.scopes.join(", "),
+            request.ticket,
+            if request.break_glass {
+                ", break-glass"
+            } else {
+                ""
+            },
+            request.id
+        );
+        let activity = staff_activity(&state, &account.id, "access_requested", &staff, detail);
+        state.store.add_activity(&activity).await?;
+    }
     if let Some(account) = &account
         && !request.break_glass
     {
@@ -298,6 +335,12 @@ pub async fn approve_break_glass(
     let Some(account_id) = &request.account_id else {
         return Err(ApiError::not_found());
     };
+    let detail = format!(
+        "{} approved the break-glass request {} of {}",
+        staff.email, request.id, request.staff_id
+    );
+    let activity = staff_activity(&state, account_id, "break_glass_approved", &staff, detail);
+    state.store.add_activity(&activity).await?;
     notify(
         &state,
         account_id,

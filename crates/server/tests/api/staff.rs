@@ -247,6 +247,12 @@ async fn grants_decide_every_read(app: &TestApp) {
         })
         .collect();
     assert_eq!(accesses.len(), 1);
+    // So is every grant decision: the request, the approval.
+    let kinds: Vec<&str> = entries.iter().map(|e| e.kind.as_str()).collect();
+    assert!(
+        kinds.contains(&"access_requested") && kinds.contains(&"access_approved"),
+        "{kinds:?}"
+    );
     assert_eq!(accesses[0]["staff"], "sam@porchlight.example");
     assert_eq!(accesses[0]["grant"], grant.id.as_str());
     assert_eq!(accesses[0]["ticket"], "T-1234");
