@@ -551,6 +551,137 @@ impl Client {
         self.json("GET /api/log/entries", builder).await
     }
 
+    // ---- staff access ----
+
+    /// `POST /api/staff/login` (staff): password and TOTP, always. Use the token with
+    /// [`Self::with_token`] on a client kept apart from any customer session.
+    pub async fn staff_login(
+        &self,
+        request: &proto::StaffLoginRequest,
+    ) -> Result<proto::StaffSession, ClientError> {
+        let builder = self.request(Method::POST, "/api/staff/login", Auth::None)?;
+        self.json("POST /api/staff/login", builder.json(request))
+            .await
+    }
+
+    /// `GET /api/staff/figures` (staff): aggregate figures, what every role sees.
+    pub async fn staff_figures(&self) -> Result<proto::StaffFigures, ClientError> {
+        let builder = self.request(Method::GET, "/api/staff/figures", Auth::Bearer)?;
+        self.json("GET /api/staff/figures", builder).await
+    }
+
+    /// `POST /api/staff/access-requests` (staff): asks the account with this address for
+    /// access. The answer is the same whether or not the address has an account.
+    pub async fn staff_request_access(
+        &self,
+        request: &proto::AccessRequestCreate,
+    ) -> Result<proto::AccessRequestInfo, ClientError> {
+        let builder = self.request(Method::POST, "/api/staff/access-requests", Auth::Bearer)?;
+        self.json("POST /api/staff/access-requests", builder.json(request))
+            .await
+    }
+
+    /// `GET /api/staff/access-requests` (staff): the signed-in staff member's own requests.
+    pub async fn staff_requests(&self) -> Result<proto::AccessRequestList, ClientError> {
+        let builder = self.request(Method::GET, "/api/staff/access-requests", Auth::Bearer)?;
+        self.json("GET /api/staff/access-requests", builder).await
+    }
+
+    /// `POST /api/staff/access-requests/{id}/break-glass-approval` (security staff): the
+    /// second approval of another security staff member's emergency request.
+    pub async fn staff_approve_break_glass(
+        &self,
+        id: &str,
+    ) -> Result<proto::AccessRequestInfo, ClientError> {
+        let path = format!(
+            "/api/staff/access-requests/{}/break-glass-approval",
+            encode_path_segment(id)
+        );
+        let builder = self.request(Method::POST, &path, Auth::Bearer)?;
+        self.json(
+            "POST /api/staff/access-requests/{id}/break-glass-approval",
+            builder,
+        )
+        .await
+    }
+
+    /// `GET /api/staff/alerts` (security and admin staff).
+    pub async fn staff_alerts(&self) -> Result<proto::StaffAlertList, ClientError> {
+        let builder = self.request(Method::GET, "/api/staff/alerts", Auth::Bearer)?;
+        self.json("GET /api/staff/alerts", builder).await
+    }
+
+    /// `GET /api/staff/grants/{id}/devices` (staff): under a live `devices:read` grant.
+    pub async fn staff_grant_devices(&self, grant: &str) -> Result<proto::DeviceList, ClientError> {
+        let path = format!("/api/staff/grants/{}/devices", encode_path_segment(grant));
+        let builder = self.request(Method::GET, &path, Auth::Bearer)?;
+        self.json("GET /api/staff/grants/{id}/devices", builder)
+            .await
+    }
+
+    /// `GET /api/staff/grants/{id}/cameras` (staff): under a live `cameras:read` grant.
+    pub async fn staff_grant_cameras(&self, grant: &str) -> Result<proto::CameraList, ClientError> {
+        let path = format!("/api/staff/grants/{}/cameras", encode_path_segment(grant));
+        let builder = self.request(Method::GET, &path, Auth::Bearer)?;
+        self.json("GET /api/staff/grants/{id}/cameras", builder)
+            .await
+    }
+
+    /// `GET /api/staff/grants/{id}/clips` (staff): clip metadata under a live
+    /// `clips:metadata` grant.
+    pub async fn staff_grant_clips(&self, grant: &str) -> Result<proto::ClipList, ClientError> {
+        let path = format!("/api/staff/grants/{}/clips", encode_path_segment(grant));
+        let builder = self.request(Method::GET, &path, Auth::Bearer)?;
+        self.json("GET /api/staff/grants/{id}/clips", builder).await
+    }
+
+    /// `GET /api/access-requests` (customer): staff requests for access to this account.
+    pub async fn access_requests(&self) -> Result<proto::AccessRequestList, ClientError> {
+        let builder = self.request(Method::GET, "/api/access-requests", Auth::Bearer)?;
+        self.json("GET /api/access-requests", builder).await
+    }
+
+    /// `POST /api/access-requests/{id}/approve` (customer), with the second factor.
+    pub async fn approve_access_request(
+        &self,
+        id: &str,
+        decision: &proto::AccessDecision,
+    ) -> Result<proto::AccessRequestInfo, ClientError> {
+        let path = format!("/api/access-requests/{}/approve", encode_path_segment(id));
+        let builder = self.request(Method::POST, &path, Auth::Bearer)?;
+        self.json(
+            "POST /api/access-requests/{id}/approve",
+            builder.json(decision),
+        )
+        .await
+    }
+
+    /// `POST /api/access-requests/{id}/deny` (customer), with the second factor.
+    pub async fn deny_access_request(
+        &self,
+        id: &str,
+        decision: &proto::AccessDecision,
+    ) -> Result<proto::AccessRequestInfo, ClientError> {
+        let path = format!("/api/access-requests/{}/deny", encode_path_segment(id));
+        let builder = self.request(Method::POST, &path, Auth::Bearer)?;
+        self.json(
+            "POST /api/access-requests/{id}/deny",
+            builder.json(decision),
+        )
+        .await
+    }
+
+    /// `POST /api/access-requests/{id}/revoke` (customer): ends a live grant now.
+    pub async fn revoke_access_grant(
+        &self,
+        id: &str,
+    ) -> Result<proto::AccessRequestInfo, ClientError> {
+        let path = format!("/api/access-requests/{}/revoke", encode_path_segment(id));
+        let builder = self.request(Method::POST, &path, Auth::Bearer)?;
+        self.json("POST /api/access-requests/{id}/revoke", builder)
+            .await
+    }
+
     // ---- plumbing ----
 
     fn request(

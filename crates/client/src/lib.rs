@@ -22,6 +22,7 @@ mod secret;
 
 pub mod access_log;
 pub mod hub;
+pub mod staff;
 pub mod vault;
 pub mod viewer;
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgGroup, Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 
 /// The server the client commands talk to when neither --server nor PORCHLIGHT_SERVER says.
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:8080";
@@ -81,6 +81,16 @@ pub enum Command {
     /// This account's entries in the transparency log (sign-ins, security changes, chain
     /// heads, staff access): list them, or verify them against the log's signed checkpoints.
     AccessLog(AccessLogArgs),
+    /// Staff requests for access to this account: list them, approve or deny one with the
+    /// second factor, revoke a grant.
+    AccessRequests(AccessRequestsArgs),
+    /// The staff console: add staff (on the server host), sign in as staff, ask a customer
+    /// for access, and read under the grants they approve.
+    ///
+    /// The staff session is kept in --home as staff-session.json, apart from any customer
+    /// session.
+    #[command(subcommand)]
+    Staff(StaffCommand),
 }
 
 #[derive(Debug, Args)]
@@ -357,6 +367,189 @@ pub enum AccessLogCommand {
     Verify,
 }
 
+#[derive(Debug, Args)]
+pub struct AccessRequestsArgs {
+    #[command(subcommand)]
+    pub command: Option<AccessRequestsCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessRequestsCommand {
+    /// List the requests, newest first (the default): who asked, their role, the scopes,
+    /// why, the ticket, for how long, the state and its times.
+    List,
+    /// Approve a request with a code from the authenticator; the grant runs for the
+    /// requested duration, until it expires or you revoke it.
+    Approve {
+        /// The request id (`porchlight access-requests`).
+        #[arg(value_name = "ID")]
+        id: String,
+        /// The 6-digit code the authenticator shows now.
+        #[arg(long, value_name = "CODE")]
+        totp: String,
+    },
+    /// Deny a request with a code from the authenticator.
+    Deny {
+        #[arg(value_name = "ID")]
+        id: String,
+        /// The 6-digit code the authenticator shows now.
+        #[arg(long, value_name = "CODE")]
+        totp: String,
+    },
+    /// End a live grant now (an ordinary or an emergency one).
+    Revoke {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffCommand {
+    /// Add a staff member. Run on the server host: it opens the server's store directly,
+    /// configured exactly like `porchlight serve` (flags, PORCHLIGHT_* variables, --config).
+    ///
+    /// The password is read from standard input; prints the staff id and the second factor
+    /// to enrol (shown once).
+    Add(StaffAddArgs),
+    /// Sign in as staff (password on standard input, always with a code).
+    Login(StaffLoginArgs),
+    /// Aggregate figures: all that staff see without a grant.
+    Figures,
+    /// Ask a customer for access. The customer approves or denies it with their second
+    /// factor; a break-glass request is approved by a second security staff member instead.
+    Request(StaffRequestArgs),
+    /// This staff member's requests and their states.
+    Requests,
+    /// Approve another security staff member's break-glass request (security staff).
+    ApproveBreakGlass {
+        /// The request id.
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Alerts about bulk or unusual staff access (security and admin staff).
+    Alerts,
+    /// Read under an approved grant; every read is on record in the customer's
+    /// transparency log.
+    Access {
+        /// The approved request's id.
+        #[arg(value_name = "GRANT_ID")]
+        grant: String,
+        /// What to read; the grant must carry its scope (devices:read, cameras:read,
+        /// clips:metadata).
+        #[arg(value_enum, value_name = "WHAT")]
+        what: GrantRead,
+    },
+}
+
+/// What `staff access` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GrantRead {
+    /// The account's devices (scope devices:read).
+    Devices,
+    /// The account's cameras (scope cameras:read).
+    Cameras,
+    /// The account's clips as the server knows them, never their contents (scope
+    /// clips:metadata).
+    Clips,
+}
+
+impl GrantRead {
+    /// The scope a grant needs for this read.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Self::Devices => "devices:read",
+            Self::Cameras => "cameras:read",
+            Self::Clips => "clips:metadata",
+        }
+    }
+}
+
+/// A staff member's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StaffRole {
+    /// Asks customers for access and reads under their grants.
+    Support,
+    /// Research annotator: aggregate figures only.
+    Annotator,
+    /// Also makes and co-approves break-glass requests, and sees alerts.
+    Security,
+    /// Sees alerts.
+    Admin,
+}
+
+impl StaffRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Support => "support",
+            Self::Annotator => "annotator",
+            Self::Security => "security",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct StaffAddArgs {
+    #[arg(long, value_name = "EMAIL")]
+    pub email: String,
+    #[arg(long, value_enum, value_name = "ROLE")]
+    pub role: StaffRole,
+    /// Read the password from standard input (what happens anyway when it is not a terminal).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// The server's folder for the embedded stores (as for `serve`).
+    #[arg(long = "data", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// sqlite://… or postgres://… (as for `serve`).
+    #[arg(long, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// The server's TOML configuration file (as for `serve`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StaffLoginArgs {
+    #[arg(long, value_name = "EMAIL")]
+    pub email: String,
+    /// Read the password from standard input (what happens anyway when it is not a terminal).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// A code from the staff authenticator.
+    #[arg(long, value_name = "CODE")]
+    pub totp: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StaffRequestArgs {
+    /// The customer's address. Whether it has an account is not revealed: the answer is the
+    /// same either way.
+    #[arg(long, value_name = "EMAIL")]
+    pub email: String,
+    /// What to read; repeat it, or separate with commas.
+    #[arg(
+        long = "scope",
+        value_name = "SCOPE",
+        required = true,
+        value_delimiter = ',',
+        value_parser = clap::builder::PossibleValuesParser::new(porchlight_client::proto::ACCESS_SCOPES.iter().copied())
+    )]
+    pub scopes: Vec<String>,
+    /// Why, for the customer to read.
+    #[arg(long, value_name = "TEXT")]
+    pub justification: String,
+    /// The support ticket.
+    #[arg(long, value_name = "ID")]
+    pub ticket: String,
+    /// How long the grant lasts once approved: 1 to 24 hours.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=24))]
+    pub hours: u64,
+    /// A legal or safety emergency (security staff): a second security staff member approves
+    /// instead of the customer, who is told at once.
+    #[arg(long)]
+    pub break_glass: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -420,6 +613,131 @@ mod tests {
             assert!(Cli::try_parse_from(args).is_ok(), "{args:?}");
         }
         assert!(Cli::try_parse_from(["porchlight", "hub", "upload", "f.mp4"]).is_err());
+    }
+
+    #[test]
+    fn staff_commands_parse() {
+        for args in [
+            &[
+                "porchlight",
+                "staff",
+                "add",
+                "--email",
+                "s@p.x",
+                "--role",
+                "support",
+            ][..],
+            &[
+                "porchlight",
+                "staff",
+                "add",
+                "--email",
+                "s@p.x",
+                "--role",
+                "admin",
+                "--data",
+                "/d",
+                "--config",
+                "/c.toml",
+            ],
+            &[
+                "porchlight",
+                "staff",
+                "login",
+                "--email",
+                "s@p.x",
+                "--totp",
+                "1",
+            ],
+            &["porchlight", "staff", "figures", "--json"],
+            &[
+                "porchlight",
+                "staff",
+                "request",
+                "--email",
+                "c@x.y",
+                "--scope",
+                "devices:read",
+                "--scope",
+                "cameras:read,clips:metadata",
+                "--justification",
+                "why",
+                "--ticket",
+                "T-1",
+                "--hours",
+                "24",
+            ],
+            &["porchlight", "staff", "requests"],
+            &["porchlight", "staff", "approve-break-glass", "r1"],
+            &["porchlight", "staff", "alerts"],
+            &["porchlight", "staff", "access", "g1", "devices"],
+            &["porchlight", "staff", "access", "g1", "clips"],
+            &["porchlight", "access-requests"],
+            &[
+                "porchlight",
+                "access-requests",
+                "approve",
+                "r1",
+                "--totp",
+                "1",
+            ],
+            &["porchlight", "access-requests", "deny", "r1", "--totp", "1"],
+            &["porchlight", "access-requests", "revoke", "r1"],
+        ] {
+            assert!(Cli::try_parse_from(args).is_ok(), "{args:?}");
+        }
+        let request = |extra: &[&str]| {
+            let base = [
+                "porchlight",
+                "staff",
+                "request",
+                "--email",
+                "c@x.y",
+                "--justification",
+                "why",
+                "--ticket",
+                "T-1",
+            ];
+            Cli::try_parse_from([&base[..], extra].concat())
+        };
+        assert!(request(&["--scope", "devices:read", "--hours", "1"]).is_ok());
+        assert!(request(&["--scope", "clips:keys", "--hours", "1"]).is_err());
+        assert!(request(&["--hours", "1"]).is_err(), "a scope is required");
+        assert!(request(&["--scope", "devices:read", "--hours", "25"]).is_err());
+        assert!(request(&["--scope", "devices:read", "--hours", "0"]).is_err());
+        for bad in [
+            &[
+                "porchlight",
+                "staff",
+                "add",
+                "--email",
+                "s@p.x",
+                "--role",
+                "root",
+            ][..],
+            &["porchlight", "staff", "access", "g1", "keys"],
+            &["porchlight", "access-requests", "approve", "r1"],
+            &["porchlight", "staff", "login", "--email", "s@p.x"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn roles_and_reads_match_the_server() {
+        for role in StaffRole::value_variants() {
+            assert!(
+                porchlight_server::routes::staff::ROLES.contains(&role.as_str()),
+                "{role:?}"
+            );
+        }
+        assert_eq!(
+            StaffRole::value_variants().len(),
+            porchlight_server::routes::staff::ROLES.len()
+        );
+        for read in GrantRead::value_variants() {
+            assert!(porchlight_client::proto::ACCESS_SCOPES.contains(&read.scope()));
+        }
     }
 
     #[test]

@@ -8,6 +8,8 @@
 mod access_log;
 #[path = "cli/e2e.rs"]
 mod e2e;
+#[path = "cli/staff.rs"]
+mod staff;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;

@@ -2,11 +2,13 @@
 //! shared context decides which server and which session a call uses.
 
 mod access_log;
+mod access_requests;
 mod account;
 mod clips;
 mod devices;
 mod hub;
 mod info;
+mod staff;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -52,6 +54,8 @@ pub fn run(
         Command::Pair(args) => hub::pair(&ctx, args),
         Command::Clips(command) => clips::clips(&ctx, command),
         Command::AccessLog(args) => access_log::access_log(&ctx, args),
+        Command::AccessRequests(args) => access_requests::access_requests(&ctx, args),
+        Command::Staff(command) => staff::staff(&ctx, command),
     }
 }
 
