@@ -27,8 +27,11 @@ use crate::state::AppState;
 /// The log's file in the data folder: the Ed25519 seed checkpoints are signed with. Several
 /// server nodes share one log, so they share this file.
 pub const LOG_KEY_FILE: &str = "log-key";
-/// Most entries one append takes.
-const BATCH_LIMIT: i64 = 2000;
+/// Most entries one append takes: small enough that a batch holds SQLite's write lock only
+/// briefly, so sign-ins queueing their own entries are not kept waiting behind a backlog.
+const BATCH_LIMIT: i64 = 500;
+/// The pause between full batches while a backlog drains: room for other writers.
+const BACKLOG_PAUSE: Duration = Duration::from_millis(20);
 
 /// Signs the log's checkpoints.
 #[derive(Debug)]
@@ -275,13 +278,13 @@ pub async fn append_queued(state: &AppState) -> Result<usize, LogError> {
     }
 }
 
-/// Runs the appender until shutdown: a pass every `log.batch_interval_ms`, straight on while
-/// a pass fills a whole batch.
+/// Runs the appender until shutdown: a pass every `log.batch_interval_ms`, and after a short
+/// pause while passes fill whole batches.
 pub async fn run_appender(state: AppState, mut shutdown: watch::Receiver<bool>) {
     let every = Duration::from_millis(state.config.log.batch_interval_ms);
     loop {
         let pause = match append_queued(&state).await {
-            Ok(n) if n as i64 >= BATCH_LIMIT => Duration::ZERO,
+            Ok(n) if n as i64 >= BATCH_LIMIT => BACKLOG_PAUSE,
             Ok(_) => every,
             Err(e) => {
                 tracing::error!(cause = %e, "transparency log append failed");

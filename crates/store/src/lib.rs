@@ -23,9 +23,9 @@ mod e2e;
 mod model;
 mod queries;
 mod staff;
-mod tlog;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod tlog;
 
 pub use blobs::*;
 pub use e2e::*;

@@ -13,6 +13,22 @@ use sqlx::any::AnyRow;
 
 use crate::{Activity, Result, Store, StoreError};
 
+/// Rows per multi-row statement: well under both backends' parameter limits.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// `($1, $2, …), ($k+1, …), …` for `rows` rows of `columns` values.
+fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cols: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Bytes of an entry's salt.
 pub const LOG_SALT_LEN: usize = 32;
 
@@ -134,7 +150,14 @@ pub(crate) async fn enqueue_activity(
         detail: &entry.detail,
     })
     .map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
-    enqueue_log(conn, Some(&entry.account_id), &entry.kind, &body, entry.at_ms).await
+    enqueue_log(
+        conn,
+        Some(&entry.account_id),
+        &entry.kind,
+        &body,
+        entry.at_ms,
+    )
+    .await
 }
 
 impl Store {
@@ -181,7 +204,11 @@ impl Store {
                 if i > 0 {
                     sql.push_str(" OR ");
                 }
-                sql.push_str(&format!("(level = ${} AND idx = ${})", 2 * i + 1, 2 * i + 2));
+                sql.push_str(&format!(
+                    "(level = ${} AND idx = ${})",
+                    2 * i + 1,
+                    2 * i + 2
+                ));
             }
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for (level, index) in chunk {
@@ -218,36 +245,54 @@ impl Store {
         if moved.rows_affected() != 1 {
             return Err(StoreError::Conflict);
         }
-        for appended in &batch.entries {
-            let e = &appended.entry;
-            sqlx::query(
-                "INSERT INTO log_entries (idx, account_id, kind, body, salt, leaf_hash, created_at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(appended.index)
-            .bind(&e.account_id)
-            .bind(&e.kind)
-            .bind(&e.body)
-            .bind(&e.salt)
-            .bind(&appended.leaf_hash)
-            .bind(e.created_at_ms)
-            .execute(&mut *tx)
-            .await?;
-            let taken = sqlx::query("DELETE FROM log_queue WHERE id = $1")
-                .bind(e.id)
-                .execute(&mut *tx)
-                .await?;
-            if taken.rows_affected() != 1 {
+        // Multi-row statements: one statement per row made a batch thousands of round trips
+        // to the database, and on SQLite held its only write lock for most of a second.
+        for chunk in batch.entries.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO log_entries (idx, account_id, kind, body, salt, leaf_hash, created_at_ms) VALUES {}",
+                placeholders(chunk.len(), 7)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for appended in chunk {
+                let e = &appended.entry;
+                query = query
+                    .bind(appended.index)
+                    .bind(&e.account_id)
+                    .bind(&e.kind)
+                    .bind(&e.body)
+                    .bind(&e.salt)
+                    .bind(&appended.leaf_hash)
+                    .bind(e.created_at_ms);
+            }
+            query.execute(&mut *tx).await?;
+            // By exact ids (queue ids can commit out of order on PostgreSQL, so a range could
+            // take an entry this batch never read).
+            let sql = format!(
+                "DELETE FROM log_queue WHERE id IN ({})",
+                (1..=chunk.len())
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for appended in chunk {
+                query = query.bind(appended.entry.id);
+            }
+            let taken = query.execute(&mut *tx).await?;
+            if taken.rows_affected() != chunk.len() as u64 {
                 return Err(StoreError::Conflict);
             }
         }
-        for (level, index, hash) in &batch.nodes {
-            sqlx::query("INSERT INTO log_nodes (level, idx, hash) VALUES ($1, $2, $3)")
-                .bind(i64::from(*level))
-                .bind(*index)
-                .bind(hash)
-                .execute(&mut *tx)
-                .await?;
+        for chunk in batch.nodes.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO log_nodes (level, idx, hash) VALUES {}",
+                placeholders(chunk.len(), 3)
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (level, index, hash) in chunk {
+                query = query.bind(i64::from(*level)).bind(*index).bind(hash);
+            }
+            query.execute(&mut *tx).await?;
         }
         sqlx::query(
             "INSERT INTO log_checkpoints (size, note, created_at_ms) VALUES ($1, $2, $3) \

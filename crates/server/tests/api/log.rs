@@ -194,3 +194,68 @@ async fn an_edited_entry_fails_its_proof(app: &TestApp) {
         .is_err()
     );
 }
+
+/// A batch larger than one multi-row statement (and a backlog larger than one batch) lands
+/// whole, in order, and every entry proves its inclusion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_batches_land_whole() {
+    let app = TestApp::sqlite(|_| {}).await;
+    let (_, key) = get_json(&app, "/api/log/key").await;
+    let origin = key["origin"].as_str().unwrap().to_owned();
+    let verifier = NoteVerifier::parse(key["vkey"].as_str().unwrap()).unwrap();
+    let ann = owner(&app, "ann@example.com").await;
+    let store = &app.server.state.store;
+    for i in 0..1_234 {
+        store
+            .enqueue_log_entry(
+                Some(&ann.account.session.account_id),
+                "bench",
+                format!("{{\"kind\":\"bench\",\"n\":{i}}}").as_bytes(),
+                app.clock_now(),
+            )
+            .await
+            .unwrap();
+    }
+    // Batches of at most 500 until the queue is empty.
+    while porchlight_server::tlog::append_queued(&app.server.state)
+        .await
+        .unwrap()
+        > 0
+    {}
+    let checkpoint = appended_checkpoint(&app, &verifier, &origin).await;
+    let list = ann.client().log_entries().await.unwrap();
+    assert_eq!(list.pending, 0);
+    let bench: Vec<_> = list.entries.iter().filter(|e| e.kind == "bench").collect();
+    assert_eq!(bench.len(), 1_234);
+    for (i, entry) in bench.iter().enumerate() {
+        let body = STANDARD.decode(&entry.body).unwrap();
+        assert_eq!(body, format!("{{\"kind\":\"bench\",\"n\":{i}}}").as_bytes());
+    }
+    for entry in bench.iter().step_by(97) {
+        let leaf = commitment_leaf_hash(hash(&entry.salt), &STANDARD.decode(&entry.body).unwrap());
+        let (_, proof) = get_json(
+            &app,
+            &format!(
+                "/api/log/proof/inclusion?index={}&size={}",
+                entry.index,
+                checkpoint.size()
+            ),
+        )
+        .await;
+        let path: Vec<Hash> = proof["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| hash(h.as_str().unwrap()))
+            .collect();
+        verify_inclusion(
+            entry.index,
+            checkpoint.size(),
+            &leaf,
+            &path,
+            checkpoint.root(),
+        )
+        .unwrap();
+    }
+    app.stop().await;
+}
