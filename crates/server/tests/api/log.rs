@@ -24,6 +24,22 @@ async fn get_json(app: &TestApp, path: &str) -> (u16, serde_json::Value) {
     (status, response.json().await.unwrap_or_default())
 }
 
+/// The inclusion proof the server serves for leaf `index` in the tree of `size` leaves.
+async fn inclusion_path(app: &TestApp, index: u64, size: u64) -> Vec<Hash> {
+    let (status, proof) = get_json(
+        app,
+        &format!("/api/log/proof/inclusion?index={index}&size={size}"),
+    )
+    .await;
+    assert_eq!(status, 200, "{proof}");
+    proof["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| hash(h.as_str().unwrap()))
+        .collect()
+}
+
 /// Appends what is queued, as the background appender would, and returns the verified
 /// checkpoint.
 async fn appended_checkpoint(app: &TestApp, verifier: &NoteVerifier, origin: &str) -> Checkpoint {
@@ -98,22 +114,7 @@ async fn entries_prove_their_inclusion(app: &TestApp) {
     for entry in &list.entries {
         let body = STANDARD.decode(&entry.body).unwrap();
         let leaf = commitment_leaf_hash(hash(&entry.salt), &body);
-        let (status, proof) = get_json(
-            app,
-            &format!(
-                "/api/log/proof/inclusion?index={}&size={}",
-                entry.index,
-                second.size()
-            ),
-        )
-        .await;
-        assert_eq!(status, 200);
-        let path: Vec<Hash> = proof["proof"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| hash(h.as_str().unwrap()))
-            .collect();
+        let path = inclusion_path(app, entry.index, second.size()).await;
         verify_inclusion(entry.index, second.size(), &leaf, &path, second.root()).unwrap();
         let text = String::from_utf8(body).unwrap();
         assert!(!text.contains("bob@example.com"), "{text}");
@@ -168,21 +169,7 @@ async fn an_edited_entry_fails_its_proof(app: &TestApp) {
     let edited = ann.client().log_entries().await.unwrap().entries.remove(0);
     assert_ne!(edited.body, entry.body);
     let leaf = commitment_leaf_hash(hash(&edited.salt), &STANDARD.decode(&edited.body).unwrap());
-    let (_, proof) = get_json(
-        app,
-        &format!(
-            "/api/log/proof/inclusion?index={}&size={}",
-            edited.index,
-            checkpoint.size()
-        ),
-    )
-    .await;
-    let path: Vec<Hash> = proof["proof"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| hash(h.as_str().unwrap()))
-        .collect();
+    let path = inclusion_path(app, edited.index, checkpoint.size()).await;
     assert!(
         verify_inclusion(
             edited.index,
@@ -233,21 +220,7 @@ async fn large_batches_land_whole() {
     }
     for entry in bench.iter().step_by(97) {
         let leaf = commitment_leaf_hash(hash(&entry.salt), &STANDARD.decode(&entry.body).unwrap());
-        let (_, proof) = get_json(
-            &app,
-            &format!(
-                "/api/log/proof/inclusion?index={}&size={}",
-                entry.index,
-                checkpoint.size()
-            ),
-        )
-        .await;
-        let path: Vec<Hash> = proof["proof"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| hash(h.as_str().unwrap()))
-            .collect();
+        let path = inclusion_path(&app, entry.index, checkpoint.size()).await;
         verify_inclusion(
             entry.index,
             checkpoint.size(),
