@@ -36,6 +36,7 @@
 //! cargo run --release -p porchlight-bench --bin porchlight-crypto-bench -- --runs 5
 //! ```
 
+use porchlight_bench::{BYTES_PER_MB, filesystem_of, mb_per_s};
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -51,7 +52,6 @@ use rand::RngCore as _;
 /// Every buffered reader and writer in the copy and Porchlight legs.
 const BUFFER_BYTES: usize = 1 << 20;
 const BYTES_PER_MIB: u64 = 1 << 20;
-const BYTES_PER_MB: f64 = 1e6;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -674,10 +674,6 @@ fn pass(ok: bool) -> &'static str {
     }
 }
 
-fn mb_per_s(bytes: u64, seconds: f64) -> f64 {
-    bytes as f64 / BYTES_PER_MB / seconds
-}
-
 fn hex_prefix(digest: &[u8; 32]) -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
@@ -738,20 +734,4 @@ impl Machine {
             ),
         }
     }
-}
-
-/// The type and device of the mount holding `dir`, from `/proc/mounts` (longest prefix).
-fn filesystem_of(dir: &Path) -> Option<String> {
-    let dir = dir.canonicalize().ok()?;
-    let mounts = fs::read_to_string("/proc/mounts").ok()?;
-    mounts
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let (device, mount_point, kind) = (fields.next()?, fields.next()?, fields.next()?);
-            dir.starts_with(mount_point)
-                .then(|| (mount_point.len(), format!("{kind} ({device})")))
-        })
-        .max_by_key(|(len, _)| *len)
-        .map(|(_, fs)| fs)
 }

@@ -40,6 +40,7 @@
 //! cargo run --release -p porchlight-bench --bin porchlight-ingest
 //! ```
 
+use porchlight_bench::{BYTES_PER_MB, filesystem_of, load_average, mb_per_s, nearest_rank};
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -72,7 +73,6 @@ use tokio::task::JoinSet;
 
 const PASSWORD: &str = "correct horse battery staple 42";
 const BYTES_PER_MIB: u64 = 1 << 20;
-const BYTES_PER_MB: f64 = 1e6;
 const KIB_PER_MIB: f64 = 1024.0;
 /// Cameras the clips are spread over, as one hub with a few cameras would.
 const CAMERAS: usize = 8;
@@ -1320,28 +1320,8 @@ fn print_report(r: &Report<'_>) {
     }
 }
 
-fn load_average() -> String {
-    fs::read_to_string("/proc/loadavg").map_or_else(
-        |_| "unknown".into(),
-        |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
-    )
-}
-
-fn mb_per_s(bytes: u64, seconds: f64) -> f64 {
-    bytes as f64 / BYTES_PER_MB / seconds
-}
-
 fn mib(kib: u64) -> f64 {
     kib as f64 / KIB_PER_MIB
-}
-
-/// Nearest-rank percentile of sorted values.
-fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 fn random_hex(n: usize) -> String {
@@ -1378,20 +1358,4 @@ impl Machine {
             filesystem: filesystem_of(work_dir).unwrap_or_else(unknown),
         }
     }
-}
-
-/// The type and device of the mount holding `dir`, from `/proc/mounts` (longest prefix).
-fn filesystem_of(dir: &Path) -> Option<String> {
-    let dir = dir.canonicalize().ok()?;
-    let mounts = fs::read_to_string("/proc/mounts").ok()?;
-    mounts
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let (device, mount_point, kind) = (fields.next()?, fields.next()?, fields.next()?);
-            dir.starts_with(mount_point)
-                .then(|| (mount_point.len(), format!("{kind} ({device})")))
-        })
-        .max_by_key(|(len, _)| *len)
-        .map(|(_, fs)| fs)
 }

@@ -47,6 +47,7 @@
 //! cargo run --release -p porchlight-bench --bin porchlight-tlog-bench
 //! ```
 
+use porchlight_bench::{filesystem_of, load_average, nearest_rank};
 use std::fs;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -1313,15 +1314,6 @@ fn print_store(s: &StoreLeg) {
     );
 }
 
-/// Nearest-rank percentile of sorted values.
-fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = (q * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 /// A rate or count with thin spaces between thousands, as in RESULTS.md.
 fn thousands(value: f64) -> String {
     if !value.is_finite() {
@@ -1339,13 +1331,6 @@ fn thousands(value: f64) -> String {
         out.insert(0, '-');
     }
     out
-}
-
-fn load_average() -> String {
-    fs::read_to_string("/proc/loadavg").map_or_else(
-        |_| "unknown".into(),
-        |l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
-    )
 }
 
 /// A field of this process's `/proc/self/status` (`VmRSS`, `VmHWM` in KiB).
@@ -1406,21 +1391,6 @@ impl Machine {
                 .map_or_else(|_| unknown(), |k| k.trim().to_owned()),
         }
     }
-}
-
-/// The type and device of the mount holding `dir`, from `/proc/mounts` (longest prefix).
-fn filesystem_of(dir: &Path) -> Option<String> {
-    let mounts = fs::read_to_string("/proc/mounts").ok()?;
-    mounts
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let (device, mount_point, kind) = (fields.next()?, fields.next()?, fields.next()?);
-            dir.starts_with(mount_point)
-                .then(|| (mount_point.len(), format!("{kind} ({device})")))
-        })
-        .max_by_key(|(len, _)| *len)
-        .map(|(_, fs)| fs)
 }
 
 #[cfg(test)]
