@@ -75,20 +75,10 @@ fn stored_chain_broken(reason: &str) -> ApiError {
     )
 }
 
-/// Verifies `new` as the continuation of `existing` (or as a new chain from its genesis).
-pub fn verify_append(existing: &[ChainLinkRow], new: &[Link]) -> Result<VerifiedChain, ChainError> {
-    let mut links = Vec::with_capacity(existing.len() + new.len());
-    for row in existing {
-        // Stored links parsed before; a failure here is a tampered row.
-        links.push(
-            Link::from_bytes(&row.link).map_err(|_| ChainError::BadSignature {
-                seq: u64::try_from(row.seq).unwrap_or(u64::MAX),
-            })?,
-        );
-    }
-    links.extend_from_slice(new);
+/// Verifies links that start an account's chain: link 0 pins itself.
+pub fn verify_new_chain(links: &[Link]) -> Result<VerifiedChain, ChainError> {
     let root = links.first().map(Link::hash).unwrap_or(LinkHash::ZERO);
-    verify_chain(&links, &root, None)
+    verify_chain(links, &root, None)
 }
 
 /// What the store must make current after the chain became `chain`.

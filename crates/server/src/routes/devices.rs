@@ -18,7 +18,7 @@ use porchlight_store::{ChainLinkRow, Device, STATE_ACTIVE, STATE_PENDING, StoreE
 use crate::auth::secrets::random_id;
 use crate::chain::{
     MAX_LINKS_PER_APPEND, chain_invalid, decode_link, describe, encode_link, membership,
-    stored_chain, verify_append,
+    stored_chain, verify_new_chain,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Authed, ClientAddr};
@@ -102,11 +102,13 @@ pub async fn append_chain(
         .map(|(i, text)| decode_link(text, i))
         .collect::<ApiResult<_>>()?;
     let account = &authed.account.id;
-    let existing = match stored_chain(&state, account).await? {
-        Some((_, rows)) => rows,
-        None => Vec::new(),
-    };
-    let chain = verify_append(&existing, &new).map_err(|e| chain_invalid(e.to_string()))?;
+    // The stored chain is verified once; the new links extend it (or, for a new account,
+    // start it from their own genesis).
+    let chain = match stored_chain(&state, account).await? {
+        Some((stored, _)) => stored.extend(&new),
+        None => verify_new_chain(&new),
+    }
+    .map_err(|e| chain_invalid(e.to_string()))?;
     let rows: Vec<ChainLinkRow> = new
         .iter()
         .map(|link| ChainLinkRow {
