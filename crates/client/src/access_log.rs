@@ -334,6 +334,8 @@ pub(crate) trait LogSource {
         size: u64,
     ) -> Result<proto::ConsistencyProof, ClientError>;
     async fn entries(&self) -> Result<proto::LogEntryList, ClientError>;
+    /// Asks the log to append what is queued for this account and sign a checkpoint now.
+    async fn sign_now(&self) -> Result<(), ClientError>;
 }
 
 impl LogSource for Client {
@@ -355,6 +357,9 @@ impl LogSource for Client {
     }
     async fn entries(&self) -> Result<proto::LogEntryList, ClientError> {
         self.log_entries().await
+    }
+    async fn sign_now(&self) -> Result<(), ClientError> {
+        self.log_sign_checkpoint().await.map(drop)
     }
 }
 
@@ -461,7 +466,13 @@ impl AccessLog {
 
         // The listing before the checkpoint: whatever was in the tree when it was listed is
         // covered by a checkpoint fetched afterwards.
-        let listing = source.entries().await?;
+        let mut listing = source.entries().await?;
+        if listing.pending > 0 {
+            // Entries wait for the next batch; have them signed now rather than report them
+            // unchecked. If the log still cannot take them, they stay counted as pending.
+            source.sign_now().await?;
+            listing = source.entries().await?;
+        }
         report.pending_on_server = listing.pending;
 
         // 2. The checkpoint.
@@ -1018,6 +1029,10 @@ mod tests {
                 size,
                 proof: proof.iter().map(hex::encode).collect(),
             })
+        }
+        /// A log that never signs on demand: queued entries stay queued.
+        async fn sign_now(&self) -> Result<(), ClientError> {
+            Ok(())
         }
         /// Entries beyond the signed size are queued: counted, not listed (unless a
         /// dishonest server lists them).

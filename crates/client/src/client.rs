@@ -521,6 +521,22 @@ impl Client {
         Ok(body.to_vec())
     }
 
+    /// `POST /api/log/checkpoint`: asks the server to append this account's queued entries
+    /// and sign a checkpoint covering them now; answers that checkpoint's note bytes.
+    pub async fn log_sign_checkpoint(&self) -> Result<Vec<u8>, ClientError> {
+        let route = "POST /api/log/checkpoint";
+        let builder = self.request(Method::POST, "/api/log/checkpoint", Auth::Bearer)?;
+        let response = send(builder).await?;
+        let status = response.status().as_u16();
+        if !response.status().is_success() {
+            return Err(api_error(response).await);
+        }
+        let body = read_capped(response, porchlight_tlog::note::MAX_NOTE_BYTES)
+            .await?
+            .ok_or(ClientError::Decode { route, status })?;
+        Ok(body.to_vec())
+    }
+
     /// `GET /api/log/proof/inclusion`: the path of leaf `index` in the tree of `size` leaves.
     pub async fn log_inclusion_proof(
         &self,

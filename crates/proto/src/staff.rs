@@ -99,6 +99,9 @@ pub struct AccessDecision {
 pub struct StaffAlertInfo {
     pub id: String,
     pub staff_id: String,
+    /// `bulk_access` (many accounts within an hour) or `unusual_hours` (a read outside the
+    /// deployment's usual hours).
+    pub kind: String,
     pub reason: String,
     pub created_at_ms: i64,
 }

@@ -88,7 +88,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(clips::clip_payload))
         .routes(routes!(clips::replace_header))
         .routes(routes!(log::log_key))
-        .routes(routes!(log::checkpoint))
+        .routes(routes!(log::checkpoint, log::sign_checkpoint))
         .routes(routes!(log::inclusion))
         .routes(routes!(log::consistency))
         .routes(routes!(log::entries))

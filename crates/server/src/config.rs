@@ -45,6 +45,10 @@ pub struct StaffConfig {
     /// A staff member who reads more than this many different accounts within an hour raises
     /// an alert for security staff.
     pub bulk_alert_accounts_per_hour: i64,
+    /// The deployment's usual working hours, `HH:MM-HH:MM` in UTC (a window may wrap past
+    /// midnight, `22:00-06:00`); a staff read outside them raises an alert for security
+    /// staff. Empty: no such alert.
+    pub usual_hours_utc: String,
 }
 
 impl Default for StaffConfig {
@@ -52,6 +56,7 @@ impl Default for StaffConfig {
         Self {
             session_secs: 8 * 3600,
             bulk_alert_accounts_per_hour: 5,
+            usual_hours_utc: "06:00-22:00".to_owned(),
         }
     }
 }
@@ -293,6 +298,9 @@ impl Config {
         if !(1..=MAX_RETENTION_DAYS).contains(&self.clips.default_retention_days) {
             return bad("clips.default_retention_days must be 1 to 3650");
         }
+        if UsualHours::parse(&self.staff.usual_hours_utc).is_err() {
+            return bad("staff.usual_hours_utc must be empty or HH:MM-HH:MM, such as 06:00-22:00");
+        }
         if self.log.batch_interval_ms == 0 {
             return bad("log.batch_interval_ms must be positive");
         }
@@ -315,6 +323,61 @@ impl Config {
     }
 }
 
+/// A daily window of minutes in UTC, `[start, end)`, wrapping past midnight when
+/// `end < start`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsualHours {
+    start: u32,
+    end: u32,
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+impl UsualHours {
+    /// `HH:MM-HH:MM`; `Ok(None)` for an empty setting (no window), `Err` for anything else.
+    pub fn parse(text: &str) -> Result<Option<Self>, ()> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let minute = |hm: &str| -> Result<u32, ()> {
+            let (h, m) = hm.trim().split_once(':').ok_or(())?;
+            let (h, m): (u32, u32) = (h.parse().map_err(drop)?, m.parse().map_err(drop)?);
+            if h < 24 && m < 60 {
+                Ok(h * 60 + m)
+            } else {
+                Err(())
+            }
+        };
+        let (start, end) = text.split_once('-').ok_or(())?;
+        let (start, end) = (minute(start)?, minute(end)?);
+        if start == end {
+            return Err(());
+        }
+        Ok(Some(Self { start, end }))
+    }
+
+    fn minute_of_day(at_ms: i64) -> u32 {
+        u32::try_from(at_ms.rem_euclid(DAY_MS) / 60_000).unwrap_or(0)
+    }
+
+    /// Whether the instant `at_ms` (Unix milliseconds) falls inside the window.
+    pub fn contains(&self, at_ms: i64) -> bool {
+        let m = Self::minute_of_day(at_ms);
+        if self.start < self.end {
+            (self.start..self.end).contains(&m)
+        } else {
+            m >= self.start || m < self.end
+        }
+    }
+
+    /// `HH:MM` of the instant, in UTC.
+    pub fn clock(at_ms: i64) -> String {
+        let m = Self::minute_of_day(at_ms);
+        format!("{:02}:{:02}", m / 60, m % 60)
+    }
+}
+
 /// Longest retention a camera may have: ten years.
 pub const MAX_RETENTION_DAYS: u32 = 3650;
 
@@ -327,6 +390,30 @@ fn is_foreign_variable(key: &str) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn usual_hours_parse_and_wrap_past_midnight() {
+        let at = |h: i64, m: i64| 19_000 * DAY_MS + (h * 60 + m) * 60_000;
+        let day = UsualHours::parse("06:00-22:00").unwrap().unwrap();
+        assert!(day.contains(at(6, 0)) && day.contains(at(21, 59)));
+        assert!(!day.contains(at(22, 0)) && !day.contains(at(3, 12)));
+        let night = UsualHours::parse(" 22:00 - 06:30 ").unwrap().unwrap();
+        assert!(night.contains(at(23, 0)) && night.contains(at(6, 29)));
+        assert!(!night.contains(at(12, 0)));
+        assert_eq!(UsualHours::parse("").unwrap(), None);
+        for bad in [
+            "6-22",
+            "24:00-06:00",
+            "06:60-07:00",
+            "06:00-06:00",
+            "06:00",
+            "x:y-z:w",
+        ] {
+            assert!(UsualHours::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(UsualHours::clock(at(3, 12)), "03:12");
+        assert_eq!(UsualHours::clock(-60_000), "23:59");
+    }
 
     #[test]
     #[allow(clippy::result_large_err)]

@@ -58,9 +58,16 @@ pub struct AccessRequest {
 pub struct StaffAlert {
     pub id: String,
     pub staff_id: String,
+    /// What raised it: [`ALERT_BULK_ACCESS`] or [`ALERT_UNUSUAL_HOURS`].
+    pub kind: String,
     pub reason: String,
     pub created_at_ms: i64,
 }
+
+/// A staff member read many different accounts within an hour.
+pub const ALERT_BULK_ACCESS: &str = "bulk_access";
+/// A staff member read an account outside the deployment's usual working hours.
+pub const ALERT_UNUSUAL_HOURS: &str = "unusual_hours";
 
 /// What staff without a grant may see: counts, nothing about anyone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -359,12 +366,15 @@ impl Store {
         Ok(row.try_get("n")?)
     }
 
-    /// Raises an alert unless the staff member has one since `since_ms`; true if raised.
+    /// Raises an alert unless the staff member has one of the same kind since `since_ms`;
+    /// true if raised.
     pub async fn raise_staff_alert(&self, alert: &StaffAlert, since_ms: i64) -> Result<bool> {
         let recent = sqlx::query(
-            "SELECT id FROM staff_alerts WHERE staff_id = $1 AND created_at_ms >= $2 LIMIT 1",
+            "SELECT id FROM staff_alerts WHERE staff_id = $1 AND kind = $2 AND created_at_ms >= $3 \
+             LIMIT 1",
         )
         .bind(&alert.staff_id)
+        .bind(&alert.kind)
         .bind(since_ms)
         .fetch_optional(&self.pool)
         .await?;
@@ -372,10 +382,12 @@ impl Store {
             return Ok(false);
         }
         sqlx::query(
-            "INSERT INTO staff_alerts (id, staff_id, reason, created_at_ms) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO staff_alerts (id, staff_id, kind, reason, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&alert.id)
         .bind(&alert.staff_id)
+        .bind(&alert.kind)
         .bind(&alert.reason)
         .bind(alert.created_at_ms)
         .execute(&self.pool)
@@ -386,7 +398,7 @@ impl Store {
     /// The newest alerts.
     pub async fn staff_alerts(&self, limit: i64) -> Result<Vec<StaffAlert>> {
         let rows = sqlx::query(
-            "SELECT id, staff_id, reason, created_at_ms FROM staff_alerts \
+            "SELECT id, staff_id, kind, reason, created_at_ms FROM staff_alerts \
              ORDER BY created_at_ms DESC LIMIT $1",
         )
         .bind(limit.max(0))
@@ -397,6 +409,7 @@ impl Store {
                 Ok(StaffAlert {
                     id: r.try_get("id")?,
                     staff_id: r.try_get("staff_id")?,
+                    kind: r.try_get("kind")?,
                     reason: r.try_get("reason")?,
                     created_at_ms: r.try_get("created_at_ms")?,
                 })

@@ -8,10 +8,11 @@
 
 use rand::RngCore;
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
+use sqlx::{Connection, Executor, Row};
 
-use crate::{Activity, Result, Store, StoreError};
+use crate::{Activity, Backend, Result, Store, StoreError};
 
 /// Rows per multi-row statement: well under both backends' parameter limits.
 const ROWS_PER_STATEMENT: usize = 200;
@@ -235,8 +236,30 @@ impl Store {
     /// checkpoint, in one transaction. [`StoreError::Conflict`] if the tree is no longer
     /// `batch.old_size` (another appender got there first; nothing is stored).
     pub async fn append_log_batch(&self, batch: &LogBatch, now_ms: i64) -> Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        // A signed checkpoint may be served the moment this commits, so the commit must
+        // survive a power cut: the pool's SQLite connections sync at WAL checkpoints only
+        // (`synchronous = NORMAL`), which could roll back a served tree and make the log sign
+        // a fork at the same size. FULL syncs the WAL on this commit; PostgreSQL always does.
+        let sqlite = self.backend == Backend::Sqlite;
+        if sqlite {
+            conn.execute("PRAGMA synchronous = FULL").await?;
+        }
+        let result = self.append_log_batch_on(&mut conn, batch, now_ms).await;
+        if sqlite {
+            conn.execute("PRAGMA synchronous = NORMAL").await?;
+        }
+        result
+    }
+
+    async fn append_log_batch_on(
+        &self,
+        conn: &mut AnyConnection,
+        batch: &LogBatch,
+        now_ms: i64,
+    ) -> Result<()> {
         let new_size = batch.old_size + batch.entries.len() as i64;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = conn.begin().await?;
         let moved = sqlx::query("UPDATE log_state SET size = $1 WHERE id = 1 AND size = $2")
             .bind(new_size)
             .bind(batch.old_size)

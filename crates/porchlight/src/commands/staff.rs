@@ -271,9 +271,9 @@ fn alerts(ctx: &Ctx) -> anyhow::Result<()> {
         println!("No alerts.");
         return Ok(());
     }
-    let mut table = Table::new(&["TIME", "STAFF ID", "REASON"]);
+    let mut table = Table::new(&["TIME", "KIND", "STAFF ID", "REASON"]);
     for a in &list.alerts {
-        table.row(&[&rfc3339(a.created_at_ms), &a.staff_id, &a.reason]);
+        table.row(&[&rfc3339(a.created_at_ms), &a.kind, &a.staff_id, &a.reason]);
     }
     print!("{}", table.render());
     Ok(())

@@ -16,13 +16,15 @@ use porchlight_proto::{
     ErrorCode, StaffAlertInfo, StaffAlertList, StaffFigures, StaffLoginRequest, StaffSession,
 };
 use porchlight_store::{
-    AccessRequest, ClipQuery, REQUEST_APPROVED, REQUEST_DENIED, REQUEST_PENDING, REQUEST_REVOKED,
-    STATE_ACTIVE, STATE_PENDING, Staff, StaffAlert,
+    ALERT_BULK_ACCESS, ALERT_UNUSUAL_HOURS, AccessRequest, ClipQuery, REQUEST_APPROVED,
+    REQUEST_DENIED, REQUEST_PENDING, REQUEST_REVOKED, STATE_ACTIVE, STATE_PENDING, Staff,
+    StaffAlert,
 };
 use zeroize::Zeroizing;
 
 use crate::auth::secrets::{issue_token, random_id};
 use crate::auth::totp;
+use crate::config::UsualHours;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, ApiPath, ClientAddr, StaffAuthed, parse_json};
 use crate::routes::accounts::notify;
@@ -385,6 +387,7 @@ pub async fn alerts(
             .map(|a| StaffAlertInfo {
                 id: a.id,
                 staff_id: a.staff_id,
+                kind: a.kind,
                 reason: a.reason,
                 created_at_ms: a.created_at_ms,
             })
@@ -432,23 +435,51 @@ async fn granted_read(
         .record_staff_read(&staff.id, &account_id, body.to_string().as_bytes(), now)
         .await?;
     metrics::counter!("porchlight_staff_reads_total", "scope" => scope.to_owned()).increment(1);
+    raise_alerts(state, staff, now).await?;
+    Ok(account_id)
+}
+
+/// Alerts security staff to bulk access (many accounts within an hour) and to reads outside
+/// the deployment's usual hours; each kind at most once an hour per staff member.
+async fn raise_alerts(state: &AppState, staff: &Staff, now: i64) -> ApiResult<()> {
     let hour_ago = now - 3_600_000;
+    let mut alerts = Vec::new();
     let accounts = state.store.accounts_read_since(&staff.id, hour_ago).await?;
     if accounts > state.config.staff.bulk_alert_accounts_per_hour {
-        let alert = StaffAlert {
-            id: random_id(),
-            staff_id: staff.id.clone(),
-            reason: format!(
+        alerts.push((
+            ALERT_BULK_ACCESS,
+            format!(
                 "{} read {accounts} different accounts within an hour",
                 staff.email
             ),
+        ));
+    }
+    let hours = &state.config.staff.usual_hours_utc;
+    if let Some(window) = UsualHours::parse(hours).ok().flatten()
+        && !window.contains(now)
+    {
+        alerts.push((
+            ALERT_UNUSUAL_HOURS,
+            format!(
+                "{} read an account at {} UTC, outside the usual hours {hours} UTC",
+                staff.email,
+                UsualHours::clock(now)
+            ),
+        ));
+    }
+    for (kind, reason) in alerts {
+        let alert = StaffAlert {
+            id: random_id(),
+            staff_id: staff.id.clone(),
+            kind: kind.to_owned(),
+            reason,
             created_at_ms: now,
         };
         if state.store.raise_staff_alert(&alert, hour_ago).await? {
-            tracing::warn!(staff = %staff.id, accounts, "bulk staff access alert");
+            tracing::warn!(staff = %staff.id, kind, "staff access alert");
         }
     }
-    Ok(account_id)
+    Ok(())
 }
 
 /// The account's devices (names, keys, states), under a `devices:read` grant.

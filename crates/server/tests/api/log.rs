@@ -232,3 +232,47 @@ async fn large_batches_land_whole() {
     }
     app.stop().await;
 }
+
+both_backends!(
+    a_checkpoint_on_demand_covers_queued_entries,
+    a_checkpoint_on_demand_covers_queued_entries
+);
+async fn a_checkpoint_on_demand_covers_queued_entries(app: &TestApp) {
+    let (_, key) = get_json(app, "/api/log/key").await;
+    let origin = key["origin"].as_str().unwrap().to_owned();
+    let verifier = NoteVerifier::parse(key["vkey"].as_str().unwrap()).unwrap();
+    let ann = owner(app, "ann@example.com").await;
+    app.next_step();
+    app.login(&ann.account).await.unwrap();
+    let before = ann.client().log_entries().await.unwrap();
+    assert!(before.pending > 0, "the sign-in waits for the next batch");
+
+    let note = ann.client().log_sign_checkpoint().await.unwrap();
+    let checkpoint = open_checkpoint(&note, &origin, std::slice::from_ref(&verifier)).unwrap();
+    let after = ann.client().log_entries().await.unwrap();
+    assert_eq!(after.pending, 0);
+    assert!(after.entries.len() > before.entries.len());
+    for entry in &after.entries {
+        assert!(entry.index < checkpoint.size());
+        let leaf = commitment_leaf_hash(hash(&entry.salt), &STANDARD.decode(&entry.body).unwrap());
+        let path = inclusion_path(app, entry.index, checkpoint.size()).await;
+        verify_inclusion(
+            entry.index,
+            checkpoint.size(),
+            &leaf,
+            &path,
+            checkpoint.root(),
+        )
+        .unwrap();
+    }
+    // Nothing queued: the same checkpoint again, and no new tree.
+    let again = ann.client().log_sign_checkpoint().await.unwrap();
+    assert_eq!(again, note);
+    // Only a signed-in caller may make the log work.
+    let anonymous = reqwest::Client::new()
+        .post(format!("{}/api/log/checkpoint", app.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401);
+}
