@@ -9,6 +9,8 @@
 //!   server), the hub's id and name, and the highest chain link verified `(seq, hash)`;
 //! - `token.json`: the current hub token and when it expires (it opens only the hub routes,
 //!   for at most 15 minutes);
+//! - `chain.json`: the owner's chain as last verified, so clips recorded while the server is
+//!   out of reach are still sealed (to that chain, verified again from the pinned root);
 //! - `spool/`: sealed clips (`<upload key>.age` = header ‖ payload, `<upload key>.statement`)
 //!   waiting for upload; removed once the server has them.
 //!
@@ -40,11 +42,12 @@ use crate::error::ClientError;
 use crate::files::PrivateDir;
 use crate::home::HomeError;
 use crate::secret::Secret;
-use crate::vault::decode_links;
+use crate::vault::{decode_links, encode_links};
 
 const KEY_FILE: &str = "hub.key";
 const CONFIG_FILE: &str = "hub.json";
 const TOKEN_FILE: &str = "token.json";
+const CHAIN_FILE: &str = "chain.json";
 const SPOOL_DIR: &str = "spool";
 const FORMAT_VERSION: u32 = 1;
 /// A cached token is not used in its last minute.
@@ -378,11 +381,33 @@ pub async fn verified_chain(home: &HubHome, client: &Client) -> Result<VerifiedC
         return Err(E2eError::HubNotInChain);
     }
     if config.seen != Some(chain.position()) || !config.approved {
+        // The links first: a crash in between leaves a cache older than `seen`, which
+        // `cached_chain` refuses rather than trusting.
+        home.dir.write_json(CHAIN_FILE, &encode_links(&links))?;
         config.seen = Some(chain.position());
         config.approved = true;
         home.save_config(&config)?;
+    } else if home.dir.read(CHAIN_FILE)?.is_none() {
+        home.dir.write_json(CHAIN_FILE, &encode_links(&links))?;
     }
     Ok(chain)
+}
+
+/// The chain as last verified, verified again from the pinned root and no older than the
+/// highest link seen; `None` before the first verification. For sealing while the server is
+/// out of reach: a device removed since is still a recipient until the hub hears of it,
+/// which is the best a hub without a connection can know.
+pub fn cached_chain(home: &HubHome) -> Result<Option<VerifiedChain>, E2eError> {
+    let config = home.require_config()?;
+    let secret = home.require_secret()?;
+    let Some(links) = home.dir.read_json::<proto::ChainLinks>(CHAIN_FILE)? else {
+        return Ok(None);
+    };
+    let chain = verify_chain(&decode_links(&links)?, &config.root, config.seen)?;
+    if !chain.has_hub(&secret.public()) {
+        return Err(E2eError::HubNotInChain);
+    }
+    Ok(Some(chain))
 }
 
 /// Seals `input` to the chain's recipients into the spool and signs its statement.
@@ -439,30 +464,29 @@ fn seal_blocking(
         .prefix(".sealing-")
         .tempfile_in(spool)
         .map_err(|e| E2eError::io("create a file in", spool, e))?;
-    // age writes the whole header before the first payload byte, so one file can take both.
     let out = temp.as_file();
-    let sizes =
-        seal(BufReader::new(plaintext), out, out, recipients).map_err(|source| E2eError::Clip {
+    let sealed = seal_clip(
+        secret,
+        recipients,
+        BufReader::new(plaintext),
+        out,
+        camera,
+        start_ms,
+        duration_ms,
+    )
+    .map_err(|e| match e {
+        E2eError::Clip { source, .. } => E2eError::Clip {
             subject: input.display().to_string(),
             source,
-        })?;
+        },
+        other => other,
+    })?;
     out.sync_all()
         .map_err(|e| E2eError::io("write", &file, e))?;
     temp.persist(&file)
         .map_err(|e| E2eError::io("write", &file, e.error))?;
-    let meta_sha256: [u8; 32] = Sha256::digest([]).into();
-    let statement = ClipStatement::new(
-        camera,
-        start_ms,
-        duration_ms,
-        sizes.payload_sha256,
-        meta_sha256,
-    )
-    .map_err(E2eError::Camera)?;
-    let signature = sign_clip(&statement, secret);
-    let mut signed = statement.to_bytes();
-    signed.extend_from_slice(&signature.to_bytes());
-    let statement_text = STANDARD.encode(signed);
+    let statement_text = sealed.statement;
+    let sizes = sealed.sizes;
     let statement_file = spool.join(format!("{upload_key}.statement"));
     write_private(&statement_file, statement_text.as_bytes())
         .map_err(|e| E2eError::io("write", &statement_file, e))?;
@@ -476,6 +500,51 @@ fn seal_blocking(
         duration_ms,
         recipients: recipients.len(),
         payload_bytes: sizes.payload_bytes,
+    })
+}
+
+/// A sealed clip's signed statement and sizes.
+#[derive(Debug, Clone)]
+pub struct SealedClip {
+    /// Base64 of the statement bytes ‖ the hub's signature (the upload header's value).
+    pub statement: String,
+    pub sizes: porchlight_crypto::SealedSizes,
+}
+
+/// Seals `plaintext` to `recipients` as one age file (header ‖ payload) into `out`, and signs
+/// the clip's statement with the hub key. Blocking; the caller syncs `out`.
+pub fn seal_clip<R: std::io::Read, W: std::io::Write + Copy>(
+    secret: &HubSecret,
+    recipients: &[porchlight_crypto::DevicePublic],
+    plaintext: R,
+    out: W,
+    camera: &str,
+    start_ms: i64,
+    duration_ms: u64,
+) -> Result<SealedClip, E2eError> {
+    // Checked before any work: a bad camera name is a usage error, not a sealing one.
+    ClipStatement::new(camera, start_ms, duration_ms, [0; 32], [0; 32])
+        .map_err(E2eError::Camera)?;
+    // age writes the whole header before the first payload byte, so one file takes both.
+    let sizes = seal(plaintext, out, out, recipients).map_err(|source| E2eError::Clip {
+        subject: format!("a clip of {camera}"),
+        source,
+    })?;
+    let meta_sha256: [u8; 32] = Sha256::digest([]).into();
+    let statement = ClipStatement::new(
+        camera,
+        start_ms,
+        duration_ms,
+        sizes.payload_sha256,
+        meta_sha256,
+    )
+    .map_err(E2eError::Camera)?;
+    let signature = sign_clip(&statement, secret);
+    let mut signed = statement.to_bytes();
+    signed.extend_from_slice(&signature.to_bytes());
+    Ok(SealedClip {
+        statement: STANDARD.encode(signed),
+        sizes,
     })
 }
 

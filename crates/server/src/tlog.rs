@@ -29,7 +29,7 @@ use crate::state::AppState;
 pub const LOG_KEY_FILE: &str = "log-key";
 /// Most entries one append takes: small enough that a batch holds SQLite's write lock only
 /// briefly, so sign-ins queueing their own entries are not kept waiting behind a backlog.
-const BATCH_LIMIT: i64 = 500;
+pub const BATCH_LIMIT: i64 = 500;
 /// The pause between full batches while a backlog drains: room for other writers.
 const BACKLOG_PAUSE: Duration = Duration::from_millis(20);
 
