@@ -333,26 +333,39 @@ pub struct UsualHours {
 
 const DAY_MS: i64 = 86_400_000;
 
+/// A usual-hours setting that is neither empty nor `HH:MM-HH:MM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadUsualHours;
+
+impl std::fmt::Display for BadUsualHours {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("expected HH:MM-HH:MM with two different times, such as 06:00-22:00")
+    }
+}
+
+impl std::error::Error for BadUsualHours {}
+
 impl UsualHours {
     /// `HH:MM-HH:MM`; `Ok(None)` for an empty setting (no window), `Err` for anything else.
-    pub fn parse(text: &str) -> Result<Option<Self>, ()> {
+    pub fn parse(text: &str) -> Result<Option<Self>, BadUsualHours> {
         let text = text.trim();
         if text.is_empty() {
             return Ok(None);
         }
-        let minute = |hm: &str| -> Result<u32, ()> {
-            let (h, m) = hm.trim().split_once(':').ok_or(())?;
-            let (h, m): (u32, u32) = (h.parse().map_err(drop)?, m.parse().map_err(drop)?);
+        let minute = |hm: &str| -> Result<u32, BadUsualHours> {
+            let (h, m) = hm.trim().split_once(':').ok_or(BadUsualHours)?;
+            let h: u32 = h.parse().map_err(|_| BadUsualHours)?;
+            let m: u32 = m.parse().map_err(|_| BadUsualHours)?;
             if h < 24 && m < 60 {
                 Ok(h * 60 + m)
             } else {
-                Err(())
+                Err(BadUsualHours)
             }
         };
-        let (start, end) = text.split_once('-').ok_or(())?;
+        let (start, end) = text.split_once('-').ok_or(BadUsualHours)?;
         let (start, end) = (minute(start)?, minute(end)?);
         if start == end {
-            return Err(());
+            return Err(BadUsualHours);
         }
         Ok(Some(Self { start, end }))
     }
