@@ -849,6 +849,11 @@ impl VerifiedChain {
         self.hubs.iter().any(|h| h.key == *key)
     }
 
+    /// Whether `key` was removed from the chain (in any role); it can never return.
+    pub(crate) fn was_removed(&self, key: &[u8; 32]) -> bool {
+        self.revoked.contains(key)
+    }
+
     /// Whether `sign_key` may sign the next link (a current device or the recovery key).
     pub fn can_sign(&self, sign_key: &[u8; 32]) -> bool {
         self.authorised_signer(sign_key, 0).is_ok()

@@ -15,13 +15,17 @@
 //! - **Clips** ([`clip`], [`header`]): [`seal`] and [`open`] in the age v1 format, stored as
 //!   a header blob and a payload blob; [`rewrap`] gives a header new recipients without
 //!   touching the payload; [`ClipStatement`]s signed by the hub for authenticity.
+//! - **Live view** ([`live`]): the forward-secret handshake between a viewer device
+//!   ([`PendingView`]) and a hub ([`answer_offer`]) and the AES-256-GCM sealing of the
+//!   stream's frames ([`FrameSealer`], [`FrameOpener`]).
 //!
 //! What it does not own: where keys are kept (the client's home folder, the hub's data
 //! folder), how links, headers and payloads travel (proto, server, client), and every
 //! policy above the primitives (when to re-wrap, which clips to show).
 //!
 //! Every primitive is a well-kept crate's: `age`/`age-core` (file format, X25519 stanzas,
-//! STREAM), `ed25519-dalek` and `x25519-dalek` 3, `sha2`, `hkdf`, `hmac`, `base32`, `bech32`.
+//! STREAM), `ed25519-dalek` and `x25519-dalek` 3, `aes-gcm`, `sha2`, `hkdf`, `hmac`, `base32`,
+//! `bech32`.
 
 mod codes;
 mod wire;
@@ -30,6 +34,7 @@ pub mod chain;
 pub mod clip;
 pub mod header;
 pub mod keys;
+pub mod live;
 pub mod pairing;
 pub mod recovery;
 pub mod statement;
@@ -44,6 +49,10 @@ pub use clip::{
 };
 pub use header::{ClipHeader, HeaderError, MAX_HEADER_BYTES, read_header, rewrap};
 pub use keys::{DevicePublic, DeviceSecret, HubKey, HubSecret, KeyError};
+pub use live::{
+    AcceptedOffer, Answer, FrameHeader, FrameKind, FrameOpener, FrameSealer, LiveError, Offer,
+    OfferWindow, OpenedFrame, PendingView, StreamId, answer_offer,
+};
 pub use pairing::{PairingCode, PairingError, PairingSecret};
 pub use recovery::{RecoveryCode, RecoveryCodeError, RecoveryKey};
 pub use statement::{

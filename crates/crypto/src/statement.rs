@@ -42,7 +42,8 @@ pub enum StatementError {
     HubNotInChain,
 }
 
-fn check_camera_id(id: &str) -> Result<(), StatementError> {
+/// The rule for a camera id, shared with live-view offers (`live.rs`).
+pub(crate) fn check_camera_id(id: &str) -> Result<(), StatementError> {
     if id.is_empty()
         || id.len() > MAX_CAMERA_ID_BYTES
         || id.chars().any(char::is_control)
