@@ -11,16 +11,13 @@
 //!   for at most 15 minutes);
 //! - `chain.json`: the owner's chain as last verified, so clips recorded while the server is
 //!   out of reach are still sealed (to that chain, verified again from the pinned root);
-//! - `spool/`: sealed clips (`<upload key>.age` = header ‖ payload, `<upload key>.statement`)
-//!   waiting for upload; removed once the server has them.
+//! - the hub's upload queue and recordings live beside these files, kept by `porchlight-hub`.
 //!
 //! The hub seals only to a chain that verifies from its pinned root, contains the highest
 //! link it saw before (no rollback, no fork), and names this hub. So neither a ghost device
 //! the server slipped into the chain nor an old chain from before a device was removed ever
 //! receives a clip.
 
-use std::fs::File;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -30,7 +27,6 @@ use porchlight_crypto::{
     ClipStatement, HubSecret, LinkHash, PairingCode, VerifiedChain, seal, sign_clip, verify_chain,
 };
 use porchlight_proto::{self as proto, ErrorCode};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -48,7 +44,6 @@ const KEY_FILE: &str = "hub.key";
 const CONFIG_FILE: &str = "hub.json";
 const TOKEN_FILE: &str = "token.json";
 const CHAIN_FILE: &str = "chain.json";
-const SPOOL_DIR: &str = "spool";
 const FORMAT_VERSION: u32 = 1;
 /// A cached token is not used in its last minute.
 const TOKEN_MARGIN_MS: i64 = 60_000;
@@ -91,22 +86,6 @@ struct TokenFile {
     version: u32,
     token: Zeroizing<String>,
     expires_at_ms: i64,
-}
-
-/// A clip sealed into the spool, ready to upload.
-#[derive(Debug, Clone)]
-pub struct Spooled {
-    pub upload_key: String,
-    /// `header ‖ payload`: a standard age file.
-    pub file: PathBuf,
-    statement_file: PathBuf,
-    /// Base64 of the statement bytes ‖ the hub's signature (the upload header's value).
-    pub statement: String,
-    pub camera: String,
-    pub start_ms: i64,
-    pub duration_ms: u64,
-    pub recipients: usize,
-    pub payload_bytes: u64,
 }
 
 /// A hub's state folder.
@@ -185,7 +164,8 @@ impl HubHome {
             })
     }
 
-    fn require_secret(&self) -> Result<HubSecret, E2eError> {
+    /// The hub's key; an error if the state folder has none (never paired).
+    pub fn require_secret(&self) -> Result<HubSecret, E2eError> {
         self.secret()?.ok_or_else(|| E2eError::HubNotPaired {
             path: self.dir().to_owned(),
         })
@@ -219,10 +199,6 @@ impl HubHome {
             expires_at_ms,
         };
         Ok(self.dir.write_json(TOKEN_FILE, &file)?)
-    }
-
-    fn spool(&self) -> Result<PrivateDir, E2eError> {
-        Ok(PrivateDir::open(self.dir.path(SPOOL_DIR))?)
     }
 }
 
@@ -410,99 +386,6 @@ pub fn cached_chain(home: &HubHome) -> Result<Option<VerifiedChain>, E2eError> {
     Ok(Some(chain))
 }
 
-/// Seals `input` to the chain's recipients into the spool and signs its statement.
-pub async fn seal_into_spool(
-    home: &HubHome,
-    chain: &VerifiedChain,
-    input: &Path,
-    camera: &str,
-    start_ms: i64,
-    duration_ms: u64,
-) -> Result<Spooled, E2eError> {
-    let secret = home.require_secret()?;
-    let spool = home.spool()?;
-    // Checked before any work: a bad camera name is a usage error, not a sealing one.
-    ClipStatement::new(camera, start_ms, duration_ms, [0; 32], [0; 32])
-        .map_err(E2eError::Camera)?;
-    let mut key = [0u8; 16];
-    rand::rng().fill_bytes(&mut key);
-    let upload_key = hex::encode(key);
-    let recipients = chain.recipients();
-    let input = input.to_owned();
-    let camera = camera.to_owned();
-    let spool_dir = spool.dir().to_owned();
-    tokio::task::spawn_blocking(move || {
-        seal_blocking(
-            &secret,
-            &spool_dir,
-            &upload_key,
-            &input,
-            &camera,
-            start_ms,
-            duration_ms,
-            &recipients,
-        )
-    })
-    .await
-    .map_err(|e| E2eError::io("seal into", home.dir(), std::io::Error::other(e)))?
-}
-
-#[allow(clippy::too_many_arguments)]
-fn seal_blocking(
-    secret: &HubSecret,
-    spool: &Path,
-    upload_key: &str,
-    input: &Path,
-    camera: &str,
-    start_ms: i64,
-    duration_ms: u64,
-    recipients: &[porchlight_crypto::DevicePublic],
-) -> Result<Spooled, E2eError> {
-    let plaintext = File::open(input).map_err(|e| E2eError::io("open", input, e))?;
-    let file = spool.join(format!("{upload_key}.age"));
-    let temp = tempfile::Builder::new()
-        .prefix(".sealing-")
-        .tempfile_in(spool)
-        .map_err(|e| E2eError::io("create a file in", spool, e))?;
-    let out = temp.as_file();
-    let sealed = seal_clip(
-        secret,
-        recipients,
-        BufReader::new(plaintext),
-        out,
-        camera,
-        start_ms,
-        duration_ms,
-    )
-    .map_err(|e| match e {
-        E2eError::Clip { source, .. } => E2eError::Clip {
-            subject: input.display().to_string(),
-            source,
-        },
-        other => other,
-    })?;
-    out.sync_all()
-        .map_err(|e| E2eError::io("write", &file, e))?;
-    temp.persist(&file)
-        .map_err(|e| E2eError::io("write", &file, e.error))?;
-    let statement_text = sealed.statement;
-    let sizes = sealed.sizes;
-    let statement_file = spool.join(format!("{upload_key}.statement"));
-    write_private(&statement_file, statement_text.as_bytes())
-        .map_err(|e| E2eError::io("write", &statement_file, e))?;
-    Ok(Spooled {
-        upload_key: upload_key.to_owned(),
-        file,
-        statement_file,
-        statement: statement_text,
-        camera: camera.to_owned(),
-        start_ms,
-        duration_ms,
-        recipients: recipients.len(),
-        payload_bytes: sizes.payload_bytes,
-    })
-}
-
 /// A sealed clip's signed statement and sizes.
 #[derive(Debug, Clone)]
 pub struct SealedClip {
@@ -548,50 +431,36 @@ pub fn seal_clip<R: std::io::Read, W: std::io::Write + Copy>(
     })
 }
 
-/// A new 0600 file (the spool is private like the rest of the state folder).
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-/// Uploads a spooled clip (a retry of the same upload key is harmless: the server answers
-/// with the clip it made the first time) and removes it from the spool. Returns whether the
-/// server made a new clip, and the clip.
-pub async fn upload(
+/// Uploads a sealed clip (a retry of the same upload key is harmless: the server answers
+/// with the clip it made the first time). A cached token the server no longer honours is
+/// replaced once. Returns whether the server made a new clip, and the clip.
+pub async fn upload_sealed(
     home: &HubHome,
     client: &Client,
-    spooled: &Spooled,
+    upload_key: &str,
+    statement: &str,
+    file: &Path,
     now_ms: i64,
 ) -> Result<(bool, proto::ClipSummary), E2eError> {
     let open = || async {
-        tokio::fs::File::open(&spooled.file)
+        tokio::fs::File::open(file)
             .await
-            .map_err(|e| E2eError::io("open", &spooled.file, e))
+            .map_err(|e| E2eError::io("open", file, e))
     };
-    let answer = client
-        .upload_clip(&spooled.upload_key, &spooled.statement, open().await?)
-        .await;
-    let answer = match answer {
+    match client
+        .upload_clip(upload_key, statement, open().await?)
+        .await
+    {
         Err(e) if e.code() == Some(ErrorCode::Unauthenticated) => {
             // The cached token ended early (revoked, or the server restarted its clock).
             home.dir.remove(TOKEN_FILE)?;
             let client = signed_in(home, now_ms).await?;
-            client
-                .upload_clip(&spooled.upload_key, &spooled.statement, open().await?)
-                .await?
+            Ok(client
+                .upload_clip(upload_key, statement, open().await?)
+                .await?)
         }
-        other => other?,
-    };
-    let _ = std::fs::remove_file(&spooled.file);
-    let _ = std::fs::remove_file(&spooled.statement_file);
-    Ok(answer)
+        other => Ok(other?),
+    }
 }
 
 /// When a recording started: the file's modification time, else now.
@@ -651,7 +520,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sealed_spool_files_open_for_every_recipient_and_carry_a_signed_statement() {
+    async fn sealed_clips_open_for_every_recipient_and_carry_a_signed_statement() {
         let parent = tempfile::tempdir().unwrap();
         let device = DeviceSecret::generate();
         let (recovery, _) = RecoveryKey::generate();
@@ -668,25 +537,34 @@ mod tests {
                 &device,
             )
             .unwrap();
-        let input = parent.path().join("clip.mp4");
-        std::fs::write(&input, vec![9u8; 150_000]).unwrap();
-        let spooled = seal_into_spool(&home, builder.chain(), &input, "front door", 5, 6)
-            .await
-            .unwrap();
-        assert_eq!(spooled.recipients, 2);
+        let plain = vec![9u8; 150_000];
+        let out = tempfile::tempfile().unwrap();
+        let sealed = seal_clip(
+            &hub,
+            &builder.chain().recipients(),
+            plain.as_slice(),
+            &out,
+            "front door",
+            5,
+            6,
+        )
+        .unwrap();
+        assert_eq!(sealed.sizes.plaintext_bytes, 150_000);
         for identity in [&device as &dyn porchlight_crypto::age::Identity, &recovery] {
-            let file = BufReader::new(File::open(&spooled.file).unwrap());
-            let mut plain = Vec::new();
-            open_file(file, identity)
+            let mut file = out.try_clone().unwrap();
+            std::io::Seek::rewind(&mut file).unwrap();
+            let mut opened = Vec::new();
+            open_file(std::io::BufReader::new(file), identity)
                 .unwrap()
-                .read_to_end(&mut plain)
+                .read_to_end(&mut opened)
                 .unwrap();
-            assert_eq!(plain, vec![9u8; 150_000]);
+            assert_eq!(opened, plain);
         }
-        let signed = STANDARD.decode(&spooled.statement).unwrap();
+        let signed = STANDARD.decode(&sealed.statement).unwrap();
         let (bytes, signature) = signed.split_at(signed.len() - 64);
         let statement = ClipStatement::from_bytes(bytes).unwrap();
         assert_eq!(statement.camera_id(), "front door");
+        assert_eq!(statement.payload_sha256(), &sealed.sizes.payload_sha256);
         porchlight_crypto::verify_clip_in_chain(
             builder.chain(),
             &statement,
@@ -694,9 +572,7 @@ mod tests {
             &hub.public(),
         )
         .unwrap();
-        let err = seal_into_spool(&home, builder.chain(), &input, " bad ", 0, 0)
-            .await
-            .unwrap_err();
+        let err = seal_clip(&hub, &[], plain.as_slice(), &out, " bad ", 0, 0).unwrap_err();
         assert!(matches!(err, E2eError::Camera(_)));
     }
 }
