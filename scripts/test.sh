@@ -4,7 +4,8 @@
 #
 # Real services, not mocks: SQLite files, the PostgreSQL server on 127.0.0.1:5432 (trust auth,
 # database `test`; started here if installed but stopped), oathtool as an independent TOTP
-# generator and Go `age` as an independent implementation of the clip format. A leg whose service is truly absent prints that it was skipped.
+# generator, Go `age` as an independent implementation of the clip format, ffprobe/ffmpeg to
+# check recorded clips, and GStreamer's RTSP server as a real camera for the hub. A leg whose service is truly absent prints that it was skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,12 @@ say "system packages"
 missing=()
 command -v oathtool >/dev/null || missing+=(oathtool)
 command -v age >/dev/null || missing+=(age)
+# The hub's camera tests: ffmpeg/ffprobe check clips, GStreamer's RTSP server is the camera.
+command -v ffprobe >/dev/null || missing+=(ffmpeg)
+for pkg in python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+  gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   as_root apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \

@@ -274,6 +274,47 @@ pub enum HubCommand {
     /// Verify the owner's chain from the pinned root, seal FILE to its devices and recovery
     /// key, sign the clip statement and upload it; prints the clip id.
     Upload(HubUploadArgs),
+    /// Record the cameras in --config: clips on motion, doorbell presses and manual
+    /// triggers, sealed into the durable upload queue and uploaded. Runs until Ctrl-C or
+    /// SIGTERM; the clip being recorded is sealed before it stops.
+    Run(HubRunArgs),
+    /// Seal recordings into the upload queue without uploading them (`hub run` does).
+    Enqueue(HubEnqueueArgs),
+    /// Show a running hub's cameras, uploads and queue (from its local endpoint).
+    Status(HubStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HubRunArgs {
+    /// The hub's state folder (from `hub pair`).
+    #[arg(long, value_name = "DIR")]
+    pub state: PathBuf,
+    /// The hub's configuration: cameras, clip lengths, queue size (see docs/HUB.md).
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct HubEnqueueArgs {
+    /// The hub's state folder.
+    #[arg(long, value_name = "DIR")]
+    pub state: PathBuf,
+    /// The camera the clips are from.
+    #[arg(long, value_name = "NAME")]
+    pub camera: String,
+    /// Each clip's length; each starts at its file's modification time.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub duration_ms: u64,
+    /// The recordings.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct HubStatusArgs {
+    /// The running hub's local endpoint.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8089")]
+    pub local: String,
 }
 
 #[derive(Debug, Args)]
@@ -609,10 +650,44 @@ mod tests {
             &["porchlight", "access-log"],
             &["porchlight", "access-log", "list"],
             &["porchlight", "access-log", "verify", "--json"],
+            &[
+                "porchlight",
+                "hub",
+                "run",
+                "--state",
+                "/s",
+                "--config",
+                "/h.toml",
+            ],
+            &[
+                "porchlight",
+                "hub",
+                "enqueue",
+                "--state",
+                "/s",
+                "--camera",
+                "c",
+                "a",
+                "b",
+            ],
+            &["porchlight", "hub", "status", "--local", "127.0.0.1:1"],
         ] {
             assert!(Cli::try_parse_from(args).is_ok(), "{args:?}");
         }
         assert!(Cli::try_parse_from(["porchlight", "hub", "upload", "f.mp4"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "porchlight",
+                "hub",
+                "enqueue",
+                "--state",
+                "/s",
+                "--camera",
+                "c"
+            ])
+            .is_err(),
+            "at least one file"
+        );
     }
 
     #[test]

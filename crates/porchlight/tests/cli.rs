@@ -8,6 +8,8 @@
 mod access_log;
 #[path = "cli/e2e.rs"]
 mod e2e;
+#[path = "cli/hub_run.rs"]
+mod hub_run;
 #[path = "cli/staff.rs"]
 mod staff;
 
@@ -41,10 +43,15 @@ fn serve(data: &Path) -> Server {
 }
 
 /// [`serve`] with extra `PORCHLIGHT_*` configuration.
-#[allow(clippy::zombie_processes)] // the child is owned by `Server`, whose drop reaps it
 fn serve_with(data: &Path, env: &[(&str, &str)]) -> Server {
+    serve_at(data, "127.0.0.1:0", env)
+}
+
+/// [`serve_with`] on a chosen address (a server restarted where its clients expect it).
+#[allow(clippy::zombie_processes)] // the child is owned by `Server`, whose drop reaps it
+fn serve_at(data: &Path, listen: &str, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .args(["serve", "--listen", listen, "--data"])
         .arg(data)
         .env("PORCHLIGHT_LOG_FORMAT", "json")
         .env("PORCHLIGHT_LOG_FILTER", "info")

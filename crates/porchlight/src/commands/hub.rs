@@ -1,5 +1,6 @@
 //! Pairing a hub, from both ends: `pair` on an owner's device (code, wait, proof, sign the
-//! hub in) and `hub pair` / `hub upload` on the hub.
+//! hub in) and `hub pair` on the hub; and the hub itself: `hub run` (record, seal, queue,
+//! upload), `hub enqueue` / `hub upload` for recordings made elsewhere, `hub status`.
 
 use std::io::Write as _;
 use std::time::{Duration, Instant};
@@ -9,10 +10,14 @@ use porchlight_client::crypto::{ChainOp, HubKey, Name, PairingCode};
 use porchlight_client::hub::{self as hubs, HubHome};
 use porchlight_client::proto::{PairingRequest, PairingState, PairingStatus, RedeemedHub};
 use porchlight_client::{Client, ClientError, E2eError, proto::ErrorCode};
+use porchlight_hub::seal_to_spool;
+use porchlight_hub::spool::{Spool, SpoolEntry};
 use serde::Serialize;
 
 use super::{ChainSummary, Ctx, now_ms, warn_if_plaintext};
-use crate::cli::{HubCommand, HubPairArgs, HubUploadArgs, PairArgs};
+use crate::cli::{
+    HubCommand, HubEnqueueArgs, HubPairArgs, HubRunArgs, HubStatusArgs, HubUploadArgs, PairArgs,
+};
 use crate::output::{clean, print_json, terminal_text};
 use crate::report::CliError;
 
@@ -179,6 +184,9 @@ pub(super) fn hub(command: HubCommand, json: bool) -> anyhow::Result<()> {
     match command {
         HubCommand::Pair(args) => hub_pair(&runtime, json, args),
         HubCommand::Upload(args) => hub_upload(&runtime, json, args),
+        HubCommand::Run(args) => hub_run(args),
+        HubCommand::Enqueue(args) => hub_enqueue(&runtime, json, args),
+        HubCommand::Status(args) => hub_status(&runtime, json, &args),
     }
 }
 
@@ -255,23 +263,35 @@ fn hub_upload(
     warn_if_plaintext(&config.server_url);
     let (client, chain) = runtime.block_on(hubs::connect(&home, now_ms()))?;
     let start_ms = hubs::file_time_ms(&args.file, now_ms());
-    let spooled = runtime.block_on(hubs::seal_into_spool(
+    // Through the durable queue, as `hub run` does: sealed and synced first, then uploaded,
+    // and forgotten only once the server has it.
+    let spool = open_spool(&args.state)?;
+    let entry = seal_file(
         &home,
+        &spool,
         &chain,
         &args.file,
         &args.camera,
         start_ms,
         args.duration_ms,
+    )?;
+    let (created, clip) = runtime.block_on(hubs::upload_sealed(
+        &home,
+        &client,
+        &entry.meta.upload_key,
+        &entry.meta.statement,
+        &entry.path,
+        now_ms(),
     ))?;
-    let (created, clip) = runtime.block_on(hubs::upload(&home, &client, &spooled, now_ms()))?;
+    spool.remove(&entry)?;
     let answer = Uploaded {
         clip_id: clip.id,
         created,
-        camera: spooled.camera,
+        camera: entry.meta.camera,
         start_ms,
         duration_ms: args.duration_ms,
         payload_size: clip.payload_size,
-        recipients: spooled.recipients,
+        recipients: chain.recipients().len(),
         chain: ChainSummary::from(&chain),
     };
     if json {
@@ -285,4 +305,186 @@ fn hub_upload(
         answer.recipients
     );
     Ok(())
+}
+
+fn open_spool(state: &std::path::Path) -> anyhow::Result<Spool> {
+    Ok(Spool::open(
+        state.join(porchlight_hub::run::SPOOL_DIR),
+        porchlight_hub::run::DEFAULT_SPOOL_MAX_BYTES,
+    )?)
+}
+
+fn seal_file(
+    home: &HubHome,
+    spool: &Spool,
+    chain: &porchlight_client::crypto::VerifiedChain,
+    file: &std::path::Path,
+    camera: &str,
+    start_ms: i64,
+    duration_ms: u64,
+) -> anyhow::Result<SpoolEntry> {
+    let secret = home.require_secret()?;
+    let plaintext =
+        std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    Ok(seal_to_spool(
+        spool,
+        &secret,
+        chain,
+        plaintext,
+        camera,
+        start_ms,
+        duration_ms,
+    )?)
+}
+
+/// Logs for a long-running hub: `RUST_LOG` if set, else `info`, to stderr.
+fn init_hub_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn hub_run(args: HubRunArgs) -> anyhow::Result<()> {
+    if !args.state.is_dir() {
+        return Err(E2eError::HubNotPaired { path: args.state }.into());
+    }
+    let config = porchlight_hub::HubRunConfig::load(&args.config)?;
+    init_hub_logs();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(async move {
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("stopping: sealing what is recording");
+            let _ = stop.send(true);
+        });
+        porchlight_hub::run(args.state, config, shutdown, None).await
+    })?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
+#[derive(Serialize)]
+struct Enqueued {
+    seq: u64,
+    camera: String,
+    start_ms: i64,
+    bytes: u64,
+}
+
+fn hub_enqueue(
+    runtime: &tokio::runtime::Runtime,
+    json: bool,
+    args: HubEnqueueArgs,
+) -> anyhow::Result<()> {
+    if !args.state.is_dir() {
+        return Err(E2eError::HubNotPaired { path: args.state }.into());
+    }
+    let home = HubHome::open(&args.state)?;
+    let (_, chain) = runtime.block_on(porchlight_hub::run::connect_or_cached(&home))?;
+    let spool = open_spool(&args.state)?;
+    let mut queued = Vec::new();
+    for file in &args.files {
+        let start_ms = hubs::file_time_ms(file, now_ms());
+        let entry = seal_file(
+            &home,
+            &spool,
+            &chain,
+            file,
+            &args.camera,
+            start_ms,
+            args.duration_ms,
+        )?;
+        queued.push(Enqueued {
+            seq: entry.seq,
+            camera: entry.meta.camera,
+            start_ms,
+            bytes: entry.bytes,
+        });
+    }
+    if json {
+        return print_json(&queued);
+    }
+    let stats = spool.stats();
+    println!(
+        "queued {} clip(s); the queue holds {} clip(s), {} bytes",
+        queued.len(),
+        stats.clips,
+        stats.bytes
+    );
+    Ok(())
+}
+
+fn hub_status(
+    runtime: &tokio::runtime::Runtime,
+    json: bool,
+    args: &HubStatusArgs,
+) -> anyhow::Result<()> {
+    let url = format!("http://{}/status", args.local);
+    let status: serde_json::Value = runtime
+        .block_on(reqwest_get_json(&url))
+        .with_context(|| format!("asking the hub at {} (is `hub run` running?)", args.local))?;
+    if json {
+        return print_json(&status);
+    }
+    if let Some(cameras) = status["cameras"].as_object() {
+        for (name, camera) in cameras {
+            println!(
+                "camera \"{}\": {}{}; {} clip(s) recorded, {} failed",
+                clean(name),
+                clean(camera["state"].as_str().unwrap_or("?")),
+                if camera["recording"] == true {
+                    ", recording"
+                } else {
+                    ""
+                },
+                camera["clips_recorded"],
+                camera["clips_failed"],
+            );
+        }
+    }
+    let upload = &status["upload"];
+    let spool = &status["spool"];
+    println!(
+        "uploads: {}; {} uploaded, {} refused by the server",
+        clean(upload["state"].as_str().unwrap_or("?")),
+        upload["uploaded"],
+        upload["rejected"]
+    );
+    println!(
+        "queue: {} clip(s), {} of {} bytes; {} evicted when full",
+        spool["clips"], spool["bytes"], spool["max_bytes"], spool["evicted"]
+    );
+    Ok(())
+}
+
+async fn reqwest_get_json(url: &str) -> anyhow::Result<serde_json::Value> {
+    let response = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()?
+        .get(url)
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok(response.json().await?)
 }

@@ -23,13 +23,13 @@ use super::{BIN, PASSWORD, Server, cli, code, json, now_secs, serve_with};
 
 const AGE: &str = "/usr/bin/age";
 
-fn sample() -> PathBuf {
+pub(super) fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample.mp4")
 }
 
 /// A server whose per-address sign-in allowance does not get in the way: every process in
 /// these tests (hubs included) comes from 127.0.0.1.
-fn server(dir: &Path) -> Server {
+pub(super) fn server(dir: &Path) -> Server {
     serve_with(
         &dir.join("data"),
         &[("PORCHLIGHT_SIGNIN__PER_SOURCE_PER_MINUTE", "100000")],
@@ -42,17 +42,17 @@ fn database(dir: &Path) -> PathBuf {
 }
 
 /// An account's first device, signed up and confirmed in `home`.
-struct Owner {
-    home: PathBuf,
+pub(super) struct Owner {
+    pub(super) home: PathBuf,
     email: String,
-    account_id: String,
+    pub(super) account_id: String,
     /// One-time sign-in codes (second factor), for signing in other devices.
     signin_codes: Vec<String>,
     /// The key recovery code shown once at sign-up.
     key_recovery_code: String,
 }
 
-fn sign_up(server: &Server, home: &Path, email: &str) -> Owner {
+pub(super) fn sign_up(server: &Server, home: &Path, email: &str) -> Owner {
     let started = json(&cli(
         server,
         home,
@@ -111,7 +111,7 @@ fn sign_in_another(server: &Server, owner: &Owner, home: &Path, code_index: usiz
 }
 
 /// A failed command: exit 1, nothing on stdout; returns stderr.
-fn failure(output: &Output) -> String {
+pub(super) fn failure(output: &Output) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(
         output.status.code(),
@@ -123,7 +123,7 @@ fn failure(output: &Output) -> String {
 }
 
 /// A hub command (no --server, no --home: the state folder holds everything).
-fn hub(args: &[&str]) -> Output {
+pub(super) fn hub(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .stdin(Stdio::null())
@@ -148,7 +148,7 @@ fn upload(state: &Path, camera: &str, file: &Path) -> Value {
 
 /// `pair` on the owner's device and `hub pair` on the hub, as two processes at once: the hub
 /// gets the code from the first line `pair --json` prints.
-fn pair_hub(server: &Server, owner: &Path, state: &Path, name: &str) -> (Value, Value) {
+pub(super) fn pair_hub(server: &Server, owner: &Path, state: &Path, name: &str) -> (Value, Value) {
     let (pair, code) = start_pairing(server, owner, name);
     let paired = json(&hub(&[
         "--json",
@@ -216,7 +216,7 @@ fn start_pairing(server: &Server, owner: &Path, name: &str) -> (Pairing, String)
     )
 }
 
-fn clip_ids(server: &Server, home: &Path) -> Vec<String> {
+pub(super) fn clip_ids(server: &Server, home: &Path) -> Vec<String> {
     json(&cli(server, home, &["--json", "clips", "list"], ""))["clips"]
         .as_array()
         .unwrap()

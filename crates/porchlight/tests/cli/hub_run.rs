@@ -1,0 +1,430 @@
+//! `porchlight hub run` as a real process: a real RTSP camera (GStreamer) recorded into sealed
+//! clips that open on the owner's device and play; a hub killed with SIGKILL while clips
+//! wait, and a server stopped while the hub records: every clip arrives exactly once.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::e2e::{Owner, clip_ids, pair_hub, sample, server, sign_up};
+use super::{BIN, Server, cli, json, serve_at};
+
+#[path = "../../../hub/tests/support/mod.rs"]
+mod rtsp;
+
+/// A free port on 127.0.0.1 (released for the caller to take).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `hub run`, killed (SIGKILL) when dropped.
+struct RunningHub {
+    child: Child,
+    local: String,
+    log: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for RunningHub {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl RunningHub {
+    fn start(state: &Path, config: &Path, local: String) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["hub", "run", "--state"])
+            .arg(state)
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, log) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Self { child, local, log }
+    }
+
+    /// The hub's log so far (for failure messages).
+    fn log_text(&self) -> String {
+        self.log.try_iter().collect::<Vec<_>>().join("\n")
+    }
+
+    fn status(&self) -> Option<Value> {
+        let out = Command::new(BIN)
+            .args(["--json", "hub", "status", "--local", &self.local])
+            .output()
+            .unwrap();
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).ok())
+            .flatten()
+    }
+
+    /// Polls the status until `done` holds, for at most `within`.
+    fn wait_for(&mut self, what: &str, within: Duration, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.status()
+                && done(&status)
+            {
+                return status;
+            }
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                panic!(
+                    "the hub exited ({exit}) waiting for {what}:\n{}",
+                    self.log_text()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; status {:?}\n{}",
+                self.status(),
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// `POST path` to the local endpoint; the status code.
+    fn post(&self, path: &str) -> u16 {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&self.local).unwrap();
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.local
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Stops the hub as an operator would (SIGTERM) and waits.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the hub did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn write_config(dir: &Path, local: &str, cameras: &str) -> PathBuf {
+    let path = dir.join("hub.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[recording]\npre_roll_secs = 2\npost_roll_secs = 3\nmax_clip_secs = 60\n\
+             [local]\nlisten = \"{local}\"\n{cameras}"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn have_ffprobe() -> bool {
+    let ok = Command::new("ffprobe")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        println!("ffprobe leg skipped: ffprobe is not installed");
+    }
+    ok
+}
+
+/// `clips list --json` for the owner: the clips the server knows.
+fn clips(server: &Server, owner: &Owner) -> Vec<Value> {
+    json(&cli(server, &owner.home, &["--json", "clips", "list"], ""))["clips"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// ffprobe's duration (s) of a file, insisting on a clean read.
+fn probe_duration(file: &Path) -> f64 {
+    let out = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_format",
+            "-show_streams",
+            "-of",
+            "json",
+        ])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "ffprobe: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let probe: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(probe["streams"][0]["codec_name"], "h264", "{probe}");
+    assert_eq!(probe["streams"][0]["width"], 640);
+    probe["format"]["duration"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn the_hub_records_a_real_rtsp_camera_into_clips_that_play_and_survives_its_restart() {
+    let Some(mut camera) = rtsp::RtspServer::preset("ball") else {
+        return;
+    };
+    if !have_ffprobe() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path());
+    let owner = sign_up(&server, &dir.path().join("ann"), "ann@example.com");
+    let state = dir.path().join("hub");
+    pair_hub(&server, &owner.home, &state, "porch");
+    let local = format!("127.0.0.1:{}", free_port());
+    let config = write_config(
+        dir.path(),
+        &local,
+        &format!(
+            "[[cameras]]\nname = \"front door\"\nurl = \"{}\"\nmotion = false\n",
+            camera.url()
+        ),
+    );
+    let mut hub = RunningHub::start(&state, &config, local);
+    hub.wait_for("the camera to stream", Duration::from_secs(20), |s| {
+        s["cameras"]["front door"]["state"] == "streaming"
+    });
+    // Let the pre-roll fill, then ring the bell.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(hub.post("/cameras/front%20door/doorbell"), 202);
+    assert_eq!(hub.post("/cameras/nobody/doorbell"), 404);
+    hub.wait_for("the clip to upload", Duration::from_secs(30), |s| {
+        s["upload"]["uploaded"] == 1
+    });
+
+    let listed = clips(&server, &owner);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let clip = &listed[0];
+    assert!(
+        clip["camera_name"] == "front door" || clip["camera_id"] == "front door",
+        "{clip}"
+    );
+    let signed_ms = clip["duration_ms"].as_u64().unwrap();
+    // 2 s of pre-roll (rounded out to the 1 s GOP) and 3 s after the press.
+    assert!((5_000..=7_500).contains(&signed_ms), "{clip}");
+    let out = dir.path().join("clip.mp4");
+    let id = clip["id"].as_str().unwrap();
+    json(&cli(
+        &server,
+        &owner.home,
+        &["--json", "clips", "get", id, "-o", out.to_str().unwrap()],
+        "",
+    ));
+    let probed = probe_duration(&out);
+    assert!(
+        (probed - signed_ms as f64 / 1000.0).abs() <= 1.0,
+        "ffprobe says {probed} s, the statement {signed_ms} ms"
+    );
+    // The event is sealed inside the clip; the server holds no trace of it.
+    let plain = std::fs::read(&out).unwrap();
+    let meta = porchlight_media::fmp4::read_metadata(&plain)
+        .unwrap()
+        .unwrap();
+    let meta: Value = serde_json::from_slice(&meta).unwrap();
+    assert_eq!(meta["events"][0]["kind"], "doorbell", "{meta}");
+    for entry in walk(&dir.path().join("data")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !bytes.windows(8).any(|w| w == b"doorbell"),
+            "{} names the event",
+            entry.display()
+        );
+    }
+
+    // The camera restarts mid-stream: the hub reconnects and keeps recording.
+    camera.kill();
+    hub.wait_for("the hub to notice", Duration::from_secs(15), |s| {
+        s["cameras"]["front door"]["state"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("failed"))
+    });
+    camera.restart();
+    hub.wait_for("the camera to stream again", Duration::from_secs(30), |s| {
+        s["cameras"]["front door"]["state"] == "streaming"
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(hub.post("/cameras/front%20door/trigger"), 202);
+    hub.wait_for("the second clip", Duration::from_secs(30), |s| {
+        s["upload"]["uploaded"] == 2
+    });
+    assert_eq!(clips(&server, &owner).len(), 2);
+    assert!(hub.terminate().success());
+    // No plaintext recording is left behind.
+    assert_eq!(
+        std::fs::read_dir(state.join("recording")).unwrap().count(),
+        0
+    );
+}
+
+#[test]
+fn a_killed_hub_and_a_stopped_server_lose_no_clip_and_duplicate_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let env = [("PORCHLIGHT_SIGNIN__PER_SOURCE_PER_MINUTE", "100000")];
+    let data = dir.path().join("data");
+    let server = serve_at(&data, &listen, &env);
+    let owner = sign_up(&server, &dir.path().join("ann"), "ann@example.com");
+    let state = dir.path().join("hub");
+    pair_hub(&server, &owner.home, &state, "porch");
+    drop(server);
+
+    // 50 clips queued while the server is down: sealed to the chain the hub verified last.
+    let recordings = dir.path().join("recordings");
+    std::fs::create_dir(&recordings).unwrap();
+    let sample_bytes = std::fs::read(sample()).unwrap();
+    let files: Vec<String> = (0..50)
+        .map(|i| {
+            let path = recordings.join(format!("clip{i}.mp4"));
+            std::fs::write(&path, &sample_bytes).unwrap();
+            path.to_str().unwrap().to_owned()
+        })
+        .collect();
+    let mut args = vec![
+        "--json",
+        "hub",
+        "enqueue",
+        "--state",
+        state.to_str().unwrap(),
+        "--camera",
+        "porch",
+        "--duration-ms",
+        "3000",
+    ];
+    args.extend(files.iter().map(String::as_str));
+    let out = Command::new(BIN).args(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(spooled(&state), 50);
+
+    // The hub runs, cannot upload, and is killed outright.
+    let local = format!("127.0.0.1:{}", free_port());
+    let config = write_config(
+        dir.path(),
+        &local,
+        "[[cameras]]\nname = \"porch\"\nurl = \"synthetic\"\nmotion = false\n",
+    );
+    let mut hub = RunningHub::start(&state, &config, local.clone());
+    hub.wait_for("the hub to try the server", Duration::from_secs(20), |s| {
+        s["upload"]["state"]
+            .as_str()
+            .is_some_and(|t| t.contains("unreachable"))
+    });
+    drop(hub); // SIGKILL
+    assert_eq!(spooled(&state), 50);
+
+    // The server returns; a new hub uploads everything. Killed again as soon as the first
+    // clips land, it starts once more and finishes.
+    let server = serve_at(&data, &listen, &env);
+    let mut hub = RunningHub::start(&state, &config, local.clone());
+    hub.wait_for("uploads to start", Duration::from_secs(30), |s| {
+        s["upload"]["uploaded"].as_u64().unwrap_or(0) >= 1
+    });
+    drop(hub);
+    let mut hub = RunningHub::start(&state, &config, local.clone());
+    hub.wait_for("the queue to drain", Duration::from_secs(60), |s| {
+        s["spool"]["clips"] == 0
+    });
+    let listed = clips(&server, &owner);
+    assert_eq!(listed.len(), 50, "every clip exactly once");
+
+    // The server stops for 30 s while the hub records: the clips wait and then arrive.
+    drop(server);
+    for _ in 0..3 {
+        assert_eq!(hub.post("/cameras/porch/trigger"), 202);
+        std::thread::sleep(Duration::from_secs(7));
+    }
+    hub.wait_for(
+        "clips to queue while the server is away",
+        Duration::from_secs(20),
+        |s| s["spool"]["clips"].as_u64().unwrap_or(0) >= 1,
+    );
+    std::thread::sleep(Duration::from_secs(9));
+    let server = serve_at(&data, &listen, &env);
+    hub.wait_for("the queue to drain again", Duration::from_secs(60), |s| {
+        s["spool"]["clips"] == 0 && s["cameras"]["porch"]["recording"] == false
+    });
+    let ids = clip_ids(&server, &owner.home);
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "no clip twice");
+    let recorded = hub.status().unwrap()["cameras"]["porch"]["clips_recorded"]
+        .as_u64()
+        .unwrap();
+    assert!(recorded >= 1);
+    assert_eq!(
+        ids.len() as u64,
+        50 + recorded,
+        "every recorded clip arrived"
+    );
+    assert!(hub.terminate().success());
+}
+
+/// Complete clips in the hub's spool.
+fn spooled(state: &Path) -> usize {
+    std::fs::read_dir(state.join("spool"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        })
+        .count()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().map_while(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
