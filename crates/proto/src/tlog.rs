@@ -53,6 +53,7 @@ pub struct LogEntry {
 pub struct LogEntryList {
     /// Oldest first.
     pub entries: Vec<LogEntry>,
-    /// The account's entries queued but not yet in the tree (appends are batched).
+    /// The account's entries queued but not yet in the tree (appends are batched), counted
+    /// before `entries` was read: when it is 0, every entry made before the request is listed.
     pub pending: u64,
 }

@@ -163,8 +163,11 @@ pub async fn entries(
     authed: Authed,
 ) -> ApiResult<Json<LogEntryList>> {
     let account = &authed.account.id;
-    let rows = state.store.log_entries_of(account).await?;
+    // Counted before the listing is read: an entry the appender moves from the queue into
+    // the tree between the two reads is then counted as pending (the client asks again)
+    // rather than missing from both, which would let a client take a short list as settled.
     let pending = state.store.queued_log_count_of(account).await?;
+    let rows = state.store.log_entries_of(account).await?;
     Ok(Json(LogEntryList {
         entries: rows
             .iter()
