@@ -698,6 +698,48 @@ impl Client {
             .await
     }
 
+    // ---- WebSockets (live view) ----
+
+    /// Opens a WebSocket to `path` (`ws://` or `wss://` on this client's server) with the
+    /// device id and the token, as every other authenticated route. A refusal before the
+    /// upgrade (401, 403, 404, …) is the server's [`ClientError::Api`].
+    pub async fn websocket(&self, path: &str) -> Result<LiveSocket, ClientError> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+        let url = websocket_url(&self.base_url, path)?;
+        let mut request = url
+            .into_client_request()
+            .map_err(|_| ClientError::InvalidServerUrl)?;
+        let headers = request.headers_mut();
+        headers.insert(
+            proto::DEVICE_HEADER,
+            HeaderValue::from_str(self.device_id.as_str())
+                .map_err(|_| ClientError::Socket("the device id is malformed".into()))?,
+        );
+        headers.insert(AUTHORIZATION, self.bearer()?);
+        headers.insert(
+            reqwest::header::USER_AGENT,
+            HeaderValue::from_static(concat!("porchlight/", env!("CARGO_PKG_VERSION"))),
+        );
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_SOCKET_MESSAGE_BYTES))
+            .max_frame_size(Some(MAX_SOCKET_MESSAGE_BYTES));
+        let connect = tokio_tungstenite::connect_async_with_config(request, Some(config), false);
+        match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+            Err(_) => Err(ClientError::Socket(
+                "the server did not answer in time".into(),
+            )),
+            Ok(Ok((socket, _))) => Ok(socket),
+            Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
+                Err(socket_refusal(&response))
+            }
+            Ok(Err(e)) => Err(ClientError::Socket(format!(
+                "could not open the live connection: {e}"
+            ))),
+        }
+    }
+
     // ---- plumbing ----
 
     fn request(
@@ -754,6 +796,55 @@ impl Client {
     }
 }
 
+/// A WebSocket to the server.
+pub type LiveSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The largest WebSocket message a client takes: one sealed live frame (16 MiB of payload)
+/// and its prefix.
+const MAX_SOCKET_MESSAGE_BYTES: usize = 16 * 1024 * 1024 + 1024;
+
+/// `http://host/prefix` + `/api/…` → `ws://host/prefix/api/…` (and `https` → `wss`).
+fn websocket_url(base_url: &str, path: &str) -> Result<String, ClientError> {
+    if let Some(rest) = base_url.strip_prefix("https://") {
+        Ok(format!("wss://{rest}{path}"))
+    } else if let Some(rest) = base_url.strip_prefix("http://") {
+        Ok(format!("ws://{rest}{path}"))
+    } else {
+        Err(ClientError::InvalidServerUrl)
+    }
+}
+
+/// The server's error answer to a WebSocket upgrade.
+fn socket_refusal(
+    response: &tokio_tungstenite::tungstenite::http::Response<Option<Vec<u8>>>,
+) -> ClientError {
+    let body = response
+        .body()
+        .as_deref()
+        .filter(|b| b.len() <= MAX_ERROR_BODY_BYTES);
+    error_answer(response.status().as_u16(), body, None)
+}
+
+/// An error answer: the API's `{"error": …}` body, or a code for the status when the body is
+/// something else (a proxy's page).
+fn error_answer(status: u16, body: Option<&[u8]>, retry_after_secs: Option<u64>) -> ClientError {
+    let parsed = body.and_then(|body| serde_json::from_slice::<proto::ErrorBody>(body).ok());
+    let (code, message) = match parsed {
+        Some(body) => (body.error.code, body.error.message),
+        None => (
+            code_for_status(status),
+            format!("the server answered HTTP {status} without an error this client understands"),
+        ),
+    };
+    ClientError::Api {
+        status,
+        code,
+        message,
+        retry_after_secs,
+    }
+}
+
 /// Sends the request; an answer outside 2xx becomes [`ClientError::Api`].
 async fn send(builder: RequestBuilder) -> Result<Response, ClientError> {
     let response = builder.send().await.map_err(ClientError::transport)?;
@@ -774,22 +865,11 @@ async fn api_error(response: Response) -> ClientError {
         Ok(body) => body,
         Err(error) => return error,
     };
-    let parsed = body
-        .as_deref()
-        .and_then(|body| serde_json::from_slice::<proto::ErrorBody>(body).ok());
-    let (code, message) = match parsed {
-        Some(body) => (body.error.code, body.error.message),
-        None => (
-            code_for_status(status),
-            format!("the server answered HTTP {status} without an error this client understands"),
-        ),
-    };
-    ClientError::Api {
+    error_answer(
         status,
-        code,
-        message,
+        body.as_deref().map(|b| b.as_slice()),
         retry_after_secs,
-    }
+    )
 }
 
 /// The body, or `None` if it is longer than `max_bytes`. Zeroed when dropped: it may hold a

@@ -38,6 +38,9 @@ pub enum ClientError {
     /// A local file could not be read or written during a transfer.
     #[error("{0}")]
     Local(String),
+    /// A WebSocket (live view) could not connect or broke off; the message names no secret.
+    #[error("{0}")]
+    Socket(String),
 }
 
 impl ClientError {

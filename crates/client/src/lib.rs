@@ -22,12 +22,13 @@ mod secret;
 
 pub mod access_log;
 pub mod hub;
+pub mod live;
 pub mod staff;
 pub mod vault;
 pub mod viewer;
 
 pub use access_log::{AccessLog, AccessLogError};
-pub use client::{Client, ClipFilter, is_cleartext_remote, normalise_server_url};
+pub use client::{Client, ClipFilter, LiveSocket, is_cleartext_remote, normalise_server_url};
 pub use device::{DeviceId, InvalidDeviceId};
 pub use e2e_error::{E2eError, chain_error_name};
 pub use error::ClientError;

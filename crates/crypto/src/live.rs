@@ -650,6 +650,9 @@ fn current_device<'c>(
     })
 }
 
+#[cfg(any(test, feature = "test-support"))]
+pub mod capture;
+
 // ---- frames ----
 
 /// What a frame holds.
@@ -896,9 +899,10 @@ mod tests {
 
     use proptest::prelude::*;
 
+    use super::capture::{any_key_opens, keys_from, long_term_secrets};
     use super::*;
     use crate::chain::{ChainBuilder, ChainOp, Name};
-    use crate::wire::{hkdf_sha256, sha256_tagged};
+    use crate::wire::sha256_tagged;
 
     const CAMERA: &str = "porch";
     /// 2023-11-14T22:13:20Z.
@@ -1723,83 +1727,6 @@ mod tests {
     }
 
     // ---- forward secrecy ----
-
-    /// Every 32-byte key someone holding `secrets` (and everything the relay saw) could derive
-    /// for the stream: each secret as an X25519 scalar with every public key in sight
-    /// (both ephemeral keys, the device's age key, both Ed25519 keys as Montgomery points),
-    /// each result and each secret put through the module's HKDF (with and without the
-    /// transcript) and used raw.
-    fn keys_from(
-        secrets: &[[u8; 32]],
-        offer_bytes: &[u8],
-        answer_bytes: &[u8],
-        device: &DevicePublic,
-        hub: &HubKey,
-    ) -> Vec<[u8; 32]> {
-        let offer = Offer::from_bytes(offer_bytes).unwrap();
-        let answer = Answer::from_bytes(answer_bytes).unwrap();
-        let montgomery = |key: &[u8; 32]| {
-            ed25519_dalek::VerifyingKey::from_bytes(key)
-                .unwrap()
-                .to_montgomery()
-                .to_bytes()
-        };
-        let publics = [
-            *offer.ephemeral(),
-            *answer.ephemeral(),
-            *device.age(),
-            montgomery(device.sign()),
-            montgomery(hub.as_bytes()),
-        ];
-        let mut ikms = secrets.to_vec();
-        for secret in secrets {
-            for public in &publics {
-                let shared = StaticSecret::from(*secret).diffie_hellman(&XPublic::from(*public));
-                ikms.push(shared.to_bytes());
-            }
-        }
-        let stream_id = offer.stream_id();
-        let mut keys = Vec::new();
-        for ikm in ikms {
-            keys.push(*stream_key(&ikm, &stream_id, offer_bytes, answer_bytes));
-            keys.push(*stream_key(&ikm, &stream_id, offer_bytes, &[]));
-            keys.push(*hkdf_sha256(
-                stream_id.as_bytes(),
-                &ikm,
-                STREAM_KEY_INFO_DOMAIN,
-            ));
-            keys.push(ikm);
-        }
-        keys
-    }
-
-    /// Whether any of `keys` opens any of the recorded `frames`.
-    fn any_key_opens(keys: &[[u8; 32]], stream_id: StreamId, frames: &[Vec<u8>]) -> bool {
-        keys.iter().any(|key| {
-            let mut opener = opener_with_key(*key, *stream_id.as_bytes());
-            frames.iter().any(|frame| opener.open(frame).is_ok())
-        })
-    }
-
-    /// The long-term secrets as raw bytes, through their public key-file forms:
-    /// the device's Ed25519 seed, its X25519 (age) secret, the expanded Ed25519 scalar that
-    /// doubles as an X25519 secret, and the same two for the hub.
-    fn long_term_secrets(device: &DeviceSecret, hub: &HubSecret) -> Vec<[u8; 32]> {
-        let device_file = device.to_bytes();
-        let device_seed: [u8; 32] = device_file[5..37].try_into().unwrap();
-        let device_age: [u8; 32] = device_file[37..69].try_into().unwrap();
-        let hub_seed: [u8; 32] = hub.to_bytes()[5..37].try_into().unwrap();
-        assert_eq!(x25519_public(device_age), *device.public().age());
-        let expanded =
-            |seed: &[u8; 32]| ed25519_dalek::SigningKey::from_bytes(seed).to_scalar_bytes();
-        vec![
-            device_age,
-            device_seed,
-            expanded(&device_seed),
-            hub_seed,
-            expanded(&hub_seed),
-        ]
-    }
 
     /// A recorded capture (what the relay, or anyone on the path, stores) does not open with
     /// the viewer's and the hub's long-term keys stolen afterwards. The stream key is HKDF of

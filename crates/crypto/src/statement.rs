@@ -42,8 +42,9 @@ pub enum StatementError {
     HubNotInChain,
 }
 
-/// The rule for a camera id, shared with live-view offers (`live.rs`).
-pub(crate) fn check_camera_id(id: &str) -> Result<(), StatementError> {
+/// The rule for a camera id, shared with live-view offers (`live.rs`) and the server's list of
+/// a hub's cameras.
+pub fn check_camera_id(id: &str) -> Result<(), StatementError> {
     if id.is_empty()
         || id.len() > MAX_CAMERA_ID_BYTES
         || id.chars().any(char::is_control)

@@ -2,10 +2,13 @@
 //!
 //! It owns the camera sources (pulling video from IP cameras), recording (each camera's
 //! recorder and motion detector feeding clips to disk), sealing into the durable upload spool,
-//! the uploader, and the local endpoint for doorbell presses and status; live view later. It does not own media formats (`porchlight-media`: access units,
-//! fMP4, clip cutting) nor sealing (`porchlight-crypto`); it feeds them.
+//! the uploader, the local endpoint for doorbell presses and status, and live view (the
+//! outbound control connection and a sealed stream per viewer). It does not own media formats
+//! (`porchlight-media`: access units, fMP4, clip cutting) nor sealing (`porchlight-crypto`);
+//! it feeds them.
 
 pub mod config;
+mod live;
 mod local;
 pub mod recording;
 pub mod run;

@@ -140,6 +140,9 @@ impl Camera {
     async fn source_event(&mut self, event: SourceEvent) {
         match event {
             SourceEvent::Params(params) => {
+                if let Some(tap) = self.hub.live.get(&self.name) {
+                    tap.params(&params);
+                }
                 if self.params.as_ref() != Some(&params) {
                     // A clip cannot change resolution or codec midway: end it, start afresh.
                     let outputs = self.recorder.reset();
@@ -153,6 +156,9 @@ impl Camera {
             SourceEvent::Frame(frame) => self.frame(frame).await,
             SourceEvent::Status(status) => {
                 if matches!(status, SourceStatus::Failed { .. }) {
+                    if let Some(tap) = self.hub.live.get(&self.name) {
+                        tap.offline();
+                    }
                     // The camera is gone for now: end the clip at the last frame it sent.
                     let outputs = self.recorder.flush();
                     self.handle(outputs).await;
@@ -165,6 +171,9 @@ impl Camera {
 
     async fn frame(&mut self, frame: Frame) {
         self.clock.observe(frame.pts);
+        if let Some(tap) = self.hub.live.get(&self.name) {
+            tap.frame(&frame);
+        }
         let moved = self
             .motion
             .as_mut()

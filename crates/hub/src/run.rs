@@ -2,6 +2,7 @@
 //! and the local endpoint — until a shutdown signal.
 //!
 //! ```text
+//!                     ┌─▶ live streams (sealed per viewer) ─▶ control connection ─▶ server relay
 //!  camera source ─▶ recorder (pre-roll, motion, triggers) ─▶ plaintext fMP4 in recording/
 //!      (one task each)                                            │ clip complete
 //!                                                                 ▼
@@ -25,6 +26,7 @@ use serde::Serialize;
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::config::HubRunConfig;
+use crate::live::LiveTap;
 use crate::spool::{Spool, SpoolError, SpoolStats};
 
 /// Where clips are recorded (plaintext, private) before they are sealed.
@@ -78,12 +80,22 @@ pub struct UploadStatus {
     pub rejected: u64,
 }
 
+/// What live view is doing.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LiveStatus {
+    /// `connected`, or why the control connection is down.
+    pub state: String,
+    /// Streams being sent now.
+    pub streams: usize,
+}
+
 /// The whole hub, as `GET /status` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct HubStatus {
     pub cameras: BTreeMap<String, CameraStatus>,
     pub upload: UploadStatus,
     pub spool: SpoolStats,
+    pub live: LiveStatus,
 }
 
 /// What every part of a running hub shares.
@@ -100,6 +112,9 @@ pub struct Hub {
     upload: Mutex<UploadStatus>,
     /// Each camera's trigger channel, for the local endpoint.
     triggers: BTreeMap<String, mpsc::Sender<EventKind>>,
+    /// Each camera's frames for live streams.
+    pub(crate) live: BTreeMap<String, LiveTap>,
+    live_state: Mutex<LiveStatus>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -139,11 +154,16 @@ impl Hub {
         change(&mut lock(&self.upload));
     }
 
+    pub(crate) fn live_status(&self, change: impl FnOnce(&mut LiveStatus)) {
+        change(&mut lock(&self.live_state));
+    }
+
     pub fn status(&self) -> HubStatus {
         HubStatus {
             cameras: lock(&self.cameras).clone(),
             upload: lock(&self.upload).clone(),
             spool: self.spool.stats(),
+            live: lock(&self.live_state).clone(),
         }
     }
 
@@ -194,10 +214,12 @@ pub async fn run(
     let (_, chain) = connect_or_cached(&home).await?;
 
     let mut triggers = BTreeMap::new();
+    let mut live = BTreeMap::new();
     let mut receivers = Vec::new();
     for camera in &config.cameras {
         let (tx, rx) = mpsc::channel(16);
         triggers.insert(camera.name.clone(), tx);
+        live.insert(camera.name.clone(), LiveTap::default());
         receivers.push((camera.clone(), rx));
     }
     let hub = Arc::new(Hub {
@@ -210,6 +232,11 @@ pub async fn run(
         cameras: Mutex::new(BTreeMap::new()),
         upload: Mutex::new(UploadStatus::default()),
         triggers,
+        live,
+        live_state: Mutex::new(LiveStatus {
+            state: "connecting".to_owned(),
+            streams: 0,
+        }),
     });
 
     let mut tasks = tokio::task::JoinSet::new();
@@ -251,6 +278,7 @@ pub async fn run(
         Arc::clone(&hub),
         shutdown.clone(),
     ));
+    tasks.spawn(crate::live::live_loop(Arc::clone(&hub), shutdown.clone()));
     tracing::info!(cameras = config.cameras.len(), "hub running");
 
     stopped(&mut shutdown).await;

@@ -73,6 +73,10 @@ pub enum Command {
     /// Sealed clips: list, download and open, export as age files, re-wrap.
     #[command(subcommand)]
     Clips(ClipsCommand),
+    /// Watch a camera live. The hub seals the stream for this device alone, with a key that
+    /// exists only for this stream; the server relays bytes it cannot read. Writes fragmented
+    /// MP4: `porchlight live front -o - | ffplay -`.
+    Live(LiveArgs),
     /// This device's age identity.
     #[command(subcommand)]
     Identity(IdentityCommand),
@@ -376,6 +380,23 @@ pub enum IdentityCommand {
     /// Print this device's `AGE-SECRET-KEY-1…` identity, for `age -d -i`. It opens every clip
     /// sealed to this device: keep it secret.
     Export,
+}
+
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// The camera, by name or id (`porchlight clips list` and the app show both).
+    #[arg(value_name = "CAMERA")]
+    pub camera: String,
+    /// Where the stream goes: a file, or `-` for standard output (reports then go to
+    /// standard error).
+    #[arg(short, long, value_name = "FILE|-")]
+    pub output: String,
+    /// Stop after this many seconds of video (default: until the stream ends or Ctrl-C).
+    #[arg(long, value_name = "SECONDS")]
+    pub seconds: Option<u64>,
+    /// Stop after this many frames.
+    #[arg(long, value_name = "N")]
+    pub frames: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::process::ExitCode;
 
+use porchlight_client::live::LiveViewError;
 use porchlight_client::{ClientError, E2eError, HomeError, proto::ErrorCode};
 
 use crate::output::clean;
@@ -91,6 +92,12 @@ fn tell(err: &anyhow::Error) -> Told {
         }
         if let Some(e) = cause.downcast_ref::<E2eError>() {
             return tell_e2e(e);
+        }
+        if let Some(e) = cause.downcast_ref::<LiveViewError>() {
+            return match e {
+                LiveViewError::Client(e) => tell_client(e),
+                _ => plain(&e.code(), e.to_string()),
+            };
         }
         if let Some(e) = cause.downcast_ref::<ClientError>() {
             return tell_client(e);

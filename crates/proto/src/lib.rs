@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 mod e2e;
+mod live;
 mod staff;
 mod tlog;
 pub use e2e::*;
+pub use live::*;
 pub use staff::*;
 pub use tlog::*;
 

@@ -28,7 +28,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::notify::{DeliveryWorker, Notifier, NotifyError};
-use crate::routes::{access, accounts, clips, devices, hubs, log, ops, staff};
+use crate::routes::{access, accounts, clips, devices, hubs, live, log, ops, staff};
 use crate::state::{AppState, Shared};
 use crate::telemetry;
 use crate::tlog::LogSigner;
@@ -37,7 +37,7 @@ use crate::tlog::LogSigner;
 #[openapi(
     info(title = "Porchlight API", description = "The Porchlight home-camera cloud. Every error is `{\"error\": {\"code\", \"message\"}}`."),
     modifiers(&BearerAuth),
-    tags((name = "accounts"), (name = "sessions"), (name = "notifications"), (name = "devices"), (name = "hubs"), (name = "clips"), (name = "transparency log"), (name = "staff"), (name = "staff access"), (name = "operations"))
+    tags((name = "accounts"), (name = "sessions"), (name = "notifications"), (name = "devices"), (name = "hubs"), (name = "clips"), (name = "live"), (name = "transparency log"), (name = "staff"), (name = "staff access"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -87,6 +87,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(clips::get_clip, clips::delete_clip))
         .routes(routes!(clips::clip_payload))
         .routes(routes!(clips::replace_header))
+        .routes(routes!(live::hub_live))
+        .routes(routes!(live::camera_live))
         .routes(routes!(log::log_key))
         .routes(routes!(log::checkpoint, log::sign_checkpoint))
         .routes(routes!(log::inclusion))
@@ -232,6 +234,7 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppSta
         guard: SigninGuard::new(&config.signin),
         notifier: Notifier::new(&config.notify),
         log: LogSigner::load(&config.data_dir, &config.log.origin)?,
+        live: crate::live::LiveRelay::default(),
         secret,
         store,
         blobs,
@@ -290,6 +293,8 @@ impl RunningServer {
     /// Stops accepting, lets requests in flight finish, stops the background tasks.
     pub async fn shutdown(self) -> Result<(), ServeError> {
         let _ = self.shutdown.send(true);
+        // Live connections are upgraded out of the HTTP server's reach: ended here.
+        self.state.live.shut_down();
         let served = self
             .serve
             .await

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod live;
 pub mod notify;
 pub mod routes;
 pub mod state;

@@ -10,6 +10,7 @@ use crate::auth::password::Hasher;
 use crate::auth::secrets::ServerSecret;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::live::LiveRelay;
 use crate::notify::Notifier;
 use crate::tlog::LogSigner;
 
@@ -29,6 +30,8 @@ pub struct Shared {
     pub notifier: Notifier,
     /// Signs the transparency log's checkpoints.
     pub log: LogSigner,
+    /// Live view: hubs' control connections and viewers' streams.
+    pub live: LiveRelay,
 }
 
 impl AppState {

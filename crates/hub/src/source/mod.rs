@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use porchlight_media::{Frame, VideoParams};
 
-mod backoff;
+pub(crate) mod backoff;
 mod camera_url;
 mod clock;
 pub mod rtsp;

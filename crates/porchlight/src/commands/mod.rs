@@ -8,6 +8,7 @@ mod clips;
 mod devices;
 mod hub;
 mod info;
+mod live;
 mod staff;
 
 use std::future::Future;
@@ -53,6 +54,7 @@ pub fn run(
         Command::Open(args) => clips::open(&ctx, args),
         Command::Pair(args) => hub::pair(&ctx, args),
         Command::Clips(command) => clips::clips(&ctx, command),
+        Command::Live(args) => live::live(&ctx, args),
         Command::AccessLog(args) => access_log::access_log(&ctx, args),
         Command::AccessRequests(args) => access_requests::access_requests(&ctx, args),
         Command::Staff(command) => staff::staff(&ctx, command),

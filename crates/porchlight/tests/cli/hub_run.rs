@@ -1,5 +1,6 @@
 //! `porchlight hub run` as a real process: a real RTSP camera (GStreamer) recorded into sealed
-//! clips that open on the owner's device and play; a hub killed with SIGKILL while clips
+//! clips that open on the owner's device and play, and watched live through the server's
+//! relay with `porchlight live`; a hub killed with SIGKILL while clips
 //! wait, and a server stopped while the hub records: every clip arrives exactly once.
 
 use std::io::{BufRead, BufReader};
@@ -271,6 +272,51 @@ fn the_hub_records_a_real_rtsp_camera_into_clips_that_play_and_survives_its_rest
             entry.display()
         );
     }
+
+    // Live, through the relay: the owner's device opens the stream the hub sealed for it.
+    hub.wait_for("the live connection", Duration::from_secs(20), |s| {
+        s["live"]["state"] == "connected"
+    });
+    let live = dir.path().join("live.mp4");
+    let watched = json(&cli(
+        &server,
+        &owner.home,
+        &[
+            "--json",
+            "live",
+            "front door",
+            "-o",
+            live.to_str().unwrap(),
+            "--frames",
+            "45",
+        ],
+        "",
+    ));
+    assert_eq!(watched["frames"], 45, "{watched}");
+    assert_eq!(watched["init_segments"], 1, "{watched}");
+    // 45 frames of a 15 fps camera: three seconds that ffprobe reads cleanly.
+    let probed = probe_duration(&live);
+    assert!(
+        (2.5..=3.5).contains(&probed),
+        "live: ffprobe says {probed} s"
+    );
+    // To standard output, for a player: the stream itself, the report on standard error.
+    let piped = cli(
+        &server,
+        &owner.home,
+        &["live", "front door", "-o", "-", "--frames", "3"],
+        "",
+    );
+    assert!(
+        piped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    assert_eq!(&piped.stdout[4..8], b"ftyp");
+    assert!(String::from_utf8_lossy(&piped.stderr).contains("3 frames"));
+    let unknown = cli(&server, &owner.home, &["live", "back door", "-o", "-"], "");
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("camera_not_found"));
 
     // The camera restarts mid-stream: the hub reconnects and keeps recording.
     camera.kill();

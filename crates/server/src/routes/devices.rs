@@ -8,7 +8,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use porchlight_crypto::{DevicePublic, Link, Name};
+use porchlight_crypto::{ChainOp, DevicePublic, Link, Name};
 use porchlight_proto::{
     ChainHead, ChainLinks, DeviceInfo, DeviceList, DeviceRegistration, DeviceState, ErrorBody,
     ErrorCode,
@@ -22,6 +22,7 @@ use crate::chain::{
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Authed, ClientAddr};
+use crate::live::StreamEnd;
 use crate::routes::accounts::{entry, notify};
 use crate::state::AppState;
 
@@ -132,6 +133,18 @@ pub async fn append_chain(
             ));
         }
         Err(e) => return Err(e.into()),
+    }
+    // A removed device's live streams end now, not at the relay's next check.
+    for link in &new {
+        if let ChainOp::RemoveDevice { device_sign_key } = link.op() {
+            state.live.end_device(
+                &hex::encode(device_sign_key),
+                &StreamEnd::new(
+                    "device_removed",
+                    "this device was removed from the account's device chain",
+                ),
+            );
+        }
     }
     for link in &new {
         let (kind, detail) = describe(link);

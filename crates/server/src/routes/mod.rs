@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod clips;
 pub mod devices;
 pub mod hubs;
+pub mod live;
 pub mod log;
 pub mod ops;
 pub mod staff;

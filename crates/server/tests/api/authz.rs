@@ -61,7 +61,9 @@ fn kind(method: &str, path: &str) -> Kind {
         ) => Kind::AnnsOnly,
         (_, p) if p.starts_with("/api/staff/") => Kind::Staff,
         ("GET", "/api/cameras" | "/api/clips") => Kind::ViewList,
-        ("GET", "/api/clips/{id}" | "/api/clips/{id}/payload") => Kind::View,
+        ("GET", "/api/clips/{id}" | "/api/clips/{id}/payload" | "/api/cameras/{id}/live") => {
+            Kind::View
+        }
         ("PATCH", "/api/cameras/{id}")
         | ("PUT", "/api/clips/{id}/header")
         | ("DELETE", "/api/clips/{id}") => Kind::OwnerWrite,
@@ -278,7 +280,7 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
                 "/api/sessions/{id}" => spare_session_id.clone(),
                 "/api/pairings/{id}" => pairing.id.clone(),
                 p if p.starts_with("/api/access-requests/") => access_request.id.clone(),
-                "/api/cameras/{id}" => clip.camera_id.clone(),
+                "/api/cameras/{id}" | "/api/cameras/{id}/live" => clip.camera_id.clone(),
                 _ => clip.id.clone(),
             };
             let concrete = path.replace("{id}", &target).replace(

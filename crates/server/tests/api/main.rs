@@ -11,6 +11,7 @@ mod authz;
 mod clips;
 mod defences;
 mod input;
+mod live;
 mod log;
 mod notifications;
 mod staff;

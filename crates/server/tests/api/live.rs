@@ -1,0 +1,626 @@
+//! Live view through the real relay: a hub on its control WebSocket (played here with the
+//! hub's real keys and `answer_offer`, so each step can be checked), viewers through the
+//! client library's `watch` or a raw socket, and the server in between holding no key.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use futures::{SinkExt, StreamExt};
+use porchlight_client::LiveSocket;
+use porchlight_client::live::{LiveLimits, LiveSummary, LiveViewError, watch};
+use porchlight_client::proto::{
+    CameraInfo, ErrorCode, HUB_LIVE_PATH, HubControl, HubReport, ViewerNotice, camera_live_path,
+};
+use porchlight_crypto::live::capture::capture_opens_with_long_term_keys;
+use porchlight_crypto::live::{
+    FrameKind, FrameSealer, LiveError, OfferWindow, PendingView, answer_offer,
+};
+use porchlight_crypto::{ChainOp, DeviceSecret, Name, VerifiedChain};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::harness::{TestApp, both_backends};
+use crate::homes::{Owner, PairedHub, owner, pair_hub, registration, upload};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+fn text<T: serde::Serialize>(message: &T) -> Message {
+    Message::Text(serde_json::to_string(message).unwrap().into())
+}
+
+/// A hub's control connection, with what it has been told.
+struct HubSide {
+    socket: LiveSocket,
+}
+
+impl HubSide {
+    async fn connect(hub: &PairedHub, cameras: &[&str]) -> Self {
+        let mut socket = hub.client.websocket(HUB_LIVE_PATH).await.unwrap();
+        let hello = HubReport::Hello {
+            cameras: cameras.iter().map(|c| (*c).to_owned()).collect(),
+        };
+        socket.send(text(&hello)).await.unwrap();
+        Self { socket }
+    }
+
+    /// The next control message (pings skipped).
+    async fn next(&mut self) -> HubControl {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("a control message within 10 s")
+                .expect("the connection is open")
+                .unwrap();
+            match message {
+                Message::Text(body) => return serde_json::from_str(body.as_str()).unwrap(),
+                Message::Ping(_) | Message::Pong(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    /// Answers the next offer as a real hub does (against `chain`), returning the sealer.
+    async fn answer_next(&mut self, hub: &PairedHub, chain: &VerifiedChain) -> Stream {
+        let HubControl::Offer {
+            stream,
+            camera,
+            offer,
+        } = self.next().await
+        else {
+            panic!("expected an offer");
+        };
+        let offer = STANDARD.decode(offer).unwrap();
+        let accepted = answer_offer(
+            &hub.secret,
+            chain,
+            &offer,
+            Some(&camera),
+            now_ms(),
+            OfferWindow::default(),
+        )
+        .unwrap();
+        self.report(&HubReport::Answer {
+            stream: stream.clone(),
+            answer: STANDARD.encode(&accepted.answer),
+        })
+        .await;
+        let mut id = [0u8; 16];
+        hex::decode_to_slice(&stream, &mut id).unwrap();
+        Stream {
+            id,
+            hex: stream,
+            sealer: accepted.sealer,
+            offer,
+            answer: accepted.answer,
+        }
+    }
+
+    async fn report(&mut self, report: &HubReport) {
+        self.socket.send(text(report)).await.unwrap();
+    }
+
+    async fn send_raw(&mut self, bytes: Vec<u8>) {
+        self.socket
+            .send(Message::Binary(bytes.into()))
+            .await
+            .unwrap();
+    }
+
+    /// Seals `payload` on `stream` and sends it; returns the sealed frame as relayed.
+    async fn send(&mut self, stream: &mut Stream, kind: FrameKind, payload: &[u8]) -> Vec<u8> {
+        let sealed = stream.sealer.seal(kind, payload).unwrap();
+        self.send_raw([&stream.id[..], &sealed].concat()).await;
+        sealed
+    }
+}
+
+struct Stream {
+    id: [u8; 16],
+    hex: String,
+    sealer: FrameSealer,
+    offer: Vec<u8>,
+    answer: Vec<u8>,
+}
+
+/// The camera `name` once the hub's hello has made it listable.
+async fn camera(owner: &Owner, name: &str) -> CameraInfo {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let cameras = owner.client().cameras().await.unwrap().cameras;
+        if let Some(camera) = cameras.into_iter().find(|c| c.name == name) {
+            return camera;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "camera {name} never listed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Starts `watch` for `owner`'s first device in the background.
+fn watch_in_background(
+    client: porchlight_client::Client,
+    device: DeviceSecret,
+    chain: VerifiedChain,
+    camera: CameraInfo,
+    hub: &PairedHub,
+    limits: LiveLimits,
+) -> tokio::task::JoinHandle<(Result<LiveSummary, LiveViewError>, Vec<u8>)> {
+    let hub_key = hub.secret.public();
+    tokio::spawn(async move {
+        let mut out = Vec::new();
+        let result = watch(
+            &client, &device, &chain, &camera, &hub_key, &mut out, limits,
+        )
+        .await;
+        (result, out)
+    })
+}
+
+/// [`watch_in_background`] for the owner's first device.
+fn owner_watches(
+    owner: &Owner,
+    camera: &CameraInfo,
+    hub: &PairedHub,
+    limits: LiveLimits,
+) -> tokio::task::JoinHandle<(Result<LiveSummary, LiveViewError>, Vec<u8>)> {
+    watch_in_background(
+        owner.client().clone(),
+        owner.device.clone(),
+        owner.chain.chain().clone(),
+        camera.clone(),
+        hub,
+        limits,
+    )
+}
+
+both_backends!(
+    a_stream_crosses_the_relay_opened_only_by_the_viewer,
+    stream_crosses_the_relay
+);
+async fn stream_crosses_the_relay(app: &TestApp) {
+    let mut ann = owner(app, "ann@example.com").await;
+    let hub = pair_hub(app, &mut ann, "porch hub").await;
+    let mut hub_side = HubSide::connect(&hub, &["front"]).await;
+    let front = camera(&ann, "front").await;
+
+    let viewer = owner_watches(
+        &ann,
+        &front,
+        &hub,
+        LiveLimits {
+            fragments: Some(3),
+            ..LiveLimits::default()
+        },
+    );
+    let mut stream = hub_side.answer_next(&hub, ann.chain.chain()).await;
+    let payloads: [&[u8]; 5] = [
+        b"ftyp moov (init)",
+        b"moof mdat 0 (delta: held back until a keyframe)",
+        b"moof mdat 1 (keyframe)",
+        b"moof mdat 2",
+        b"moof mdat 3",
+    ];
+    hub_side
+        .send(&mut stream, FrameKind::Init, payloads[0])
+        .await;
+    hub_side
+        .send(
+            &mut stream,
+            FrameKind::Fragment { keyframe: false },
+            payloads[1],
+        )
+        .await;
+    hub_side
+        .send(
+            &mut stream,
+            FrameKind::Fragment { keyframe: true },
+            payloads[2],
+        )
+        .await;
+    for payload in &payloads[3..] {
+        hub_side
+            .send(
+                &mut stream,
+                FrameKind::Fragment { keyframe: false },
+                payload,
+            )
+            .await;
+    }
+    let (summary, out) = viewer.await.unwrap();
+    let summary = summary.unwrap();
+    assert_eq!(
+        out,
+        [payloads[0], payloads[2], payloads[3], payloads[4]].concat()
+    );
+    assert_eq!((summary.init_segments, summary.fragments), (1, 3));
+    assert_eq!((summary.held_back, summary.missed), (1, 0));
+    // The viewer left: the server tells the hub to stop.
+    match hub_side.next().await {
+        HubControl::Stop { stream: id, reason } => {
+            assert_eq!(id, stream.hex);
+            assert_eq!(reason, "viewer_gone");
+        }
+        other => panic!("expected stop, got {other:?}"),
+    }
+    assert_eq!(app.server.state.live.stream_count(), 0);
+
+    // The hub going away ends its streams, and the viewer hears why.
+    let viewer = owner_watches(&ann, &front, &hub, LiveLimits::default());
+    let mut stream = hub_side.answer_next(&hub, ann.chain.chain()).await;
+    hub_side.send(&mut stream, FrameKind::Init, b"init").await;
+    hub_side.socket.close(None).await.unwrap();
+    let (summary, out) = viewer.await.unwrap();
+    let summary = summary.unwrap();
+    assert_eq!(summary.ended_by.unwrap().0, "hub_gone");
+    assert_eq!(out, b"init");
+
+    // With no hub connected, a viewer is told at once.
+    let (result, _) = owner_watches(&ann, &front, &hub, LiveLimits::default())
+        .await
+        .unwrap();
+    match result {
+        Err(LiveViewError::Refused { code, .. }) => assert_eq!(code, "hub_offline"),
+        other => panic!("expected hub_offline, got {other:?}"),
+    }
+}
+
+both_backends!(
+    relayed_bytes_are_authenticated_and_forward_secret,
+    relayed_bytes_are_authenticated_and_forward_secret
+);
+async fn relayed_bytes_are_authenticated_and_forward_secret(app: &TestApp) {
+    let mut ann = owner(app, "ann@example.com").await;
+    let hub = pair_hub(app, &mut ann, "porch hub").await;
+    let mut hub_side = HubSide::connect(&hub, &["front"]).await;
+    let front = camera(&ann, "front").await;
+
+    // A raw viewer records exactly what the relay delivers.
+    let mut socket = ann
+        .client()
+        .websocket(&camera_live_path(&front.id))
+        .await
+        .unwrap();
+    let view = PendingView::start(&ann.device, "front", now_ms()).unwrap();
+    let offer = view.offer_bytes().to_vec();
+    socket
+        .send(Message::Binary(offer.clone().into()))
+        .await
+        .unwrap();
+    let mut stream = hub_side.answer_next(&hub, ann.chain.chain()).await;
+    assert_eq!(
+        stream.offer, offer,
+        "the relay passes the offer on unchanged"
+    );
+    let mut sent = Vec::new();
+    sent.push(
+        hub_side
+            .send(&mut stream, FrameKind::Init, b"ftyp moov")
+            .await,
+    );
+    for i in 0..3 {
+        let payload = format!("moof mdat {i}");
+        sent.push(
+            hub_side
+                .send(
+                    &mut stream,
+                    FrameKind::Fragment { keyframe: i == 0 },
+                    payload.as_bytes(),
+                )
+                .await,
+        );
+    }
+    let mut answer = None;
+    let mut captured = Vec::new();
+    while captured.len() < sent.len() {
+        match socket.next().await.unwrap().unwrap() {
+            Message::Text(body) => match serde_json::from_str(body.as_str()).unwrap() {
+                ViewerNotice::Answer { answer: a } => answer = Some(STANDARD.decode(a).unwrap()),
+                other => panic!("unexpected {other:?}"),
+            },
+            Message::Binary(frame) => captured.push(frame.to_vec()),
+            _ => {}
+        }
+    }
+    let answer = answer.unwrap();
+    assert_eq!(answer, stream.answer);
+    assert_eq!(
+        captured, sent,
+        "the relay delivers the sealed bytes unchanged"
+    );
+    let mut opener = view
+        .finish(&answer, ann.chain.chain(), &hub.secret.public())
+        .unwrap();
+    for frame in &captured {
+        opener.open(frame).unwrap();
+    }
+    drop(opener);
+    // Later the device's and the hub's long-term keys are stolen: the capture stays shut.
+    assert!(!capture_opens_with_long_term_keys(
+        &ann.device,
+        &hub.secret,
+        &offer,
+        &answer,
+        &captured
+    ));
+    socket.close(None).await.unwrap();
+    assert!(matches!(hub_side.next().await, HubControl::Stop { .. }));
+
+    // One flipped byte on the way: the client refuses the frame and stops.
+    let viewer = owner_watches(&ann, &front, &hub, LiveLimits::default());
+    let mut stream = hub_side.answer_next(&hub, ann.chain.chain()).await;
+    hub_side
+        .send(&mut stream, FrameKind::Init, b"ftyp moov")
+        .await;
+    let mut sealed = stream
+        .sealer
+        .seal(FrameKind::Fragment { keyframe: true }, b"moof mdat")
+        .unwrap();
+    let middle = sealed.len() / 2;
+    sealed[middle] ^= 0x01;
+    hub_side.send_raw([&stream.id[..], &sealed].concat()).await;
+    let (result, out) = viewer.await.unwrap();
+    match result {
+        Err(LiveViewError::Frame(LiveError::FrameNotAuthentic)) => {}
+        other => panic!("expected an unauthentic frame, got {other:?}"),
+    }
+    assert_eq!(out, b"ftyp moov", "nothing of the altered frame is written");
+}
+
+both_backends!(
+    removing_a_device_ends_its_stream_and_refuses_new_ones,
+    removing_a_device_ends_its_stream
+);
+async fn removing_a_device_ends_its_stream(app: &TestApp) {
+    let mut ann = owner(app, "ann@example.com").await;
+    let hub = pair_hub(app, &mut ann, "porch hub").await;
+    let mut hub_side = HubSide::connect(&hub, &["front"]).await;
+    let front = camera(&ann, "front").await;
+    let phone_client = app.login(&ann.account).await.unwrap();
+    let phone = DeviceSecret::generate();
+    phone_client
+        .register_device(&registration("phone", &phone))
+        .await
+        .unwrap();
+    // Not yet in the chain: refused before the hub hears of it.
+    let (result, _) = watch_in_background(
+        phone_client.clone(),
+        phone.clone(),
+        ann.chain.chain().clone(),
+        front.clone(),
+        &hub,
+        LiveLimits::default(),
+    )
+    .await
+    .unwrap();
+    match result {
+        Err(LiveViewError::Client(e)) => assert_eq!(e.code(), Some(ErrorCode::DeviceNotApproved)),
+        other => panic!("expected device_not_approved, got {other:?}"),
+    }
+    ann.append(ChainOp::AddDevice {
+        name: Name::new("phone").unwrap(),
+        device: phone.public(),
+    })
+    .await;
+
+    let viewer = watch_in_background(
+        phone_client.clone(),
+        phone.clone(),
+        ann.chain.chain().clone(),
+        front.clone(),
+        &hub,
+        LiveLimits::default(),
+    );
+    let mut stream = hub_side.answer_next(&hub, ann.chain.chain()).await;
+    hub_side.send(&mut stream, FrameKind::Init, b"init").await;
+    hub_side
+        .send(
+            &mut stream,
+            FrameKind::Fragment { keyframe: true },
+            b"frame",
+        )
+        .await;
+    ann.append(ChainOp::RemoveDevice {
+        device_sign_key: *phone.public().sign(),
+    })
+    .await;
+    let (summary, out) = tokio::time::timeout(WAIT, viewer).await.unwrap().unwrap();
+    let summary = summary.unwrap();
+    assert_eq!(summary.ended_by.unwrap().0, "device_removed");
+    assert_eq!(out, b"initframe");
+    match hub_side.next().await {
+        HubControl::Stop { reason, .. } => assert_eq!(reason, "device_removed"),
+        other => panic!("expected stop, got {other:?}"),
+    }
+    // The removed device asks again: its session ended with the removal.
+    let (result, _) = watch_in_background(
+        phone_client,
+        phone,
+        ann.chain.chain().clone(),
+        front,
+        &hub,
+        LiveLimits::default(),
+    )
+    .await
+    .unwrap();
+    match result {
+        Err(LiveViewError::Client(e)) => assert_eq!(e.code(), Some(ErrorCode::Unauthenticated)),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // And a hub checking its verified chain refuses the removed device's offer by itself,
+    // whatever a server passes on.
+    let removed_view = PendingView::start(&DeviceSecret::generate(), "front", now_ms()).unwrap();
+    assert!(matches!(
+        answer_offer(
+            &hub.secret,
+            ann.chain.chain(),
+            removed_view.offer_bytes(),
+            Some("front"),
+            now_ms(),
+            OfferWindow::default()
+        ),
+        Err(LiveError::SignerNotInChain)
+    ));
+}
+
+both_backends!(
+    bad_messages_get_clear_answers_and_break_nothing,
+    bad_messages_get_clear_answers
+);
+async fn bad_messages_get_clear_answers(app: &TestApp) {
+    let mut ann = owner(app, "ann@example.com").await;
+    let hub = pair_hub(app, &mut ann, "porch hub").await;
+    let mut hub_side = HubSide::connect(&hub, &["front"]).await;
+    let front = camera(&ann, "front").await;
+
+    // From the hub: each unusable message is answered, and the connection stays up.
+    hub_side
+        .socket
+        .send(Message::Text("not json".into()))
+        .await
+        .unwrap();
+    assert!(
+        matches!(hub_side.next().await, HubControl::Error { message } if message.contains("not a control message"))
+    );
+    hub_side
+        .report(&HubReport::Hello {
+            cameras: vec![" padded ".into()],
+        })
+        .await;
+    assert!(
+        matches!(hub_side.next().await, HubControl::Error { message } if message.contains("cameras"))
+    );
+    hub_side.send_raw(vec![1, 2, 3]).await;
+    assert!(
+        matches!(hub_side.next().await, HubControl::Error { message } if message.contains("stream id"))
+    );
+    hub_side.send_raw(vec![7; 64]).await;
+    match hub_side.next().await {
+        HubControl::Stop { stream, reason } => {
+            assert_eq!(stream, "07".repeat(16));
+            assert_eq!(reason, "no_such_stream");
+        }
+        other => panic!("expected stop, got {other:?}"),
+    }
+    hub_side
+        .report(&HubReport::Answer {
+            stream: "zz".into(),
+            answer: String::new(),
+        })
+        .await;
+    assert!(
+        matches!(hub_side.next().await, HubControl::Error { message } if message.contains("hex"))
+    );
+
+    // From a viewer: a first message that is not an offer, an offer from another device's
+    // key, an offer for another camera.
+    let refused = |notice: ViewerNotice| match notice {
+        ViewerNotice::End { code, .. } => code,
+        other => panic!("expected an end, got {other:?}"),
+    };
+    for (first, expected) in [
+        (Message::Text("hello".into()), "bad_offer"),
+        (Message::Binary(vec![1, 2, 3].into()), "bad_offer"),
+        (
+            Message::Binary(
+                PendingView::start(&DeviceSecret::generate(), "front", now_ms())
+                    .unwrap()
+                    .offer_bytes()
+                    .to_vec()
+                    .into(),
+            ),
+            "wrong_device",
+        ),
+        (
+            Message::Binary(
+                PendingView::start(&ann.device, "back", now_ms())
+                    .unwrap()
+                    .offer_bytes()
+                    .to_vec()
+                    .into(),
+            ),
+            "camera_mismatch",
+        ),
+    ] {
+        let mut socket = ann
+            .client()
+            .websocket(&camera_live_path(&front.id))
+            .await
+            .unwrap();
+        socket.send(first).await.unwrap();
+        let notice = loop {
+            if let Message::Text(body) = socket.next().await.unwrap().unwrap() {
+                break serde_json::from_str(body.as_str()).unwrap();
+            }
+        };
+        assert_eq!(refused(notice), expected);
+    }
+
+    // The hub refuses (as it does a removed device): the viewer gets the hub's reason.
+    let viewer = owner_watches(&ann, &front, &hub, LiveLimits::default());
+    let HubControl::Offer { stream, .. } = hub_side.next().await else {
+        panic!("expected an offer");
+    };
+    hub_side
+        .report(&HubReport::Refused {
+            stream,
+            code: "signer_removed".into(),
+            message: "the device was removed from the chain".into(),
+        })
+        .await;
+    match viewer.await.unwrap().0 {
+        Err(LiveViewError::Refused { code, message }) => {
+            assert_eq!(code, "refused:signer_removed");
+            assert!(message.contains("removed"));
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    // A second connection of the same hub replaces the first, which is closed.
+    let mut second = HubSide::connect(&hub, &["front"]).await;
+    let closed = loop {
+        match tokio::time::timeout(WAIT, hub_side.socket.next())
+            .await
+            .unwrap()
+        {
+            Some(Ok(Message::Close(frame))) => break frame.map(|f| f.reason.to_string()),
+            Some(Ok(_)) => {}
+            None | Some(Err(_)) => break None,
+        }
+    };
+    assert_eq!(closed.as_deref(), Some("replaced by a newer connection"));
+    // The newer one serves viewers.
+    let viewer = owner_watches(
+        &ann,
+        &front,
+        &hub,
+        LiveLimits {
+            fragments: Some(1),
+            ..LiveLimits::default()
+        },
+    );
+    let mut stream = second.answer_next(&hub, ann.chain.chain()).await;
+    second.send(&mut stream, FrameKind::Init, b"i").await;
+    second
+        .send(&mut stream, FrameKind::Fragment { keyframe: true }, b"k")
+        .await;
+    assert_eq!(viewer.await.unwrap().1, b"ik");
+
+    // A camera whose hub never connected (it has uploaded clips): its viewer is told so.
+    let mut bob = owner(app, "bob@example.com").await;
+    let bob_hub = pair_hub(app, &mut bob, "bob hub").await;
+    upload(&bob, &bob_hub, "yard", app.clock_now(), b"clip").await;
+    let yard = camera(&bob, "yard").await;
+    let (result, _) = owner_watches(&bob, &yard, &bob_hub, LiveLimits::default())
+        .await
+        .unwrap();
+    assert!(matches!(result, Err(LiveViewError::Refused { code, .. }) if code == "hub_offline"));
+}
