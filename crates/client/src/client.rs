@@ -353,6 +353,21 @@ impl Client {
         self.json("GET /api/cameras", builder).await
     }
 
+    /// `POST /api/cameras/{id}/trigger`: the camera's hub records now (a manual event).
+    pub async fn trigger_camera(&self, id: &str) -> Result<(), ClientError> {
+        let path = format!("/api/cameras/{}/trigger", encode_path_segment(id));
+        let builder = self.request(Method::POST, &path, Auth::Bearer)?;
+        let response = send(builder).await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            Ok(())
+        } else {
+            Err(ClientError::Decode {
+                route: "POST /api/cameras/{id}/trigger",
+                status: response.status().as_u16(),
+            })
+        }
+    }
+
     /// `PATCH /api/cameras/{id}`.
     pub async fn update_camera(
         &self,

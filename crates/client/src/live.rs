@@ -66,6 +66,9 @@ pub enum LiveViewError {
     Protocol(String),
     #[error("writing the stream: {0}")]
     Output(std::io::Error),
+    /// An event notice did not check out (not from a hub of the chain, altered, unreadable).
+    #[error("an event notice was refused: {0}")]
+    Notice(String),
 }
 
 impl LiveViewError {
@@ -81,6 +84,7 @@ impl LiveViewError {
             Self::Frame(_) => "live_frame_invalid".to_owned(),
             Self::Protocol(_) => "live_protocol_error".to_owned(),
             Self::Output(_) => "output_failed".to_owned(),
+            Self::Notice(_) => "notice_invalid".to_owned(),
         }
     }
 }
@@ -221,4 +225,103 @@ pub async fn watch<W: AsyncWrite + Unpin>(
     // The viewer leaving is what stops the hub streaming.
     let _ = socket.close(None).await;
     Ok(summary)
+}
+
+/// An event notice, opened and checked on this device.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EventNotice {
+    /// The hub's id on the server, and its key (a current hub of the verified chain).
+    pub hub_id: String,
+    pub hub_key: String,
+    /// What the hub sealed: a random id, the camera, the event and when it happened (hub
+    /// clock).
+    pub id: String,
+    pub camera: String,
+    pub kind: String,
+    pub at_ms: i64,
+    /// When the server passed it on (server clock); a replayed notice shows its old `at_ms`.
+    pub received_at_ms: i64,
+}
+
+#[derive(serde::Deserialize)]
+struct NoticeBody {
+    id: String,
+    camera: String,
+    kind: String,
+    at_ms: i64,
+}
+
+/// Follows the account's event notices as they happen, opening each with `device` against
+/// `chain`. Calls `each` with every notice (or why one was refused: a refused notice never
+/// stops the feed) until it returns false; returns why the server ended the feed, if it did.
+pub async fn follow_events(
+    client: &Client,
+    device: &DeviceSecret,
+    chain: &VerifiedChain,
+    mut each: impl FnMut(Result<EventNotice, LiveViewError>) -> bool,
+) -> Result<Option<(String, String)>, LiveViewError> {
+    let mut socket = client.websocket(proto::EVENTS_LIVE_PATH).await?;
+    loop {
+        let message = match socket.next().await {
+            None => {
+                return Err(
+                    ClientError::Socket("the server closed the events connection".into()).into(),
+                );
+            }
+            Some(Err(e)) => {
+                return Err(
+                    ClientError::Socket(format!("the events connection broke: {e}")).into(),
+                );
+            }
+            Some(Ok(message)) => message,
+        };
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let event: proto::AccountEvent = serde_json::from_str(text.as_str())
+            .map_err(|_| LiveViewError::Protocol("an unreadable event".into()))?;
+        let go_on = match event {
+            proto::AccountEvent::Notice {
+                hub_id,
+                notice,
+                received_at_ms,
+            } => each(open_event(device, chain, hub_id, &notice, received_at_ms)),
+            proto::AccountEvent::Missed { count } => each(Err(LiveViewError::Notice(format!(
+                "{count} notices were missed (this connection fell behind)"
+            )))),
+            proto::AccountEvent::End { code, message } => {
+                let _ = socket.close(None).await;
+                return Ok(Some((code, message)));
+            }
+        };
+        if !go_on {
+            let _ = socket.close(None).await;
+            return Ok(None);
+        }
+    }
+}
+
+fn open_event(
+    device: &DeviceSecret,
+    chain: &VerifiedChain,
+    hub_id: String,
+    notice: &str,
+    received_at_ms: i64,
+) -> Result<EventNotice, LiveViewError> {
+    let bytes = STANDARD
+        .decode(notice)
+        .map_err(|_| LiveViewError::Notice("not base64".into()))?;
+    let (hub, plaintext) = porchlight_crypto::open_notice(&bytes, chain, device)
+        .map_err(|e| LiveViewError::Notice(e.to_string()))?;
+    let body: NoticeBody = serde_json::from_slice(&plaintext)
+        .map_err(|_| LiveViewError::Notice("its sealed details are not readable".into()))?;
+    Ok(EventNotice {
+        hub_id,
+        hub_key: hub.to_hex(),
+        id: body.id,
+        camera: body.camera,
+        kind: body.kind,
+        at_ms: body.at_ms,
+        received_at_ms,
+    })
 }

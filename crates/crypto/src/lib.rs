@@ -35,6 +35,7 @@ pub mod clip;
 pub mod header;
 pub mod keys;
 pub mod live;
+pub mod notice;
 pub mod pairing;
 pub mod recovery;
 pub mod statement;
@@ -53,6 +54,7 @@ pub use live::{
     AcceptedOffer, Answer, FrameHeader, FrameKind, FrameOpener, FrameSealer, LiveError, Offer,
     OfferWindow, OpenedFrame, PendingView, StreamId, answer_offer,
 };
+pub use notice::{NoticeError, open_notice, seal_notice};
 pub use pairing::{PairingCode, PairingError, PairingSecret};
 pub use recovery::{RecoveryCode, RecoveryCodeError, RecoveryKey};
 pub use statement::{

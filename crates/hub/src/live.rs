@@ -26,7 +26,7 @@ use porchlight_client::crypto::live::{FrameKind, FrameSealer, OfferWindow, answe
 use porchlight_client::hub as hubs;
 use porchlight_client::proto::{HUB_LIVE_PATH, HubControl, HubReport};
 use porchlight_client::{Client, E2eError};
-use porchlight_media::{FragmentEnd, Frame, VideoParams, fragment_since, init_segment};
+use porchlight_media::{EventKind, FragmentEnd, Frame, VideoParams, fragment_since, init_segment};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -147,12 +147,21 @@ async fn session(hub: &Arc<Hub>, shutdown: &mut watch::Receiver<bool>) -> Result
     hub.live_status(|s| s.state = "connected".to_owned());
 
     let (outbox, mut outgoing) = mpsc::channel::<Message>(OUTBOX);
+    let mut notices = hub.notices.subscribe();
     let mut streams: HashMap<String, oneshot::Sender<()>> = HashMap::new();
     let mut answered: VecDeque<String> = VecDeque::new();
     let result = loop {
         streams.retain(|_, stop| !stop.is_closed());
         hub.live_status(|s| s.streams = streams.len());
         tokio::select! {
+            notice = notices.recv() => {
+                if let Ok(notice) = notice {
+                    let event = HubReport::Event { notice: STANDARD.encode(&notice) };
+                    if let Err(e) = socket.send(text(&event)).await {
+                        break Err(SessionError::Socket(e.to_string()));
+                    }
+                }
+            }
             Some(message) = outgoing.recv() => {
                 if let Err(e) = socket.send(message).await {
                     break Err(SessionError::Socket(e.to_string()));
@@ -292,6 +301,14 @@ async fn control_message(
         HubControl::Stop { stream, reason } => {
             if streams.remove(&stream).is_some() {
                 tracing::info!(%reason, "live stream stopped by the server");
+            }
+            None
+        }
+        HubControl::Trigger { camera } => {
+            if hub.trigger(&camera, EventKind::Manual).await {
+                tracing::info!(%camera, "recording on the owner's request");
+            } else {
+                tracing::warn!(%camera, "the owner asked to record a camera this hub does not have");
             }
             None
         }

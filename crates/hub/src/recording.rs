@@ -195,6 +195,9 @@ impl Camera {
 
     fn note_event(&self, kind: EventKind) {
         tracing::info!(camera = %self.name, event = %kind, "event");
+        if kind == EventKind::Doorbell {
+            self.hub.notify(&self.name, kind);
+        }
         self.hub.camera_status(&self.name, |s| {
             s.last_event = Some(kind.as_str().to_owned())
         });

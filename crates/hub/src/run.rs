@@ -23,7 +23,7 @@ use porchlight_client::crypto::{HubSecret, VerifiedChain};
 use porchlight_client::hub::{self as hubs, HubHome};
 use porchlight_media::EventKind;
 use serde::Serialize;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, broadcast, mpsc, watch};
 
 use crate::config::HubRunConfig;
 use crate::live::LiveTap;
@@ -33,6 +33,8 @@ use crate::spool::{Spool, SpoolError, SpoolStats};
 pub const RECORDING_DIR: &str = "recording";
 /// The upload queue, in the state folder.
 pub const SPOOL_DIR: &str = "spool";
+/// Event notices waiting for the live connection.
+const NOTICE_QUEUE: usize = 16;
 /// The spool's bound when no configuration says otherwise: 2 GiB.
 pub const DEFAULT_SPOOL_MAX_BYTES: u64 = 2 << 30;
 
@@ -114,6 +116,8 @@ pub struct Hub {
     triggers: BTreeMap<String, mpsc::Sender<EventKind>>,
     /// Each camera's frames for live streams.
     pub(crate) live: BTreeMap<String, LiveTap>,
+    /// Sealed event notices for the live connection to pass on (a doorbell press).
+    pub(crate) notices: broadcast::Sender<Vec<u8>>,
     live_state: Mutex<LiveStatus>,
 }
 
@@ -164,6 +168,35 @@ impl Hub {
             upload: lock(&self.upload).clone(),
             spool: self.spool.stats(),
             live: lock(&self.live_state).clone(),
+        }
+    }
+
+    /// Tells the owner's connected devices of an event on `camera` as it happens: a notice
+    /// sealed to the chain's devices and signed with the hub key, passed to the live
+    /// connection. Nothing is kept when that connection is down: the clip carries the event.
+    pub(crate) fn notify(&self, camera: &str, kind: EventKind) {
+        if self.notices.receiver_count() == 0 {
+            return;
+        }
+        let Some(chain) = self.chain() else {
+            return;
+        };
+        let body = serde_json::json!({
+            "version": 1,
+            "id": format!("{:032x}", rand::random::<u128>()),
+            "camera": camera,
+            "kind": kind.as_str(),
+            "at_ms": now_ms(),
+        });
+        match porchlight_client::crypto::seal_notice(
+            &self.secret,
+            &chain.recipients(),
+            body.to_string().as_bytes(),
+        ) {
+            Ok(notice) => {
+                let _ = self.notices.send(notice);
+            }
+            Err(e) => tracing::warn!(%camera, error = %e, "could not seal an event notice"),
         }
     }
 
@@ -233,6 +266,7 @@ pub async fn run(
         upload: Mutex::new(UploadStatus::default()),
         triggers,
         live,
+        notices: broadcast::channel(NOTICE_QUEUE).0,
         live_state: Mutex::new(LiveStatus {
             state: "connecting".to_owned(),
             streams: 0,

@@ -77,6 +77,9 @@ pub enum Command {
     /// exists only for this stream; the server relays bytes it cannot read. Writes fragmented
     /// MP4: `porchlight live front -o - | ffplay -`.
     Live(LiveArgs),
+    /// Events as they happen (`--follow`: doorbell presses, sealed by the hub for this
+    /// account's devices), and `events trigger --camera NAME` to record now.
+    Events(EventsArgs),
     /// This device's age identity.
     #[command(subcommand)]
     Identity(IdentityCommand),
@@ -397,6 +400,28 @@ pub struct LiveArgs {
     /// Stop after this many frames.
     #[arg(long, value_name = "N")]
     pub frames: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    #[command(subcommand)]
+    pub command: Option<EventsCommand>,
+    /// Print each event as it happens, until Ctrl-C.
+    #[arg(long)]
+    pub follow: bool,
+    /// With --follow: stop after this many events.
+    #[arg(long, value_name = "N", requires = "follow")]
+    pub count: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Ask a camera's hub to record now (a manual event; the clip arrives like any other).
+    Trigger {
+        /// The camera, by name or id.
+        #[arg(long, value_name = "NAME")]
+        camera: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,26 @@ use serde::{Deserialize, Serialize};
 /// The hub's control connection.
 pub const HUB_LIVE_PATH: &str = "/api/hub/live";
 
+/// An account's own devices' connection for event notices, as they happen.
+pub const EVENTS_LIVE_PATH: &str = "/api/events/live";
+
+/// What the events connection sends (text messages).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AccountEvent {
+    /// A sealed notice from the hub `hub_id`; only the account's devices open it.
+    Notice {
+        hub_id: String,
+        /// Base64 of the notice (`porchlight_crypto::notice`).
+        notice: String,
+        received_at_ms: i64,
+    },
+    /// Notices were dropped because this connection fell behind.
+    Missed { count: u64 },
+    /// The connection ends (`session_ended`, `device_removed`, `server_stopping`).
+    End { code: String, message: String },
+}
+
 /// The viewer route for camera `id`.
 pub fn camera_live_path(camera_id: &str) -> String {
     format!("/api/cameras/{camera_id}/live")
@@ -42,6 +62,8 @@ pub enum HubControl {
     },
     /// The viewer left or lost access: stop streaming `stream`.
     Stop { stream: String, reason: String },
+    /// The owner asked for a recording of `camera` now (`porchlight events trigger`).
+    Trigger { camera: String },
     /// The server could not use a message from the hub; the connection stays up.
     Error { message: String },
 }
@@ -64,6 +86,9 @@ pub enum HubReport {
     },
     /// The hub stopped streaming `stream` on its own (camera gone, hub stopping).
     Ended { stream: String, reason: String },
+    /// Base64 of a sealed event notice (`porchlight_crypto::notice`), for the owner's
+    /// connected devices: a doorbell press, in real time.
+    Event { notice: String },
 }
 
 /// Server → viewer.

@@ -89,6 +89,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(clips::replace_header))
         .routes(routes!(live::hub_live))
         .routes(routes!(live::camera_live))
+        .routes(routes!(live::events_live))
+        .routes(routes!(live::trigger_camera))
         .routes(routes!(log::log_key))
         .routes(routes!(log::checkpoint, log::sign_checkpoint))
         .routes(routes!(log::inclusion))

@@ -18,21 +18,25 @@
 //! several nodes the hand-off goes over a message bus (DESIGN §11); not built yet.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use porchlight_crypto::live::{FrameHeader, FrameKind, STREAM_ID_BYTES};
-use porchlight_proto::HubControl;
-use tokio::sync::{mpsc, watch};
+use porchlight_proto::{AccountEvent, HubControl};
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// Frames queued for one viewer before the relay starts dropping to the next keyframe: about
 /// two seconds of 15 fps video.
 pub const VIEWER_QUEUE_FRAMES: usize = 32;
+/// Event notices queued for one connected device before it is told it missed some.
+const EVENT_QUEUE: usize = 64;
 /// Control messages queued for one hub; a hub that lets this many pile up is not reading.
 const HUB_QUEUE: usize = 256;
-/// Streams a hub may serve at once; more offers are refused with `hub_busy`.
-pub const MAX_STREAMS_PER_HUB: usize = 32;
+/// Streams a hub may serve at once; more offers are refused with `hub_busy`. Each viewer has
+/// its own stream key, so the hub seals and uploads every stream apart: this bounds what one
+/// hub's uplink is asked to carry (128 × 4 Mbit/s), not what the relay can move.
+pub const MAX_STREAMS_PER_HUB: usize = 128;
 
 pub type StreamKey = [u8; STREAM_ID_BYTES];
 
@@ -119,6 +123,8 @@ struct Stream {
 struct Inner {
     hubs: HashMap<String, Hub>,
     streams: HashMap<StreamKey, Stream>,
+    /// Each account's connected devices' event feed.
+    events: HashMap<String, broadcast::Sender<Arc<AccountEvent>>>,
 }
 
 /// The relay's registry. One per server; cheap to share.
@@ -337,6 +343,41 @@ impl LiveRelay {
         }
     }
 
+    /// Sends `control` to `hub_id`'s connection; false if the hub is not connected (or not
+    /// reading).
+    pub fn control_hub(&self, hub_id: &str, control: HubControl) -> bool {
+        self.lock()
+            .hubs
+            .get(hub_id)
+            .is_some_and(|hub| hub.control.try_send(control).is_ok())
+    }
+
+    /// The account's event feed, for one connected device.
+    pub fn subscribe_events(&self, account: &str) -> broadcast::Receiver<Arc<AccountEvent>> {
+        let mut inner = self.lock();
+        inner
+            .events
+            .entry(account.to_owned())
+            .or_insert_with(|| broadcast::channel(EVENT_QUEUE).0)
+            .subscribe()
+    }
+
+    /// Passes `event` to every connected device of `account`; how many got it.
+    pub fn publish_event(&self, account: &str, event: AccountEvent) -> usize {
+        let mut inner = self.lock();
+        let Some(feed) = inner.events.get(account) else {
+            return 0;
+        };
+        match feed.send(Arc::new(event)) {
+            Ok(receivers) => receivers,
+            // Nobody listens any more: forget the feed.
+            Err(_) => {
+                inner.events.remove(account);
+                0
+            }
+        }
+    }
+
     /// Open streams, for metrics and tests.
     pub fn stream_count(&self) -> usize {
         self.lock().streams.len()
@@ -462,7 +503,7 @@ mod tests {
         let open: Vec<_> = (0..MAX_STREAMS_PER_HUB)
             .map(|i| {
                 let mut key = [0; 16];
-                key[0] = u8::try_from(i).unwrap();
+                key[..8].copy_from_slice(&(i as u64).to_be_bytes());
                 relay.open_stream("h", "d", key, offer()).unwrap()
             })
             .collect();

@@ -86,7 +86,10 @@ pub(super) fn live(ctx: &Ctx, args: LiveArgs) -> anyhow::Result<()> {
 }
 
 /// The camera named `wanted` (an id, or a name that only one camera has).
-fn pick_camera<'a>(cameras: &'a [CameraInfo], wanted: &str) -> anyhow::Result<&'a CameraInfo> {
+pub(super) fn pick_camera<'a>(
+    cameras: &'a [CameraInfo],
+    wanted: &str,
+) -> anyhow::Result<&'a CameraInfo> {
     if let Some(camera) = cameras.iter().find(|c| c.id == wanted) {
         return Ok(camera);
     }

@@ -6,6 +6,7 @@ mod access_requests;
 mod account;
 mod clips;
 mod devices;
+mod events;
 mod hub;
 mod info;
 mod live;
@@ -55,6 +56,7 @@ pub fn run(
         Command::Pair(args) => hub::pair(&ctx, args),
         Command::Clips(command) => clips::clips(&ctx, command),
         Command::Live(args) => live::live(&ctx, args),
+        Command::Events(args) => events::events(&ctx, args),
         Command::AccessLog(args) => access_log::access_log(&ctx, args),
         Command::AccessRequests(args) => access_requests::access_requests(&ctx, args),
         Command::Staff(command) => staff::staff(&ctx, command),

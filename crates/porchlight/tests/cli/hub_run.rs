@@ -26,6 +26,45 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A client process killed if the test ends before it does.
+struct KillOnDrop(Child);
+
+impl KillOnDrop {
+    /// Its output, once it exits; killed (and the test failed) if that takes longer than
+    /// `within`.
+    fn output_within(mut self, within: Duration) -> std::process::Output {
+        let deadline = Instant::now() + within;
+        while self.0.try_wait().unwrap().is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "the process did not finish in time"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut stdout = Vec::new();
+        let mut stderr = Vec::new();
+        use std::io::Read;
+        if let Some(mut out) = self.0.stdout.take() {
+            out.read_to_end(&mut stdout).unwrap();
+        }
+        if let Some(mut err) = self.0.stderr.take() {
+            err.read_to_end(&mut stderr).unwrap();
+        }
+        std::process::Output {
+            status: self.0.wait().unwrap(),
+            stdout,
+            stderr,
+        }
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A running `hub run`, killed (SIGKILL) when dropped.
 struct RunningHub {
     child: Child,
@@ -226,9 +265,33 @@ fn the_hub_records_a_real_rtsp_camera_into_clips_that_play_and_survives_its_rest
     hub.wait_for("the camera to stream", Duration::from_secs(20), |s| {
         s["cameras"]["front door"]["state"] == "streaming"
     });
-    // Let the pre-roll fill, then ring the bell.
+    // The owner follows events: the press arrives as it happens, sealed by the hub.
+    hub.wait_for("the live connection", Duration::from_secs(20), |s| {
+        s["live"]["state"] == "connected"
+    });
+    let follower = Command::new(BIN)
+        .args(["--server", &server.url, "--home"])
+        .arg(&owner.home)
+        .args(["--json", "events", "--follow", "--count", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let follower = KillOnDrop(follower);
+    // Let the pre-roll fill (and the follower connect), then ring the bell.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(hub.post("/cameras/front%20door/doorbell"), 202);
+    let followed = follower.output_within(Duration::from_secs(20));
+    let notice: Value = serde_json::from_slice(&followed.stdout).unwrap_or_else(|_| {
+        panic!(
+            "events --follow printed {} / {}",
+            String::from_utf8_lossy(&followed.stdout),
+            String::from_utf8_lossy(&followed.stderr)
+        )
+    });
+    assert_eq!(notice["kind"], "doorbell", "{notice}");
+    assert_eq!(notice["camera"], "front door", "{notice}");
     assert_eq!(hub.post("/cameras/nobody/doorbell"), 404);
     hub.wait_for("the clip to upload", Duration::from_secs(30), |s| {
         s["upload"]["uploaded"] == 1
@@ -274,9 +337,6 @@ fn the_hub_records_a_real_rtsp_camera_into_clips_that_play_and_survives_its_rest
     }
 
     // Live, through the relay: the owner's device opens the stream the hub sealed for it.
-    hub.wait_for("the live connection", Duration::from_secs(20), |s| {
-        s["live"]["state"] == "connected"
-    });
     let live = dir.path().join("live.mp4");
     let watched = json(&cli(
         &server,
@@ -318,6 +378,42 @@ fn the_hub_records_a_real_rtsp_camera_into_clips_that_play_and_survives_its_rest
     assert_eq!(unknown.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("camera_not_found"));
 
+    // A recording on the owner's request, through the server: a clip marked manual.
+    json(&cli(
+        &server,
+        &owner.home,
+        &["--json", "events", "trigger", "--camera", "front door"],
+        "",
+    ));
+    hub.wait_for("the requested clip", Duration::from_secs(30), |s| {
+        s["upload"]["uploaded"] == 2
+    });
+    let listed = clips(&server, &owner);
+    let newest = listed
+        .iter()
+        .find(|c| c["id"] != clip["id"])
+        .unwrap()
+        .clone();
+    let requested = dir.path().join("requested.mp4");
+    json(&cli(
+        &server,
+        &owner.home,
+        &[
+            "--json",
+            "clips",
+            "get",
+            newest["id"].as_str().unwrap(),
+            "-o",
+            requested.to_str().unwrap(),
+        ],
+        "",
+    ));
+    let meta = porchlight_media::fmp4::read_metadata(&std::fs::read(&requested).unwrap())
+        .unwrap()
+        .unwrap();
+    let meta: Value = serde_json::from_slice(&meta).unwrap();
+    assert_eq!(meta["events"][0]["kind"], "manual", "{meta}");
+
     // The camera restarts mid-stream: the hub reconnects and keeps recording.
     camera.kill();
     hub.wait_for("the hub to notice", Duration::from_secs(15), |s| {
@@ -331,10 +427,10 @@ fn the_hub_records_a_real_rtsp_camera_into_clips_that_play_and_survives_its_rest
     });
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(hub.post("/cameras/front%20door/trigger"), 202);
-    hub.wait_for("the second clip", Duration::from_secs(30), |s| {
-        s["upload"]["uploaded"] == 2
+    hub.wait_for("the third clip", Duration::from_secs(30), |s| {
+        s["upload"]["uploaded"] == 3
     });
-    assert_eq!(clips(&server, &owner).len(), 2);
+    assert_eq!(clips(&server, &owner).len(), 3);
     assert!(hub.terminate().success());
     // No plaintext recording is left behind.
     assert_eq!(

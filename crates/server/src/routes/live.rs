@@ -19,8 +19,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use futures::{SinkExt, StreamExt};
 use porchlight_crypto::live::{Offer, STREAM_ID_BYTES};
+use porchlight_crypto::notice::MAX_NOTICE_BYTES;
 use porchlight_crypto::statement::check_camera_id;
-use porchlight_proto::{ErrorBody, ErrorCode, HubControl, HubReport, ViewerNotice};
+use porchlight_proto::{AccountEvent, ErrorBody, ErrorCode, HubControl, HubReport, ViewerNotice};
 use porchlight_store::{Camera, STATE_ACTIVE};
 use tokio::time::{Instant, interval_at};
 
@@ -92,6 +93,109 @@ pub async fn camera_live(
     Ok(upgrade
         .max_message_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| viewer_session(state, authed, camera, socket)))
+}
+
+/// The account's event notices as they happen (a doorbell press), for one of its devices.
+#[utoipa::path(get, path = "/api/events/live", tag = "live", security(("bearer" = [])),
+    responses((status = 101, description = "WebSocket: `AccountEvent` text messages out"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 426, body = ErrorBody)))]
+pub async fn events_live(
+    State(state): State<AppState>,
+    authed: DeviceAuthed,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let upgrade = upgrade.map_err(|_| upgrade_required())?;
+    Ok(upgrade.on_upgrade(move |socket| events_session(state, authed, socket)))
+}
+
+/// Asks the camera's hub to record now, as a manual event (owner's devices only).
+#[utoipa::path(post, path = "/api/cameras/{id}/trigger", tag = "live", security(("bearer" = [])),
+    params(("id" = String, Path, description = "camera id")),
+    responses((status = 204, description = "the hub was told"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn trigger_camera(
+    State(state): State<AppState>,
+    authed: DeviceAuthed,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    let camera = state
+        .store
+        .cameras_visible_to(&authed.account.id)
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or_else(ApiError::not_found)?;
+    if camera.account_id != authed.account.id {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            "only the owner's devices may trigger a recording",
+        ));
+    }
+    let told = state.live.control_hub(
+        &camera.hub_id,
+        HubControl::Trigger {
+            camera: camera.name,
+        },
+    );
+    if told {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Unavailable,
+            "the camera's hub is not connected; try again when it is",
+        ))
+    }
+}
+
+async fn events_session(state: AppState, authed: DeviceAuthed, socket: WebSocket) {
+    let (mut sink, mut incoming) = socket.split();
+    let mut feed = state.live.subscribe_events(&authed.account.id);
+    let mut stopping = state.live.stopping();
+    let mut recheck = interval_at(Instant::now() + RECHECK, RECHECK);
+    let end = loop {
+        tokio::select! {
+            event = feed.recv() => {
+                let sent = match event {
+                    Ok(event) => send_json(&mut sink, event.as_ref()).await,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(count)) => {
+                        send_json(&mut sink, &AccountEvent::Missed { count }).await
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                        feed = state.live.subscribe_events(&authed.account.id);
+                        Ok(())
+                    }
+                };
+                if sent.is_err() {
+                    break None;
+                }
+            }
+            message = incoming.next() => match message {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break None,
+                Some(Ok(_)) => {}
+            },
+            _ = recheck.tick() => {
+                if let Some(end) = still_allowed(&state, &authed).await {
+                    break Some(end);
+                }
+            }
+            () = stopped(&mut stopping) => {
+                break Some(StreamEnd::new("server_stopping", "the server is restarting; connect again shortly"));
+            }
+        }
+    };
+    if let Some(end) = end {
+        let _ = send_json(
+            &mut sink,
+            &AccountEvent::End {
+                code: end.code,
+                message: end.message,
+            },
+        )
+        .await;
+        let _ = sink.close().await;
+    }
 }
 
 // ---- the hub's side ----
@@ -262,6 +366,29 @@ async fn hub_report(
             );
             // A stream the viewer already left is no error.
             state.live.end_stream(&hub.id, &key, end);
+            Ok(())
+        }
+        HubReport::Event { notice } => {
+            let bytes = STANDARD.decode(&notice).map_err(|_| HubProblem::BadField {
+                field: "notice",
+                why: "not base64".into(),
+            })?;
+            if bytes.len() > MAX_NOTICE_BYTES {
+                return Err(HubProblem::BadField {
+                    field: "notice",
+                    why: format!("larger than {MAX_NOTICE_BYTES} bytes"),
+                });
+            }
+            let delivered = state.live.publish_event(
+                &hub.account_id,
+                AccountEvent::Notice {
+                    hub_id: hub.id.clone(),
+                    notice,
+                    received_at_ms: state.now_ms(),
+                },
+            );
+            metrics::counter!("porchlight_live_notices_total").increment(1);
+            tracing::debug!(hub = %hub.id, delivered, "event notice relayed");
             Ok(())
         }
         HubReport::Ended { stream, reason } => {

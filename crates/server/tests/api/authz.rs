@@ -65,6 +65,7 @@ fn kind(method: &str, path: &str) -> Kind {
             Kind::View
         }
         ("PATCH", "/api/cameras/{id}")
+        | ("POST", "/api/cameras/{id}/trigger")
         | ("PUT", "/api/clips/{id}/header")
         | ("DELETE", "/api/clips/{id}") => Kind::OwnerWrite,
         (_, p) if p.starts_with("/api/hub/") => Kind::Hub,
@@ -84,7 +85,8 @@ fn kind(method: &str, path: &str) -> Kind {
             | "/api/hubs"
             | "/api/pairings"
             | "/api/log/entries"
-            | "/api/access-requests",
+            | "/api/access-requests"
+            | "/api/events/live",
         )
         | ("POST", "/api/log/checkpoint") => Kind::Own,
         _ => panic!("{method} {path}: a new route; classify it here"),
@@ -280,7 +282,9 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
                 "/api/sessions/{id}" => spare_session_id.clone(),
                 "/api/pairings/{id}" => pairing.id.clone(),
                 p if p.starts_with("/api/access-requests/") => access_request.id.clone(),
-                "/api/cameras/{id}" | "/api/cameras/{id}/live" => clip.camera_id.clone(),
+                "/api/cameras/{id}" | "/api/cameras/{id}/live" | "/api/cameras/{id}/trigger" => {
+                    clip.camera_id.clone()
+                }
                 _ => clip.id.clone(),
             };
             let concrete = path.replace("{id}", &target).replace(

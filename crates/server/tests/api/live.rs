@@ -10,13 +10,14 @@ use futures::{SinkExt, StreamExt};
 use porchlight_client::LiveSocket;
 use porchlight_client::live::{LiveLimits, LiveSummary, LiveViewError, watch};
 use porchlight_client::proto::{
-    CameraInfo, ErrorCode, HUB_LIVE_PATH, HubControl, HubReport, ViewerNotice, camera_live_path,
+    AccountEvent, CameraInfo, EVENTS_LIVE_PATH, ErrorCode, HUB_LIVE_PATH, HubControl, HubReport,
+    ViewerNotice, camera_live_path,
 };
 use porchlight_crypto::live::capture::capture_opens_with_long_term_keys;
 use porchlight_crypto::live::{
     FrameKind, FrameSealer, LiveError, OfferWindow, PendingView, answer_offer,
 };
-use porchlight_crypto::{ChainOp, DeviceSecret, Name, VerifiedChain};
+use porchlight_crypto::{ChainOp, DeviceSecret, Name, VerifiedChain, open_notice, seal_notice};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::harness::{TestApp, both_backends};
@@ -623,4 +624,97 @@ async fn bad_messages_get_clear_answers(app: &TestApp) {
         .await
         .unwrap();
     assert!(matches!(result, Err(LiveViewError::Refused { code, .. }) if code == "hub_offline"));
+}
+
+both_backends!(
+    notices_reach_the_owners_devices_and_triggers_reach_the_hub,
+    notices_and_triggers
+);
+async fn notices_and_triggers(app: &TestApp) {
+    let mut ann = owner(app, "ann@example.com").await;
+    let hub = pair_hub(app, &mut ann, "porch hub").await;
+    let mut hub_side = HubSide::connect(&hub, &["front"]).await;
+    let front = camera(&ann, "front").await;
+    let bob = owner(app, "bob@example.com").await;
+
+    let mut ann_feed = ann.client().websocket(EVENTS_LIVE_PATH).await.unwrap();
+    let mut bob_feed = bob.client().websocket(EVENTS_LIVE_PATH).await.unwrap();
+    // The feeds subscribe as they open; give the server a moment before the press.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let body = br#"{"id":"1","camera":"front","kind":"doorbell","at_ms":1}"#;
+    let notice = seal_notice(&hub.secret, &ann.chain.chain().recipients(), body).unwrap();
+    hub_side
+        .report(&HubReport::Event {
+            notice: STANDARD.encode(&notice),
+        })
+        .await;
+    let event = loop {
+        let message = tokio::time::timeout(WAIT, ann_feed.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Message::Text(body) = message {
+            break serde_json::from_str::<AccountEvent>(body.as_str()).unwrap();
+        }
+    };
+    let AccountEvent::Notice {
+        hub_id,
+        notice: relayed,
+        ..
+    } = event
+    else {
+        panic!("expected a notice, got {event:?}");
+    };
+    assert_eq!(hub_id, hub.id);
+    let relayed = STANDARD.decode(relayed).unwrap();
+    assert_eq!(relayed, notice, "relayed unchanged");
+    let (from, opened) = open_notice(&relayed, ann.chain.chain(), &ann.device).unwrap();
+    assert_eq!(from, hub.secret.public());
+    assert_eq!(opened, body);
+    // Another account hears nothing of it.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), bob_feed.next())
+            .await
+            .is_err()
+    );
+    // A notice too large for any real event is refused, and the connection goes on.
+    hub_side
+        .report(&HubReport::Event {
+            notice: STANDARD.encode(vec![0u8; 70_000]),
+        })
+        .await;
+    assert!(
+        matches!(hub_side.next().await, HubControl::Error { message } if message.contains("notice"))
+    );
+
+    // A manual trigger reaches the hub by the camera's name; nobody else may send one.
+    ann.client().trigger_camera(&front.id).await.unwrap();
+    match hub_side.next().await {
+        HubControl::Trigger { camera } => assert_eq!(camera, "front"),
+        other => panic!("expected a trigger, got {other:?}"),
+    }
+    assert_eq!(
+        bob.client()
+            .trigger_camera(&front.id)
+            .await
+            .unwrap_err()
+            .code(),
+        Some(ErrorCode::NotFound)
+    );
+    hub_side.socket.close(None).await.unwrap();
+    // With the hub gone the owner is told so.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        match ann.client().trigger_camera(&front.id).await {
+            Err(e) if e.code() == Some(ErrorCode::Unavailable) => break,
+            _ => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the hub stayed connected"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
 }
