@@ -40,14 +40,18 @@
 //! cargo run --release -p porchlight-bench --bin porchlight-ingest
 //! ```
 
+use porchlight_bench::household::Household;
+use porchlight_bench::process::{
+    KEPT_LOG_LINES, ServerProcess, cpu_seconds, read_status, status_field,
+};
 use porchlight_bench::{BYTES_PER_MB, filesystem_of, load_average, mb_per_s, nearest_rank};
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -55,37 +59,23 @@ use anyhow::{Context as _, bail, ensure};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use clap::Parser;
-use porchlight_client::proto::{
-    ChainLinks, ClipSummary, DeviceRegistration, HubChallengeRequest, HubPairRequest,
-    HubTokenRequest, PairingRequest, PairingState, SignupConfirmRequest, SignupRequest,
-};
-use porchlight_client::{Client, ClipFilter, DeviceId, Secret};
-use porchlight_crypto::{
-    ChainBuilder, ChainOp, ClipStatement, DeviceSecret, HubSecret, Link, Name, PairingCode,
-    RecoveryKey,
-};
-use porchlight_server::auth::totp;
+use porchlight_client::proto::ClipSummary;
+use porchlight_client::{Client, ClipFilter};
+use porchlight_crypto::ClipStatement;
 use porchlight_server::clock::{Clock as _, SystemClock};
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 use tokio::runtime::Runtime;
 use tokio::task::JoinSet;
 
-const PASSWORD: &str = "correct horse battery staple 42";
 const BYTES_PER_MIB: u64 = 1 << 20;
 const KIB_PER_MIB: f64 = 1024.0;
 /// Cameras the clips are spread over, as one hub with a few cameras would.
 const CAMERAS: usize = 8;
 /// Each clip's claimed length (the statement's `duration_ms`).
 const CLIP_DURATION_MS: u64 = 4_000;
-/// How long the server may take to start listening.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long the server may take to stop after SIGTERM before it is killed.
-const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const NOT_BUILT: &str =
     "build the server first with `cargo build --release -p porchlight`, or pass --server-bin";
-/// Server log lines at WARN or ERROR kept for the report.
-const KEPT_LOG_LINES: usize = 20;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -238,7 +228,7 @@ fn measure(
         .context("starting the async runtime")?;
     let url = format!("http://{}", server.addr);
     eprintln!("… server at {url}; setting up an account and a paired hub");
-    let household = rt.block_on(Household::set_up(&url))?;
+    let household = rt.block_on(Household::set_up(&url, "ingest@bench.example.com"))?;
 
     eprintln!(
         "… sealing {clip_count} clips of {} MiB each into {}",
@@ -396,176 +386,6 @@ fn run_tool(command: &mut Command, name: &str) -> anyhow::Result<()> {
             String::from_utf8_lossy(&output.stderr).trim()
         );
     }
-    Ok(())
-}
-
-// ---- the household ----
-
-/// An account with its first device's keys and chain, and a hub paired to it.
-struct Household {
-    url: String,
-    owner: Client,
-    device: DeviceSecret,
-    chain: ChainBuilder,
-    hub: HubSecret,
-}
-
-impl std::fmt::Debug for Household {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Household")
-            .field("url", &self.url)
-            .field("owner", &self.owner)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Household {
-    /// Sign-up with a second factor, device keys and link 0, then a hub paired the way the
-    /// CLI pairs one (see `crates/server/tests/api/homes.rs`).
-    async fn set_up(url: &str) -> anyhow::Result<Self> {
-        let owner = sign_up(url, "ingest@bench.example.com").await?;
-        let device = DeviceSecret::generate();
-        owner
-            .register_device(&DeviceRegistration {
-                name: "bench device".into(),
-                sign_key: device.public().sign_hex(),
-                age_recipient: device.public().age_string(),
-            })
-            .await
-            .context("registering the device's keys")?;
-        let (recovery, _code) = RecoveryKey::generate();
-        let chain = ChainBuilder::genesis(&device, Name::new("bench device")?, recovery.public())
-            .context("making the chain's genesis link")?;
-        post_links(&owner, chain.links())
-            .await
-            .context("posting the genesis link")?;
-        let mut household = Self {
-            url: url.to_owned(),
-            owner,
-            device,
-            chain,
-            hub: HubSecret::generate(),
-        };
-        household.pair_hub("bench hub").await?;
-        Ok(household)
-    }
-
-    async fn pair_hub(&mut self, name: &str) -> anyhow::Result<()> {
-        let code = PairingCode::new(&self.url, self.chain.chain().root())
-            .context("making a pairing code")?;
-        let verifier = hex::encode(code.secret().verifier());
-        let pairing = self
-            .owner
-            .create_pairing(&PairingRequest {
-                verifier: verifier.clone(),
-                name: name.into(),
-            })
-            .await
-            .context("creating the pairing")?;
-        let paired = anonymous(&self.url)?
-            .hub_pair(&HubPairRequest {
-                verifier,
-                hub_key: self.hub.public().to_hex(),
-                proof: hex::encode(code.secret().hub_proof(&self.hub.public())),
-            })
-            .await
-            .context("redeeming the pairing code as the hub")?;
-        let status = self
-            .owner
-            .pairing(&pairing.id)
-            .await
-            .context("reading the pairing")?;
-        ensure!(
-            status.state == PairingState::Redeemed,
-            "the pairing is {:?}, not redeemed",
-            status.state
-        );
-        let redeemed = status.hub.context("a redeemed pairing without its hub")?;
-        ensure!(
-            redeemed.hub_id == paired.hub_id,
-            "the pairing names another hub"
-        );
-        let proof = hex::decode(&redeemed.proof).context("the hub's proof is not hex")?;
-        ensure!(
-            code.secret().check_hub_proof(&self.hub.public(), &proof),
-            "the hub's proof does not check"
-        );
-        let link = self.chain.append(
-            ChainOp::AddHub {
-                name: Name::new(name)?,
-                hub: self.hub.public(),
-            },
-            &self.device,
-        )?;
-        post_links(&self.owner, &[link])
-            .await
-            .context("posting the AddHub link")?;
-        Ok(())
-    }
-
-    /// A client holding a fresh hub token: a challenge, signed with the hub's key.
-    async fn hub_client(&self) -> anyhow::Result<Client> {
-        let anon = anonymous(&self.url)?;
-        let hub_key = self.hub.public().to_hex();
-        let challenge = anon
-            .hub_challenge(&HubChallengeRequest {
-                hub_key: hub_key.clone(),
-            })
-            .await
-            .context("asking for a hub challenge")?;
-        let mut raw = [0u8; 32];
-        hex::decode_to_slice(&challenge.challenge, &mut raw)
-            .context("the hub challenge is not 32 bytes of hex")?;
-        let token = anon
-            .hub_token(&HubTokenRequest {
-                hub_key,
-                challenge: challenge.challenge,
-                signature: hex::encode(self.hub.sign_auth_challenge(&raw)),
-            })
-            .await
-            .context("exchanging the signed challenge for a hub token")?;
-        Ok(anonymous(&self.url)?.with_token(Secret::new(token.token)))
-    }
-}
-
-fn anonymous(url: &str) -> anyhow::Result<Client> {
-    Client::new(url, DeviceId::generate()).context("making an HTTP client")
-}
-
-/// Signs `email` up and confirms it with the authenticator's current code; the signed-in
-/// client.
-async fn sign_up(url: &str, email: &str) -> anyhow::Result<Client> {
-    let client = anonymous(url)?;
-    let started = client
-        .signup(&SignupRequest {
-            email: email.into(),
-            password: PASSWORD.into(),
-        })
-        .await
-        .context("sign-up")?;
-    // The server runs on the system clock, so the code is for now.
-    let code = totp::code_for_base32(&started.totp_secret, SystemClock.now_ms())
-        .context("computing a TOTP code")?;
-    let session = client
-        .signup_confirm(&SignupConfirmRequest {
-            enrolment_token: started.enrolment_token,
-            code,
-            device_name: Some("ingest bench".into()),
-        })
-        .await
-        .context("confirming sign-up")?;
-    Ok(client.with_token(Secret::new(session.token)))
-}
-
-async fn post_links(client: &Client, links: &[Link]) -> anyhow::Result<()> {
-    client
-        .append_chain(&ChainLinks {
-            links: links
-                .iter()
-                .map(|l| STANDARD.encode(l.to_bytes()))
-                .collect(),
-        })
-        .await?;
     Ok(())
 }
 
@@ -836,176 +656,6 @@ async fn spot_check(
         clip_index,
         payload_bytes: payload.len(),
     })
-}
-
-// ---- the server process ----
-
-/// The server binary running as a child process; killed when dropped, so an error anywhere
-/// does not leave it behind.
-#[derive(Debug)]
-struct ServerProcess {
-    child: Child,
-    pid: u32,
-    addr: String,
-    log: Arc<Mutex<Vec<String>>>,
-    drain: Option<JoinHandle<()>>,
-}
-
-impl ServerProcess {
-    fn start(bin: &Path, data_dir: &Path) -> anyhow::Result<Self> {
-        let mut child = Command::new(bin)
-            .arg("serve")
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--data")
-            .arg(data_dir)
-            .env("PORCHLIGHT_LOG_FORMAT", "json")
-            .env("PORCHLIGHT_LOG_FILTER", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("starting {}", bin.display()))?;
-        let pid = child.id();
-        let Some(stdout) = child.stdout.take() else {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("the server's standard output was not captured");
-        };
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (addr_tx, addr_rx) = mpsc::channel();
-        let drain = {
-            let log = Arc::clone(&log);
-            std::thread::spawn(move || drain_log(stdout, &addr_tx, &log))
-        };
-        let mut server = Self {
-            child,
-            pid,
-            addr: String::new(),
-            log,
-            drain: Some(drain),
-        };
-        match addr_rx.recv_timeout(START_TIMEOUT) {
-            Ok(addr) => server.addr = addr,
-            Err(_) => bail!(
-                "the server did not report listening within {} s ({}); its last warnings: {}",
-                START_TIMEOUT.as_secs(),
-                server.exit_state(),
-                server.log_lines().join(" | ")
-            ),
-        }
-        Ok(server)
-    }
-
-    fn exit_state(&mut self) -> String {
-        match self.child.try_wait() {
-            Ok(Some(status)) => format!("exited: {status}"),
-            Ok(None) => "still running".into(),
-            Err(e) => format!("state unknown: {e}"),
-        }
-    }
-
-    fn log_lines(&self) -> Vec<String> {
-        self.log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// SIGTERM (graceful shutdown), then SIGKILL if it has not exited in time.
-    fn stop(&mut self) -> anyhow::Result<ExitStatus> {
-        let termed = Command::new("/bin/kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status();
-        if termed.is_ok_and(|s| s.success()) {
-            let deadline = Instant::now() + STOP_TIMEOUT;
-            while Instant::now() < deadline {
-                if let Some(status) = self.child.try_wait().context("waiting for the server")? {
-                    self.join_drain();
-                    return Ok(status);
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        self.child.kill().context("killing the server")?;
-        let status = self.child.wait().context("waiting for the server")?;
-        self.join_drain();
-        bail!("the server did not stop on SIGTERM within {STOP_TIMEOUT:?}; killed ({status})")
-    }
-
-    fn join_drain(&mut self) {
-        if let Some(drain) = self.drain.take() {
-            let _ = drain.join();
-        }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// Reads the server's JSON log lines until it exits: sends the address from the "porchlight
-/// serving" line, keeps the first WARN and ERROR lines.
-fn drain_log(
-    stdout: std::process::ChildStdout,
-    addr: &mpsc::Sender<String>,
-    log: &Mutex<Vec<String>>,
-) {
-    for line in BufReader::new(stdout).lines() {
-        let Ok(line) = line else { break };
-        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
-            continue;
-        };
-        if event["message"] == "porchlight serving"
-            && let Some(a) = event["addr"].as_str()
-        {
-            let _ = addr.send(a.to_owned());
-        }
-        if matches!(event["level"].as_str(), Some("WARN" | "ERROR")) {
-            let mut kept = log.lock().unwrap_or_else(PoisonError::into_inner);
-            if kept.len() < KEPT_LOG_LINES {
-                kept.push(line);
-            }
-        }
-    }
-}
-
-// ---- memory ----
-
-/// A number from `/proc/PID/status` (`VmRSS` and `VmHWM` are in KiB, `Threads` a count), if
-/// the process exists.
-fn read_status(pid: u32, field: &str) -> Option<u64> {
-    status_field(
-        &fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
-        field,
-    )
-}
-
-fn status_field(status: &str, field: &str) -> Option<u64> {
-    status.lines().find_map(|line| {
-        let value = line.strip_prefix(field)?.strip_prefix(':')?;
-        value.split_whitespace().next()?.parse().ok()
-    })
-}
-
-/// User + system CPU seconds of every thread of a process (`/proc/PID/stat`; `self` for this
-/// one), in the kernel's clock ticks of 1/100 s (`USER_HZ`, 100 on every Linux port that
-/// matters here).
-fn cpu_seconds(pid: &str) -> Option<f64> {
-    const TICKS_PER_SECOND: f64 = 100.0;
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces; fields 14 and 15
-    // (utime, stime) are the 12th and 13th after it.
-    let (_, after_name) = stat.rsplit_once(')')?;
-    let mut fields = after_name.split_whitespace().skip(11);
-    let user: u64 = fields.next()?.parse().ok()?;
-    let system: u64 = fields.next()?.parse().ok()?;
-    Some((user + system) as f64 / TICKS_PER_SECOND)
 }
 
 /// One reading of the server's `/proc/PID/status`.

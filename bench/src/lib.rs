@@ -4,6 +4,9 @@
 use std::fs;
 use std::path::Path;
 
+pub mod household;
+pub mod process;
+
 /// A megabyte as the results tables count it: 10⁶ bytes.
 pub const BYTES_PER_MB: f64 = 1e6;
 
