@@ -277,8 +277,6 @@ impl FromRequestParts<AppState> for DeviceAuthed {
 #[derive(Debug, Clone)]
 pub struct HubAuthed {
     pub hub: Hub,
-    /// Of the token the hub presented: a long-lived connection checks it again as it runs.
-    pub token_hash: Vec<u8>,
 }
 
 impl FromRequestParts<AppState> for HubAuthed {
@@ -286,13 +284,12 @@ impl FromRequestParts<AppState> for HubAuthed {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer_token(parts)?;
-        let token_hash = token_hash(&token);
         let hub = state
             .store
-            .hub_by_token(&token_hash, state.now_ms())
+            .hub_by_token(&token_hash(&token), state.now_ms())
             .await?
             .ok_or_else(ApiError::unauthenticated)?;
-        Ok(Self { hub, token_hash })
+        Ok(Self { hub })
     }
 }
 

@@ -4,8 +4,9 @@
 //!
 //! Both connections are checked again while they run, not only when they open: a viewer's
 //! stream ends within [`RECHECK`] of its session ending or its device leaving the chain, and
-//! a hub's connection when its token expires or the hub is removed (it reconnects with a
-//! fresh token).
+//! a hub's connection within [`RECHECK`] of the hub's removal. The hub's token (15 minutes)
+//! only opens the connection; the connection outlives it, so a live stream is not cut when it
+//! expires.
 
 use std::time::Duration;
 
@@ -261,10 +262,12 @@ async fn hub_session(state: AppState, authed: HubAuthed, socket: WebSocket) {
                 }
             }
             _ = recheck.tick() => {
-                match state.store.hub_by_token(&authed.token_hash, state.now_ms()).await {
-                    Ok(Some(_)) => {}
-                    Ok(None) => break Some((close_code::POLICY, "the hub token expired or the hub was removed")),
-                    Err(e) => tracing::warn!(cause = %e, "could not recheck a hub token"),
+                // The token opened the connection; what must hold while it runs is the hub
+                // itself (a token expiring every 15 minutes must not cut a live stream).
+                match state.store.hub_by_key(&authed.hub.hub_key).await {
+                    Ok(Some(hub)) if hub.state == STATE_ACTIVE && hub.id == hub_id => {}
+                    Ok(_) => break Some((close_code::POLICY, "the hub was removed from its account's chain")),
+                    Err(e) => tracing::warn!(cause = %e, "could not recheck a hub"),
                 }
             }
             () = stopped(&mut stopping) => break Some((close_code::RESTART, "the server is restarting")),

@@ -374,6 +374,28 @@ async fn relayed_bytes_are_authenticated_and_forward_secret(app: &TestApp) {
         other => panic!("expected an unauthentic frame, got {other:?}"),
     }
     assert_eq!(out, b"ftyp moov", "nothing of the altered frame is written");
+    assert!(matches!(hub_side.next().await, HubControl::Stop { .. }));
+
+    // A frame replayed with an old sequence number: refused as such, not played twice.
+    let viewer = owner_watches(&ann, &front, &hub, LiveLimits::default());
+    let mut stream = hub_side.answer_next(&hub, ann.chain.chain()).await;
+    hub_side
+        .send(&mut stream, FrameKind::Init, b"ftyp moov")
+        .await;
+    let first = hub_side
+        .send(
+            &mut stream,
+            FrameKind::Fragment { keyframe: true },
+            b"moof mdat",
+        )
+        .await;
+    hub_side.send_raw([&stream.id[..], &first].concat()).await;
+    let (result, out) = viewer.await.unwrap();
+    match result {
+        Err(LiveViewError::Frame(LiveError::ReplayedFrame { seq: 1, last: 1 })) => {}
+        other => panic!("expected a replayed frame, got {other:?}"),
+    }
+    assert_eq!(out, b"ftyp moovmoof mdat");
 }
 
 both_backends!(
@@ -702,6 +724,15 @@ async fn notices_and_triggers(app: &TestApp) {
             .code(),
         Some(ErrorCode::NotFound)
     );
+    // The hub's 15-minute token only opened the connection: past its expiry, and a recheck
+    // later, the connection (and any stream on it) goes on.
+    app.clock.advance_ms(16 * 60 * 1000);
+    tokio::time::sleep(porchlight_server::routes::live::RECHECK + Duration::from_secs(1)).await;
+    ann.client().trigger_camera(&front.id).await.unwrap();
+    match hub_side.next().await {
+        HubControl::Trigger { camera } => assert_eq!(camera, "front"),
+        other => panic!("expected a trigger, got {other:?}"),
+    }
     hub_side.socket.close(None).await.unwrap();
     // With the hub gone the owner is told so.
     let deadline = tokio::time::Instant::now() + WAIT;
