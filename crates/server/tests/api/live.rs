@@ -15,7 +15,7 @@ use porchlight_client::proto::{
 };
 use porchlight_crypto::live::capture::capture_opens_with_long_term_keys;
 use porchlight_crypto::live::{
-    FrameKind, FrameSealer, LiveError, OfferWindow, PendingView, answer_offer,
+    FrameHeader, FrameKind, FrameSealer, LiveError, OfferWindow, PendingView, answer_offer,
 };
 use porchlight_crypto::{ChainOp, DeviceSecret, Name, VerifiedChain, open_notice, seal_notice};
 use tokio_tungstenite::tungstenite::Message;
@@ -748,4 +748,120 @@ async fn notices_and_triggers(app: &TestApp) {
             }
         }
     }
+}
+
+both_backends!(
+    a_viewer_that_stops_reading_slows_nobody_else,
+    a_stalled_viewer_slows_nobody
+);
+async fn a_stalled_viewer_slows_nobody(app: &TestApp) {
+    let mut ann = owner(app, "ann@example.com").await;
+    let hub = pair_hub(app, &mut ann, "porch hub").await;
+    let mut hub_side = HubSide::connect(&hub, &["front"]).await;
+    let front = camera(&ann, "front").await;
+
+    // Two viewers: one opens its stream and then never reads again; one reads everything
+    // (counting frames by their cleartext header, which is all the relay sees too).
+    let mut viewers = Vec::new();
+    let mut streams = Vec::new();
+    for _ in 0..2 {
+        let mut socket = ann
+            .client()
+            .websocket(&camera_live_path(&front.id))
+            .await
+            .unwrap();
+        let view = PendingView::start(&ann.device, "front", now_ms()).unwrap();
+        socket
+            .send(Message::Binary(view.offer_bytes().to_vec().into()))
+            .await
+            .unwrap();
+        streams.push(hub_side.answer_next(&hub, ann.chain.chain()).await);
+        viewers.push((socket, view));
+    }
+    let (mut stalled, stalled_view) = viewers.remove(0);
+    let (mut reading, _) = viewers.remove(0);
+    const FRAMES: u64 = 240;
+    let reader = tokio::spawn(async move {
+        let mut seqs = Vec::new();
+        while seqs.len() < FRAMES as usize + 1 {
+            match reading.next().await {
+                Some(Ok(Message::Binary(frame))) => {
+                    seqs.push(FrameHeader::parse(&frame).unwrap().seq);
+                }
+                Some(Ok(_)) => {}
+                _ => break,
+            }
+        }
+        seqs
+    });
+    // 240 frames of 96 KiB to each: 22 MiB, far more than the stalled viewer's socket
+    // buffers and its queue of 32 frames hold. A keyframe every 15 frames.
+    let payload = vec![0x42u8; 96 * 1024];
+    let (stalled_stream, rest) = streams.split_at_mut(1);
+    let (stalled_stream, stream) = (&mut stalled_stream[0], &mut rest[0]);
+    hub_side
+        .send(stalled_stream, FrameKind::Init, b"init")
+        .await;
+    hub_side.send(stream, FrameKind::Init, b"init").await;
+    for i in 0..FRAMES {
+        let kind = FrameKind::Fragment {
+            keyframe: i % 15 == 0,
+        };
+        hub_side.send(stalled_stream, kind, &payload).await;
+        hub_side.send(stream, kind, &payload).await;
+        // About 25 MB/s per stream: a pace the reading viewer keeps up with even on a busy
+        // machine (it would have to fall 32 frames, over 100 ms, behind to lose one).
+        tokio::time::sleep(Duration::from_millis(4)).await;
+    }
+    // The hub's sends all went through (none waited on the stalled viewer), and the reading
+    // viewer got every frame, in order, without a gap.
+    let seqs = tokio::time::timeout(WAIT, reader).await.unwrap().unwrap();
+    assert_eq!(seqs, (0..=FRAMES).collect::<Vec<_>>());
+    // The stalled viewer reads at last while the hub goes on: after what was buffered and
+    // queued for it comes a gap (the frames dropped for it), and the stream resumes at a
+    // keyframe.
+    let chain = ann.chain.chain().clone();
+    let hub_key = hub.secret.public();
+    let stalled_reader = tokio::spawn(async move {
+        let answer = loop {
+            if let Message::Text(body) = stalled.next().await.unwrap().unwrap()
+                && let ViewerNotice::Answer { answer } =
+                    serde_json::from_str(body.as_str()).unwrap()
+            {
+                break STANDARD.decode(answer).unwrap();
+            }
+        };
+        let mut opener = stalled_view.finish(&answer, &chain, &hub_key).unwrap();
+        let mut opened = Vec::new();
+        while let Ok(Some(Ok(message))) =
+            tokio::time::timeout(Duration::from_secs(1), stalled.next()).await
+        {
+            if let Message::Binary(frame) = message {
+                let frame = opener.open(&frame).unwrap();
+                opened.push((frame.seq, frame.skipped, frame.kind));
+            }
+        }
+        opened
+    });
+    const MORE: u64 = 45;
+    for i in FRAMES..FRAMES + MORE {
+        let kind = FrameKind::Fragment {
+            keyframe: i % 15 == 0,
+        };
+        hub_side.send(stalled_stream, kind, &payload).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let opened = stalled_reader.await.unwrap();
+    assert!(
+        (opened.len() as u64) < FRAMES + MORE + 1,
+        "the stalled viewer's frames were dropped, not all queued"
+    );
+    let (seq, skipped, kind) = *opened
+        .iter()
+        .find(|(_, skipped, _)| *skipped > 0)
+        .expect("a gap where frames were dropped");
+    assert!(
+        matches!(kind, FrameKind::Fragment { keyframe: true }),
+        "resumed at seq {seq} after {skipped} dropped, at {kind:?}"
+    );
 }
