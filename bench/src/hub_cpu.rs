@@ -34,10 +34,7 @@ use anyhow::{Context as _, bail, ensure};
 use clap::Parser;
 use porchlight_bench::household::Household;
 use porchlight_bench::load_average;
-use porchlight_bench::process::{ServerProcess, cpu_seconds, read_status};
-
-const NOT_BUILT: &str =
-    "build the binary first with `cargo build --release -p porchlight`, or pass --porchlight-bin";
+use porchlight_bench::process::{ServerProcess, cpu_seconds, porchlight_binary, read_status};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -72,13 +69,7 @@ impl Drop for Running {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let bin = match &cli.porchlight_bin {
-        Some(path) => path.clone(),
-        None => root
-            .join("target/release/porchlight")
-            .canonicalize()
-            .context(NOT_BUILT)?,
-    };
+    let bin = porchlight_binary(cli.porchlight_bin.as_deref())?;
     let total = cli.warmup + cli.seconds + 30;
     let video = root.join(format!(
         "target/bench-cache/cam1080-{}mbit-{total}s.mp4",

@@ -42,7 +42,7 @@
 
 use porchlight_bench::household::Household;
 use porchlight_bench::process::{
-    KEPT_LOG_LINES, ServerProcess, cpu_seconds, read_status, status_field,
+    KEPT_LOG_LINES, ServerProcess, cpu_seconds, porchlight_binary, read_status, status_field,
 };
 use porchlight_bench::{BYTES_PER_MB, filesystem_of, load_average, mb_per_s, nearest_rank};
 use std::collections::HashSet;
@@ -74,8 +74,6 @@ const KIB_PER_MIB: f64 = 1024.0;
 const CAMERAS: usize = 8;
 /// Each clip's claimed length (the statement's `duration_ms`).
 const CLIP_DURATION_MS: u64 = 4_000;
-const NOT_BUILT: &str =
-    "build the server first with `cargo build --release -p porchlight`, or pass --server-bin";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -106,18 +104,7 @@ struct Cli {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let server_bin = match &cli.server_bin {
-        Some(path) => path.clone(),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/release/porchlight")
-            .canonicalize()
-            .context(NOT_BUILT)?,
-    };
-    ensure!(
-        server_bin.is_file(),
-        "{} is not a file: {NOT_BUILT}",
-        server_bin.display()
-    );
+    let server_bin = porchlight_binary(cli.server_bin.as_deref())?;
     let clip_count = usize::try_from(cli.clips).context("--clips is too large")?;
     let plaintext_bytes = cli
         .mib

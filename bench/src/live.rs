@@ -37,7 +37,7 @@
 //! ```
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,7 +50,7 @@ use clap::{Parser, Subcommand};
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use porchlight_bench::household::Household;
-use porchlight_bench::process::{ServerProcess, cpu_seconds};
+use porchlight_bench::process::{ServerProcess, cpu_seconds, porchlight_binary};
 use porchlight_bench::{load_average, nearest_rank};
 use porchlight_client::LiveSocket;
 use porchlight_client::proto::{
@@ -65,8 +65,6 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
-const NOT_BUILT: &str =
-    "build the server first with `cargo build --release -p porchlight`, or pass --server-bin";
 const CAMERA: &str = "bench";
 /// The relay's queue per viewer (`porchlight_server::live::VIEWER_QUEUE_FRAMES`), used by
 /// the forwarder too.
@@ -119,13 +117,7 @@ fn main() -> anyhow::Result<()> {
         cli.fps > 0 && cli.mbit > 0.0,
         "--fps and --mbit must be positive"
     );
-    let server_bin = match &cli.server_bin {
-        Some(path) => path.clone(),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../target/release/porchlight")
-            .canonicalize()
-            .context(NOT_BUILT)?,
-    };
+    let server_bin = porchlight_binary(cli.server_bin.as_deref())?;
     let frame_bytes = (cli.mbit * 1e6 / 8.0 / f64::from(cli.fps)).round() as usize;
     let work = tempfile::tempdir().context("a temporary folder")?;
     let load_before = load_average();
@@ -751,14 +743,7 @@ mod forwarder {
             let mut id = [0u8; 16];
             id.copy_from_slice(&message[..16]);
             let frame = message.split_off(16);
-            let resumes = FrameHeader::parse(&frame)
-                .map(|h| {
-                    matches!(
-                        h.kind,
-                        FrameKind::Init | FrameKind::Fragment { keyframe: true }
-                    )
-                })
-                .unwrap_or(false);
+            let resumes = FrameHeader::parse(&frame).is_ok_and(|h| h.resumes_decoding());
             let mut map = viewers
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -2,13 +2,33 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, bail, ensure};
+
+/// `given`, or the workspace's release build of `porchlight` (`cargo build --release -p
+/// porchlight` first).
+pub fn porchlight_binary(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    const NOT_BUILT: &str =
+        "build the binary first with `cargo build --release -p porchlight`, or name one";
+    let bin = match given {
+        Some(path) => path.to_path_buf(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/release/porchlight")
+            .canonicalize()
+            .context(NOT_BUILT)?,
+    };
+    ensure!(
+        bin.is_file(),
+        "{} is not a file: {NOT_BUILT}",
+        bin.display()
+    );
+    Ok(bin)
+}
 
 /// How long the server may take to start listening.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);

@@ -674,6 +674,15 @@ pub struct FrameHeader {
 }
 
 impl FrameHeader {
+    /// Whether a viewer that missed frames can start decoding again here: an init segment,
+    /// or a fragment that starts with a keyframe. What a relay skips a slow viewer to.
+    pub fn resumes_decoding(&self) -> bool {
+        matches!(
+            self.kind,
+            FrameKind::Init | FrameKind::Fragment { keyframe: true }
+        )
+    }
+
     fn to_bytes(self) -> [u8; FRAME_HEADER_BYTES] {
         let (kind, flags) = match self.kind {
             FrameKind::Init => (FRAME_KIND_INIT, 0),

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use porchlight_crypto::live::{FrameHeader, FrameKind, STREAM_ID_BYTES};
+use porchlight_crypto::live::{FrameHeader, STREAM_ID_BYTES};
 use porchlight_proto::{AccountEvent, HubControl};
 use tokio::sync::{broadcast, mpsc, watch};
 
@@ -318,14 +318,7 @@ impl LiveRelay {
         let Some(stream) = inner.streams.get_mut(key).filter(|s| s.hub_id == hub_id) else {
             return Delivery::UnknownStream;
         };
-        let resumes = FrameHeader::parse(&frame)
-            .map(|h| {
-                matches!(
-                    h.kind,
-                    FrameKind::Init | FrameKind::Fragment { keyframe: true }
-                )
-            })
-            .unwrap_or(false);
+        let resumes = FrameHeader::parse(&frame).is_ok_and(|h| h.resumes_decoding());
         if stream.skipping && !resumes {
             return Delivery::Dropped;
         }

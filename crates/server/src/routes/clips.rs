@@ -403,6 +403,18 @@ pub async fn list_cameras(
     }))
 }
 
+/// Camera `id`, if `viewer` may see it (its own, or its household's); 404 otherwise, the same
+/// answer as for a camera that does not exist.
+pub(crate) async fn visible_camera(state: &AppState, viewer: &str, id: &str) -> ApiResult<Camera> {
+    state
+        .store
+        .cameras_visible_to(viewer)
+        .await?
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or_else(ApiError::not_found)
+}
+
 /// Sets how many days an owned camera's clips are kept.
 #[utoipa::path(patch, path = "/api/cameras/{id}", tag = "clips", request_body = CameraUpdate, security(("bearer" = [])),
     params(("id" = String, Path, description = "camera id")),
@@ -414,13 +426,7 @@ pub async fn update_camera(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<CameraInfo>> {
     let viewer = &authed.account.id;
-    let camera = state
-        .store
-        .cameras_visible_to(viewer)
-        .await?
-        .into_iter()
-        .find(|c| c.id == id)
-        .ok_or_else(ApiError::not_found)?;
+    let camera = visible_camera(&state, viewer, &id).await?;
     if camera.account_id != *viewer {
         return Err(owner_only());
     }

@@ -30,6 +30,7 @@ use crate::auth::secrets::random_id;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, DeviceAuthed, HubAuthed};
 use crate::live::{Delivery, OpenError, StreamEnd, StreamKey, ViewerEvent};
+use crate::routes::clips::visible_camera;
 use crate::state::AppState;
 
 /// How often a running connection's credentials are checked again.
@@ -83,13 +84,7 @@ pub async fn camera_live(
     ApiPath(id): ApiPath<String>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
-    let camera = state
-        .store
-        .cameras_visible_to(&authed.account.id)
-        .await?
-        .into_iter()
-        .find(|c| c.id == id)
-        .ok_or_else(ApiError::not_found)?;
+    let camera = visible_camera(&state, &authed.account.id, &id).await?;
     let upgrade = upgrade.map_err(|_| upgrade_required())?;
     Ok(upgrade
         .max_message_size(MAX_MESSAGE_BYTES)
@@ -119,13 +114,7 @@ pub async fn trigger_camera(
     authed: DeviceAuthed,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    let camera = state
-        .store
-        .cameras_visible_to(&authed.account.id)
-        .await?
-        .into_iter()
-        .find(|c| c.id == id)
-        .ok_or_else(ApiError::not_found)?;
+    let camera = visible_camera(&state, &authed.account.id, &id).await?;
     if camera.account_id != authed.account.id {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

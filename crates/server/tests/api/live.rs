@@ -166,6 +166,30 @@ fn watch_in_background(
     })
 }
 
+/// Ann's account with a paired hub on its control connection, announcing camera `front`.
+async fn home_with_hub(app: &TestApp) -> (Owner, PairedHub, HubSide, CameraInfo) {
+    let mut ann = owner(app, "ann@example.com").await;
+    let hub = pair_hub(app, &mut ann, "porch hub").await;
+    let hub_side = HubSide::connect(&hub, &["front"]).await;
+    let front = camera(&ann, "front").await;
+    (ann, hub, hub_side, front)
+}
+
+/// A viewer on a raw socket that has sent its offer: what the relay delivers, unprocessed.
+async fn raw_viewer(owner: &Owner, camera: &CameraInfo) -> (LiveSocket, PendingView) {
+    let mut socket = owner
+        .client()
+        .websocket(&camera_live_path(&camera.id))
+        .await
+        .unwrap();
+    let view = PendingView::start(&owner.device, &camera.name, now_ms()).unwrap();
+    socket
+        .send(Message::Binary(view.offer_bytes().to_vec().into()))
+        .await
+        .unwrap();
+    (socket, view)
+}
+
 /// [`watch_in_background`] for the owner's first device.
 fn owner_watches(
     owner: &Owner,
@@ -188,10 +212,7 @@ both_backends!(
     stream_crosses_the_relay
 );
 async fn stream_crosses_the_relay(app: &TestApp) {
-    let mut ann = owner(app, "ann@example.com").await;
-    let hub = pair_hub(app, &mut ann, "porch hub").await;
-    let mut hub_side = HubSide::connect(&hub, &["front"]).await;
-    let front = camera(&ann, "front").await;
+    let (ann, hub, mut hub_side, front) = home_with_hub(app).await;
 
     let viewer = owner_watches(
         &ann,
@@ -279,23 +300,11 @@ both_backends!(
     relayed_bytes_are_authenticated_and_forward_secret
 );
 async fn relayed_bytes_are_authenticated_and_forward_secret(app: &TestApp) {
-    let mut ann = owner(app, "ann@example.com").await;
-    let hub = pair_hub(app, &mut ann, "porch hub").await;
-    let mut hub_side = HubSide::connect(&hub, &["front"]).await;
-    let front = camera(&ann, "front").await;
+    let (ann, hub, mut hub_side, front) = home_with_hub(app).await;
 
     // A raw viewer records exactly what the relay delivers.
-    let mut socket = ann
-        .client()
-        .websocket(&camera_live_path(&front.id))
-        .await
-        .unwrap();
-    let view = PendingView::start(&ann.device, "front", now_ms()).unwrap();
+    let (mut socket, view) = raw_viewer(&ann, &front).await;
     let offer = view.offer_bytes().to_vec();
-    socket
-        .send(Message::Binary(offer.clone().into()))
-        .await
-        .unwrap();
     let mut stream = hub_side.answer_next(&hub, ann.chain.chain()).await;
     assert_eq!(
         stream.offer, offer,
@@ -403,10 +412,7 @@ both_backends!(
     removing_a_device_ends_its_stream
 );
 async fn removing_a_device_ends_its_stream(app: &TestApp) {
-    let mut ann = owner(app, "ann@example.com").await;
-    let hub = pair_hub(app, &mut ann, "porch hub").await;
-    let mut hub_side = HubSide::connect(&hub, &["front"]).await;
-    let front = camera(&ann, "front").await;
+    let (mut ann, hub, mut hub_side, front) = home_with_hub(app).await;
     let phone_client = app.login(&ann.account).await.unwrap();
     let phone = DeviceSecret::generate();
     phone_client
@@ -499,10 +505,7 @@ both_backends!(
     bad_messages_get_clear_answers
 );
 async fn bad_messages_get_clear_answers(app: &TestApp) {
-    let mut ann = owner(app, "ann@example.com").await;
-    let hub = pair_hub(app, &mut ann, "porch hub").await;
-    let mut hub_side = HubSide::connect(&hub, &["front"]).await;
-    let front = camera(&ann, "front").await;
+    let (ann, hub, mut hub_side, front) = home_with_hub(app).await;
 
     // From the hub: each unusable message is answered, and the connection stays up.
     hub_side
@@ -653,10 +656,7 @@ both_backends!(
     notices_and_triggers
 );
 async fn notices_and_triggers(app: &TestApp) {
-    let mut ann = owner(app, "ann@example.com").await;
-    let hub = pair_hub(app, &mut ann, "porch hub").await;
-    let mut hub_side = HubSide::connect(&hub, &["front"]).await;
-    let front = camera(&ann, "front").await;
+    let (ann, hub, mut hub_side, front) = home_with_hub(app).await;
     let bob = owner(app, "bob@example.com").await;
 
     let mut ann_feed = ann.client().websocket(EVENTS_LIVE_PATH).await.unwrap();
@@ -755,26 +755,14 @@ both_backends!(
     a_stalled_viewer_slows_nobody
 );
 async fn a_stalled_viewer_slows_nobody(app: &TestApp) {
-    let mut ann = owner(app, "ann@example.com").await;
-    let hub = pair_hub(app, &mut ann, "porch hub").await;
-    let mut hub_side = HubSide::connect(&hub, &["front"]).await;
-    let front = camera(&ann, "front").await;
+    let (ann, hub, mut hub_side, front) = home_with_hub(app).await;
 
     // Two viewers: one opens its stream and then never reads again; one reads everything
     // (counting frames by their cleartext header, which is all the relay sees too).
     let mut viewers = Vec::new();
     let mut streams = Vec::new();
     for _ in 0..2 {
-        let mut socket = ann
-            .client()
-            .websocket(&camera_live_path(&front.id))
-            .await
-            .unwrap();
-        let view = PendingView::start(&ann.device, "front", now_ms()).unwrap();
-        socket
-            .send(Message::Binary(view.offer_bytes().to_vec().into()))
-            .await
-            .unwrap();
+        let (socket, view) = raw_viewer(&ann, &front).await;
         streams.push(hub_side.answer_next(&hub, ann.chain.chain()).await);
         viewers.push((socket, view));
     }
