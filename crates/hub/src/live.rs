@@ -22,10 +22,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use futures::{SinkExt, StreamExt};
+use porchlight_client::E2eError;
 use porchlight_client::crypto::live::{FrameKind, FrameSealer, OfferWindow, answer_offer};
 use porchlight_client::hub as hubs;
 use porchlight_client::proto::{HUB_LIVE_PATH, HubControl, HubReport};
-use porchlight_client::{Client, E2eError};
 use porchlight_media::{EventKind, FragmentEnd, Frame, VideoParams, fragment_since, init_segment};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
@@ -177,7 +177,7 @@ async fn session(hub: &Arc<Hub>, shutdown: &mut watch::Receiver<bool>) -> Result
                 Some(Ok(Message::Text(body))) => {
                     let reply = match serde_json::from_str::<HubControl>(body.as_str()) {
                         Ok(control) => {
-                            control_message(hub, &client, control, &outbox, &mut streams, &mut answered).await
+                            control_message(hub, control, &outbox, &mut streams, &mut answered).await
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "unreadable control message from the server");
@@ -213,7 +213,6 @@ fn text<T: serde::Serialize>(message: &T) -> Message {
 /// Handles one control message; returns the report to send back, if any.
 async fn control_message(
     hub: &Arc<Hub>,
-    client: &Client,
     control: HubControl,
     outbox: &mpsc::Sender<Message>,
     streams: &mut HashMap<String, oneshot::Sender<()>>,
@@ -246,8 +245,10 @@ async fn control_message(
                 return refuse("malformed_offer", "the offer is not base64".into());
             };
             // The chain as it is now: a device removed a moment ago must not get a stream.
-            let chain = match hubs::verified_chain(&hub.home, client).await {
-                Ok(chain) => {
+            // Through `connect`, which renews the hub's token: the control connection outlives
+            // the 15-minute token it was opened with.
+            let chain = match hubs::connect(&hub.home, now_ms()).await {
+                Ok((_, chain)) => {
                     hub.set_chain(chain.clone());
                     chain
                 }
