@@ -121,6 +121,10 @@ pub fn recovery_code_hash(code: &str) -> Vec<u8> {
 
 // ---- the server secret ----
 
+/// Marks a TOTP secret sealed at rest (and is its associated data).
+const TOTP_SEALED_MAGIC: &[u8] = b"PLT1";
+const TOTP_NONCE_BYTES: usize = 12;
+
 /// A key only the server holds, for keyed hashes of sign-in names (so the store's lock-out
 /// rows do not list email addresses). Nodes that share a database must share this key.
 #[derive(Clone)]
@@ -142,6 +146,62 @@ impl ServerSecret {
     /// Reads the key from `path`, creating it (mode 0600) on first start.
     pub fn load_or_create(path: &Path) -> std::io::Result<Self> {
         load_or_create_key_file(path).map(Self)
+    }
+
+    /// A TOTP secret as it is stored: `"PLT1" ‖ nonce (12) ‖ AES-256-GCM(secret) ‖ tag (16)`
+    /// under a key derived from this server's secret, so a copy of the database alone does not
+    /// hold anyone's second factor.
+    pub fn seal_totp(&self, secret: &[u8]) -> Vec<u8> {
+        use aes_gcm::aead::{Aead, KeyInit, Payload};
+        let key = self.totp_key();
+        let cipher = aes_gcm::Aes256Gcm::new(<&aes_gcm::Key<aes_gcm::Aes256Gcm>>::from(&*key));
+        let mut nonce = [0u8; TOTP_NONCE_BYTES];
+        rand::rng().fill_bytes(&mut nonce);
+        let sealed = cipher
+            .encrypt(
+                (&nonce).into(),
+                Payload {
+                    msg: secret,
+                    aad: TOTP_SEALED_MAGIC,
+                },
+            )
+            // AES-GCM refuses only inputs of gigabytes; a TOTP secret is 20 bytes.
+            .unwrap_or_default();
+        [TOTP_SEALED_MAGIC, &nonce, &sealed].concat()
+    }
+
+    /// The TOTP secret `stored` holds: opened when sealed by [`Self::seal_totp`]; a secret
+    /// stored before sealing existed is the raw bytes themselves. `None` if a sealed one does
+    /// not open with this server's secret (the secret file was replaced, or the row altered).
+    pub fn open_totp(&self, stored: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        use aes_gcm::aead::{Aead, KeyInit, Payload};
+        let sealed_len = TOTP_SEALED_MAGIC.len() + TOTP_NONCE_BYTES + 16;
+        let Some(rest) = stored
+            .strip_prefix(TOTP_SEALED_MAGIC)
+            .filter(|_| stored.len() > sealed_len)
+        else {
+            return Some(Zeroizing::new(stored.to_vec()));
+        };
+        let (nonce, sealed) = rest.split_at(TOTP_NONCE_BYTES);
+        let key = self.totp_key();
+        let cipher = aes_gcm::Aes256Gcm::new(<&aes_gcm::Key<aes_gcm::Aes256Gcm>>::from(&*key));
+        cipher
+            .decrypt(
+                nonce.into(),
+                Payload {
+                    msg: sealed,
+                    aad: TOTP_SEALED_MAGIC,
+                },
+            )
+            .ok()
+            .map(Zeroizing::new)
+    }
+
+    fn totp_key(&self) -> Zeroizing<[u8; 32]> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref())
+            .unwrap_or_else(|_| unreachable_hmac());
+        mac.update(b"porchlight totp at rest v1\0");
+        Zeroizing::new(mac.finalize().into_bytes().into())
     }
 
     /// The keyed hash a sign-in name (a normalised email, valid or not) is counted under.
@@ -235,6 +295,25 @@ mod tests {
         let shouted = c.to_uppercase().replace('-', " ");
         assert_eq!(recovery_code_hash(c), recovery_code_hash(&shouted));
         assert_ne!(recovery_code_hash(c), recovery_code_hash(&codes[1]));
+    }
+
+    #[test]
+    fn totp_secrets_are_sealed_at_rest() {
+        let server = ServerSecret::random();
+        let secret = [7u8; 20];
+        let stored = server.seal_totp(&secret);
+        assert!(!stored.windows(secret.len()).any(|w| w == secret));
+        assert_ne!(server.seal_totp(&secret), stored, "a fresh nonce each time");
+        assert_eq!(server.open_totp(&stored).unwrap().as_slice(), &secret);
+        // Another server's secret, or any changed byte: it does not open.
+        assert!(ServerSecret::random().open_totp(&stored).is_none());
+        for i in 4..stored.len() {
+            let mut bad = stored.clone();
+            bad[i] ^= 1;
+            assert!(server.open_totp(&bad).is_none(), "byte {i}");
+        }
+        // A secret stored before sealing existed is read as it is.
+        assert_eq!(server.open_totp(&secret).unwrap().as_slice(), &secret);
     }
 
     #[test]

@@ -53,7 +53,8 @@ async fn check_code(
             "the code is wrong, expired or already used",
         )
     };
-    let step = totp::matching_step(&authed.account.totp_secret, code, now).ok_or_else(wrong)?;
+    let secret = crate::routes::accounts::open_totp(state, &authed.account.totp_secret)?;
+    let step = totp::matching_step(&secret, code, now).ok_or_else(wrong)?;
     if !state
         .store
         .consume_totp_step(&authed.account.id, step)

@@ -199,6 +199,13 @@ fn second_factor<'a>(
     }
 }
 
+/// A stored TOTP secret, opened with the server's secret (`ServerSecret::seal_totp`).
+pub(crate) fn open_totp(state: &AppState, stored: &[u8]) -> ApiResult<Zeroizing<Vec<u8>>> {
+    state.secret.open_totp(stored).ok_or_else(|| {
+        ApiError::internal(&"a stored TOTP secret does not open with this server's secret file")
+    })
+}
+
 /// Checks and consumes the second factor. `Err(reason)` says why it failed, for the owner's
 /// activity list only.
 async fn check_second_factor(
@@ -209,7 +216,8 @@ async fn check_second_factor(
     let now = state.now_ms();
     match factor {
         SecondFactor::Totp(code) => {
-            let Some(step) = totp::matching_step(&account.totp_secret, code, now) else {
+            let secret = open_totp(state, &account.totp_secret)?;
+            let Some(step) = totp::matching_step(&secret, code, now) else {
                 return Ok(Err("wrong authenticator code"));
             };
             if state.store.consume_totp_step(&account.id, step).await? {
@@ -327,7 +335,7 @@ pub async fn signup(
         token_hash: token.hash.clone(),
         email,
         password_hash,
-        totp_secret: secret.to_vec(),
+        totp_secret: state.secret.seal_totp(&secret),
         recovery_hashes: codes.iter().map(|c| recovery_code_hash(c)).collect(),
         expires_at_ms: now + ENROLMENT_TTL_MS,
     };
@@ -367,8 +375,8 @@ pub async fn signup_confirm(
         .pending_signup(&token_hash(&req.enrolment_token), now)
         .await?
         .ok_or_else(invalid_code)?;
-    let step =
-        totp::matching_step(&pending.totp_secret, &req.code, now).ok_or_else(invalid_code)?;
+    let secret = open_totp(&state, &pending.totp_secret)?;
+    let step = totp::matching_step(&secret, &req.code, now).ok_or_else(invalid_code)?;
     let account_id = random_id();
     let label = device_label(req.device_name.as_deref());
     let (session, token) = new_session(&state, &account_id, &device, &label, &addr);
@@ -724,7 +732,7 @@ pub async fn totp_reset(
     let until = state.now_ms() + TOTP_RESET_TTL_MS;
     state
         .store
-        .set_pending_totp(&account.id, &secret, until)
+        .set_pending_totp(&account.id, &state.secret.seal_totp(&secret), until)
         .await?;
     // Password plus a recovery code is what a thief holding a session would use: the owner
     // hears of the attempt when it starts, not only when it completes.
@@ -778,7 +786,8 @@ pub async fn totp_reset_confirm(
         (Some(secret), Some(until)) if until > now => secret,
         _ => return Err(invalid_code()),
     };
-    let step = totp::matching_step(pending, &req.code, now).ok_or_else(invalid_code)?;
+    let secret = open_totp(&state, pending)?;
+    let step = totp::matching_step(&secret, &req.code, now).ok_or_else(invalid_code)?;
     let codes = generate_recovery_codes();
     let hashes: Vec<Vec<u8>> = codes.iter().map(|c| recovery_code_hash(c)).collect();
     let device = &authed.session.device_name;

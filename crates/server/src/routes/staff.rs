@@ -129,7 +129,8 @@ pub async fn staff_login(
     let Some(staff) = staff.filter(|_| password_ok) else {
         return Err(ApiError::invalid_credentials());
     };
-    let step = totp::matching_step(&staff.totp_secret, &req.totp_code, now)
+    let secret = crate::routes::accounts::open_totp(&state, &staff.totp_secret)?;
+    let step = totp::matching_step(&secret, &req.totp_code, now)
         .ok_or_else(ApiError::invalid_credentials)?;
     if !state.store.consume_staff_totp_step(&staff.id, step).await? {
         return Err(ApiError::invalid_credentials());
@@ -633,7 +634,7 @@ pub async fn add_staff(
         id: random_id(),
         email,
         password_hash,
-        totp_secret: secret.to_vec(),
+        totp_secret: state.secret.seal_totp(&secret),
         totp_last_step: 0,
         role: role.to_owned(),
         created_at_ms: state.now_ms(),

@@ -483,3 +483,35 @@ async fn oathtool_codes_sign_in() {
     );
     app.stop().await;
 }
+
+both_backends!(totp_secrets_are_sealed_in_the_store, totp_secrets_sealed);
+async fn totp_secrets_sealed(app: &TestApp) {
+    let ann = app.account("ann@example.com").await;
+    let raw = totp_rs::Secret::try_from_base32(&ann.totp_secret)
+        .unwrap()
+        .as_ref()
+        .to_vec();
+    let stored = app
+        .server
+        .state
+        .store
+        .account_by_email("ann@example.com")
+        .await
+        .unwrap()
+        .unwrap()
+        .totp_secret;
+    // What the database holds is not the secret, nor contains it; the server opens it.
+    assert!(!stored.windows(raw.len()).any(|w| w == raw.as_slice()));
+    assert_eq!(
+        app.server
+            .state
+            .secret
+            .open_totp(&stored)
+            .unwrap()
+            .as_slice(),
+        raw.as_slice()
+    );
+    // And a sign-in with the authenticator's code works as before.
+    app.next_step();
+    app.login(&ann).await.unwrap();
+}
