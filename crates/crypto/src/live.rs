@@ -131,6 +131,39 @@ fn wire_error(what: &'static str) -> impl Fn(WireError) -> LiveError {
     }
 }
 
+impl LiveError {
+    /// A stable snake_case name for the error, as a hub passes a refusal on to a viewer
+    /// through the relay (`signer_removed`, `offer_too_old`, …).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnsupportedVersion { .. } => "unsupported_version",
+            Self::Truncated { .. } => "truncated",
+            Self::TrailingBytes { .. } => "trailing_bytes",
+            Self::BadCamera => "bad_camera",
+            Self::CameraMismatch => "camera_mismatch",
+            Self::NonCanonicalEphemeralKey => "non_canonical_ephemeral_key",
+            Self::WeakEphemeralKey => "weak_ephemeral_key",
+            Self::SignerNotInChain => "signer_not_in_chain",
+            Self::SignerRemoved => "signer_removed",
+            Self::SignerIsRecoveryKey => "signer_is_recovery_key",
+            Self::SignerIsHub => "signer_is_hub",
+            Self::BadOfferSignature => "bad_offer_signature",
+            Self::OfferTooOld { .. } => "offer_too_old",
+            Self::OfferFromFuture { .. } => "offer_from_future",
+            Self::HubNotInChain => "hub_not_in_chain",
+            Self::BadAnswerSignature => "bad_answer_signature",
+            Self::WrongStream => "wrong_stream",
+            Self::OfferHashMismatch => "offer_hash_mismatch",
+            Self::UnknownFrameKind(_) => "unknown_frame_kind",
+            Self::BadFrameFlags(_) => "bad_frame_flags",
+            Self::FrameTooLarge => "frame_too_large",
+            Self::ReplayedFrame { .. } => "replayed_frame",
+            Self::FrameNotAuthentic => "frame_not_authentic",
+            Self::CounterExhausted => "counter_exhausted",
+        }
+    }
+}
+
 fn read_version(r: &mut Reader<'_>, what: &'static str) -> Result<(), LiveError> {
     let version = r.u8().map_err(wire_error(what))?;
     if version != LIVE_VERSION {
@@ -1815,6 +1848,56 @@ mod tests {
             view.stream_id(),
             &[frame],
         ));
+    }
+
+    #[test]
+    fn every_error_has_its_own_snake_case_code() {
+        let errors = [
+            LiveError::UnsupportedVersion {
+                what: "offer",
+                version: 2,
+            },
+            LiveError::Truncated { what: "offer" },
+            LiveError::TrailingBytes {
+                what: "offer",
+                count: 1,
+            },
+            LiveError::BadCamera,
+            LiveError::CameraMismatch,
+            LiveError::NonCanonicalEphemeralKey,
+            LiveError::WeakEphemeralKey,
+            LiveError::SignerNotInChain,
+            LiveError::SignerRemoved,
+            LiveError::SignerIsRecoveryKey,
+            LiveError::SignerIsHub,
+            LiveError::BadOfferSignature,
+            LiveError::OfferTooOld {
+                age_ms: 1,
+                max_ms: 0,
+            },
+            LiveError::OfferFromFuture {
+                ahead_ms: 1,
+                max_ms: 0,
+            },
+            LiveError::HubNotInChain,
+            LiveError::BadAnswerSignature,
+            LiveError::WrongStream,
+            LiveError::OfferHashMismatch,
+            LiveError::UnknownFrameKind(9),
+            LiveError::BadFrameFlags(9),
+            LiveError::FrameTooLarge,
+            LiveError::ReplayedFrame { seq: 1, last: 1 },
+            LiveError::FrameNotAuthentic,
+            LiveError::CounterExhausted,
+        ];
+        let codes: std::collections::HashSet<&str> = errors.iter().map(LiveError::code).collect();
+        assert_eq!(codes.len(), errors.len());
+        assert!(
+            codes
+                .iter()
+                .all(|c| c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'))
+        );
+        assert_eq!(LiveError::SignerRemoved.code(), "signer_removed");
     }
 
     // ---- known answer ----

@@ -269,7 +269,7 @@ async fn control_message(
                 OfferWindow::default(),
             ) {
                 Ok(accepted) => accepted,
-                Err(e) => return refuse(&error_name(&e), e.to_string()),
+                Err(e) => return refuse(e.code(), e.to_string()),
             };
             if answered.len() >= ANSWERED_MEMORY {
                 answered.pop_front();
@@ -318,27 +318,6 @@ async fn control_message(
             None
         }
     }
-}
-
-/// `SignerRemoved` → `signer_removed`: the error's variant, as the relay passes it on.
-fn error_name(error: &porchlight_client::crypto::live::LiveError) -> String {
-    let debug = format!("{error:?}");
-    let variant: String = debug
-        .chars()
-        .take_while(char::is_ascii_alphanumeric)
-        .collect();
-    let mut name = String::new();
-    for (i, c) in variant.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                name.push('_');
-            }
-            name.push(c.to_ascii_lowercase());
-        } else {
-            name.push(c);
-        }
-    }
-    name
 }
 
 struct StreamTask {
@@ -492,27 +471,4 @@ async fn send_sealed(
         .send(Message::Binary(message.into()))
         .await
         .map_err(|_| StreamStop::Quiet)
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::*;
-    use porchlight_client::crypto::live::LiveError;
-
-    #[test]
-    fn refusals_are_named_in_snake_case() {
-        assert_eq!(error_name(&LiveError::SignerRemoved), "signer_removed");
-        assert_eq!(
-            error_name(&LiveError::Truncated { what: "offer" }),
-            "truncated"
-        );
-        assert_eq!(
-            error_name(&LiveError::OfferTooOld {
-                age_ms: 61_000,
-                max_ms: 60_000
-            }),
-            "offer_too_old"
-        );
-    }
 }

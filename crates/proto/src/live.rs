@@ -76,9 +76,9 @@ pub enum HubReport {
     Hello { cameras: Vec<String> },
     /// Base64 of the signed answer for `stream`.
     Answer { stream: String, answer: String },
-    /// The hub will not stream: `code` is one of the `porchlight_crypto::live::LiveError`
-    /// names in snake case (`signer_removed`, `offer_too_old`, …) or `no_such_camera`,
-    /// `camera_offline`.
+    /// The hub will not stream: `code` is `porchlight_crypto::live::LiveError::code`
+    /// (`signer_removed`, `offer_too_old`, …) or the hub's own `no_such_camera`,
+    /// `replayed_offer`, `malformed_offer`, `chain_unavailable`.
     Refused {
         stream: String,
         code: String,

@@ -355,6 +355,19 @@ impl LiveRelay {
             .subscribe()
     }
 
+    /// Forgets `account`'s feed once its last connected device has gone (the caller dropped
+    /// its receiver first).
+    pub fn release_events(&self, account: &str) {
+        let mut inner = self.lock();
+        if inner
+            .events
+            .get(account)
+            .is_some_and(|feed| feed.receiver_count() == 0)
+        {
+            inner.events.remove(account);
+        }
+    }
+
     /// Passes `event` to every connected device of `account`; how many got it.
     pub fn publish_event(&self, account: &str, event: AccountEvent) -> usize {
         let mut inner = self.lock();
@@ -459,6 +472,28 @@ mod tests {
             relay.deliver("g", &[1; 16], frame(true, 99)),
             Delivery::UnknownStream
         );
+    }
+
+    #[test]
+    fn an_account_feed_lives_while_a_device_listens() {
+        let relay = LiveRelay::default();
+        let notice = || AccountEvent::Missed { count: 1 };
+        assert_eq!(relay.publish_event("a", notice()), 0);
+        let mut one = relay.subscribe_events("a");
+        let two = relay.subscribe_events("a");
+        assert_eq!(relay.publish_event("a", notice()), 2);
+        assert_eq!(
+            relay.publish_event("b", notice()),
+            0,
+            "another account hears nothing"
+        );
+        assert!(one.try_recv().is_ok());
+        drop(two);
+        relay.release_events("a");
+        assert_eq!(relay.lock().events.len(), 1, "one device still listens");
+        drop(one);
+        relay.release_events("a");
+        assert!(relay.lock().events.is_empty());
     }
 
     #[test]

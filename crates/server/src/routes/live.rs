@@ -175,6 +175,8 @@ async fn events_session(state: AppState, authed: DeviceAuthed, socket: WebSocket
             }
         }
     };
+    drop(feed);
+    state.live.release_events(&authed.account.id);
     if let Some(end) = end {
         let _ = send_json(
             &mut sink,
