@@ -19,7 +19,6 @@ use porchlight_crypto::{
 };
 use porchlight_proto::{self as proto, ErrorCode};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::client::Client;
 use crate::e2e_error::E2eError;
@@ -33,7 +32,6 @@ pub const TRUST_FILE: &str = "chain.json";
 const FORMAT_VERSION: u32 = 1;
 /// How often an append is tried again when another device appended first.
 const APPEND_ATTEMPTS: usize = 3;
-const FINGERPRINT_DOMAIN: &[u8] = b"porchlight device fingerprint v1\0";
 
 /// What this home trusts about the account's chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -408,20 +406,7 @@ pub fn device_public(info: &proto::DeviceInfo) -> Result<DevicePublic, E2eError>
 /// A short digest of a device's two public keys, for people to compare between the new
 /// device's screen and the approving one's: 80 bits as five groups of four hex digits.
 pub fn fingerprint(public: &DevicePublic) -> String {
-    let digest = Sha256::new()
-        .chain_update(FINGERPRINT_DOMAIN)
-        .chain_update(public.sign())
-        .chain_update(public.age())
-        .finalize();
-    let hex = hex::encode(&digest[..10]);
-    let mut out = String::with_capacity(24);
-    for (i, c) in hex.chars().enumerate() {
-        if i > 0 && i % 4 == 0 {
-            out.push('-');
-        }
-        out.push(c);
-    }
-    out
+    public.fingerprint()
 }
 
 /// Whether two spellings of a fingerprint (case, spaces, dashes) are the same.

@@ -165,6 +165,8 @@ fn age_recipient_from_raw(public: &[u8; 32]) -> Result<age::x25519::Recipient, K
         .map_err(KeyError::AgeString)
 }
 
+const FINGERPRINT_DOMAIN: &[u8] = b"porchlight device fingerprint v1\0";
+
 /// A device's public keys: the Ed25519 key its chain links and live-view offers are signed
 /// with, and the X25519 key clips are sealed to. Both are checked when the value is made
 /// (a valid, canonical, not-small-order Ed25519 point; a contributory X25519 key), so a
@@ -219,6 +221,26 @@ impl DevicePublic {
     /// The Ed25519 key in lowercase hex.
     pub fn sign_hex(&self) -> String {
         hex::encode(self.sign)
+    }
+
+    /// A short digest of both public keys, for people to compare between a new device's
+    /// screen and the approving one's: 80 bits as five groups of four hex digits.
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(FINGERPRINT_DOMAIN)
+            .chain_update(self.sign)
+            .chain_update(self.age)
+            .finalize();
+        let hex = hex::encode(&digest[..10]);
+        let mut out = String::with_capacity(24);
+        for (i, c) in hex.chars().enumerate() {
+            if i > 0 && i % 4 == 0 {
+                out.push('-');
+            }
+            out.push(c);
+        }
+        out
     }
 
     pub(crate) fn verifying_key(&self) -> &VerifyingKey {

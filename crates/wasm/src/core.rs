@@ -1,0 +1,449 @@
+//! What the bindings do, in plain Rust: JSON and bytes in, JSON and bytes out, errors as
+//! sentences a person can read. Nothing here keeps a secret beyond the call that uses it.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use porchlight_crypto::{
+    ChainBuilder, ChainOp, DevicePublic, DeviceSecret, HubKey, Link, LinkHash, Name, RecoveryKey,
+    VerifiedChain, verify_chain,
+};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+type Result<T> = std::result::Result<T, String>;
+
+/// The chain as `GET /api/chain` serves it and `POST /api/chain` takes it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Links {
+    links: Vec<String>,
+}
+
+/// What the browser remembers about the chain between visits: the pinned root and the
+/// highest link it has verified (rollback and fork detection, as `porchlight-client` does).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Trust {
+    root: String,
+    seen_seq: u64,
+    seen_hash: String,
+}
+
+#[derive(Serialize)]
+struct DeviceView {
+    name: String,
+    sign_key: String,
+    age_recipient: String,
+    fingerprint: String,
+}
+
+#[derive(Serialize)]
+struct HubView {
+    name: String,
+    key: String,
+}
+
+#[derive(Serialize)]
+struct MemberView {
+    root: String,
+    label: String,
+}
+
+#[derive(Serialize)]
+struct ChainView {
+    root: String,
+    head: String,
+    length: u64,
+    devices: Vec<DeviceView>,
+    hubs: Vec<HubView>,
+    members: Vec<MemberView>,
+    recovery_fingerprint: String,
+}
+
+/// The operations the app signs.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum OpRequest {
+    AddDevice {
+        name: String,
+        sign_key: String,
+        age_recipient: String,
+    },
+    RemoveDevice {
+        sign_key: String,
+    },
+    AddHub {
+        name: String,
+        hub_key: String,
+    },
+    RemoveHub {
+        hub_key: String,
+    },
+}
+
+/// A fresh device key pair's secret half, in the crypto crate's key-file encoding.
+pub fn device_generate() -> Zeroizing<Vec<u8>> {
+    DeviceSecret::generate().to_bytes()
+}
+
+fn secret(bytes: &[u8]) -> Result<DeviceSecret> {
+    DeviceSecret::from_bytes(bytes).map_err(|e| format!("this browser's device key: {e}"))
+}
+
+fn recovery(code: &str) -> Result<RecoveryKey> {
+    RecoveryKey::from_code(code).map_err(|e| format!("the key recovery code: {e}"))
+}
+
+fn key32(hex_text: &str, what: &str) -> Result<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(hex_text, &mut out)
+        .map_err(|_| format!("{what} is not 64 hexadecimal digits"))?;
+    Ok(out)
+}
+
+fn public(sign_key: &str, age_recipient: &str) -> Result<DevicePublic> {
+    DevicePublic::from_parts(key32(sign_key, "the signing key")?, age_recipient)
+        .map_err(|e| format!("the device's public keys: {e}"))
+}
+
+fn name(text: &str) -> Result<Name> {
+    Name::new(text).map_err(|e| format!("the name: {e}"))
+}
+
+fn device_view(name: &Name, key: &DevicePublic) -> DeviceView {
+    DeviceView {
+        name: name.as_str().to_owned(),
+        sign_key: key.sign_hex(),
+        age_recipient: key.age_string(),
+        fingerprint: key.fingerprint(),
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> String {
+    // Serialising these plain structs cannot fail; an empty object would be refused by the app.
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// `{sign_key, age_recipient, fingerprint}` of a device secret.
+pub fn device_public(secret_bytes: &[u8]) -> Result<String> {
+    let key = secret(secret_bytes)?.public();
+    Ok(json(&serde_json::json!({
+        "sign_key": key.sign_hex(),
+        "age_recipient": key.age_string(),
+        "fingerprint": key.fingerprint(),
+    })))
+}
+
+/// The fingerprint of public keys as the server lists them.
+pub fn fingerprint_of(sign_key: &str, age_recipient: &str) -> Result<String> {
+    Ok(public(sign_key, age_recipient)?.fingerprint())
+}
+
+/// An SVG QR code for `text`, medium error correction, with a quiet zone.
+pub fn qr_svg(text: &str) -> Result<String> {
+    use qrcode::render::svg;
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
+        .map_err(|_| "too long for a QR code".to_owned())?;
+    Ok(code
+        .render::<svg::Color>()
+        .min_dimensions(200, 200)
+        .dark_color(svg::Color("#000000"))
+        .light_color(svg::Color("#ffffff"))
+        .build())
+}
+
+fn decode_links(text: &str) -> Result<Vec<Link>> {
+    let links: Links = serde_json::from_str(text)
+        .map_err(|_| "the chain is not in the expected form".to_owned())?;
+    links
+        .links
+        .iter()
+        .enumerate()
+        .map(|(index, encoded)| {
+            let bytes = STANDARD
+                .decode(encoded)
+                .map_err(|_| format!("chain link {index} is not base64"))?;
+            Link::from_bytes(&bytes).map_err(|e| format!("chain link {index}: {e}"))
+        })
+        .collect()
+}
+
+fn encode_links(links: &[Link]) -> String {
+    json(&Links {
+        links: links
+            .iter()
+            .map(|l| STANDARD.encode(l.to_bytes()))
+            .collect(),
+    })
+}
+
+fn hash(text: &str, what: &str) -> Result<LinkHash> {
+    LinkHash::from_hex(text).map_err(|_| format!("{what} is not a link hash"))
+}
+
+/// A verified chain and whether verifying it pinned the root.
+#[derive(Debug)]
+pub struct Chain {
+    chain: VerifiedChain,
+    pinned_now: bool,
+}
+
+impl Chain {
+    /// Link 0 for a new account: this device and a fresh recovery key. Returns the chain,
+    /// `{"links": [...]}` to post, and the recovery code.
+    pub fn start(secret_bytes: &[u8], device_name: &str) -> Result<(Self, String, String)> {
+        let device = secret(secret_bytes)?;
+        let (recovery, code) = RecoveryKey::generate();
+        let builder = ChainBuilder::genesis(&device, name(device_name)?, recovery.public())
+            .map_err(|e| format!("starting the chain: {e}"))?;
+        let links = encode_links(builder.links());
+        let (chain, _) = builder.into_parts();
+        Ok((
+            Self {
+                chain,
+                pinned_now: true,
+            },
+            links,
+            code.expose().to_owned(),
+        ))
+    }
+
+    /// Verifies the served links from the trust the browser kept, or pins link 0 without it.
+    pub fn verify(links_text: &str, trust_text: Option<&str>) -> Result<Self> {
+        let links = decode_links(links_text)?;
+        let (root, seen) = match trust_text {
+            Some(text) => {
+                let trust: Trust = serde_json::from_str(text)
+                    .map_err(|_| "the kept chain pin is damaged".to_owned())?;
+                (
+                    hash(&trust.root, "the pinned root")?,
+                    Some((
+                        trust.seen_seq,
+                        hash(&trust.seen_hash, "the last link seen")?,
+                    )),
+                )
+            }
+            None => (
+                links
+                    .first()
+                    .ok_or_else(|| "the account has no device chain yet".to_owned())?
+                    .hash(),
+                None,
+            ),
+        };
+        let chain = verify_chain(&links, &root, seen).map_err(|e| e.to_string())?;
+        Ok(Self {
+            chain,
+            pinned_now: trust_text.is_none(),
+        })
+    }
+
+    /// Verifies the served links for a browser restored by the recovery code.
+    pub fn verify_by_recovery(links_text: &str, code: &str) -> Result<Self> {
+        let key = recovery(code)?;
+        let links = decode_links(links_text)?;
+        let first = links
+            .first()
+            .ok_or_else(|| "the account has no device chain yet".to_owned())?;
+        match first.op() {
+            ChainOp::Genesis {
+                recovery: named, ..
+            } if *named == key.public() => {}
+            _ => {
+                return Err(
+                    "this key recovery code does not belong to this account's chain".to_owned(),
+                );
+            }
+        }
+        let chain = verify_chain(&links, &first.hash(), None).map_err(|e| e.to_string())?;
+        Ok(Self {
+            chain,
+            pinned_now: true,
+        })
+    }
+
+    pub fn pinned_now(&self) -> bool {
+        self.pinned_now
+    }
+
+    pub fn trust(&self) -> String {
+        let (seen_seq, seen_hash) = self.chain.position();
+        json(&Trust {
+            root: self.chain.root().to_hex(),
+            seen_seq,
+            seen_hash: seen_hash.to_hex(),
+        })
+    }
+
+    pub fn view(&self) -> String {
+        let chain = &self.chain;
+        json(&ChainView {
+            root: chain.root().to_hex(),
+            head: chain.head().to_hex(),
+            length: chain.len(),
+            devices: chain
+                .devices()
+                .iter()
+                .map(|d| device_view(&d.name, &d.key))
+                .collect(),
+            hubs: chain
+                .hubs()
+                .iter()
+                .map(|h| HubView {
+                    name: h.name.as_str().to_owned(),
+                    key: h.key.to_hex(),
+                })
+                .collect(),
+            members: chain
+                .members()
+                .iter()
+                .map(|m| MemberView {
+                    root: m.root.to_hex(),
+                    label: m.label.as_str().to_owned(),
+                })
+                .collect(),
+            recovery_fingerprint: chain.recovery_key().fingerprint(),
+        })
+    }
+
+    fn op(&self, text: &str) -> Result<ChainOp> {
+        let request: OpRequest =
+            serde_json::from_str(text).map_err(|_| "not a chain operation".to_owned())?;
+        Ok(match request {
+            OpRequest::AddDevice {
+                name: n,
+                sign_key,
+                age_recipient,
+            } => ChainOp::AddDevice {
+                name: name(&n)?,
+                device: public(&sign_key, &age_recipient)?,
+            },
+            OpRequest::RemoveDevice { sign_key } => ChainOp::RemoveDevice {
+                device_sign_key: key32(&sign_key, "the signing key")?,
+            },
+            OpRequest::AddHub { name: n, hub_key } => ChainOp::AddHub {
+                name: name(&n)?,
+                hub: HubKey::from_bytes(key32(&hub_key, "the hub key")?)
+                    .map_err(|e| format!("the hub key: {e}"))?,
+            },
+            OpRequest::RemoveHub { hub_key } => ChainOp::RemoveHub {
+                hub_key: key32(&hub_key, "the hub key")?,
+            },
+        })
+    }
+
+    fn sign_next(&mut self, signer: &DeviceSecret, op: &str) -> Result<String> {
+        let op = self.op(op)?;
+        let mut next = self.chain.clone();
+        let link = next.append(op, signer).map_err(|e| e.to_string())?;
+        self.chain = next;
+        Ok(encode_links(std::slice::from_ref(&link)))
+    }
+
+    pub fn append(&mut self, secret_bytes: &[u8], op: &str) -> Result<String> {
+        let signer = secret(secret_bytes)?;
+        if !self.chain.can_sign(signer.public().sign()) {
+            return Err("this browser is not an approved device of the account".to_owned());
+        }
+        self.sign_next(&signer, op)
+    }
+
+    pub fn append_by_recovery(&mut self, code: &str, op: &str) -> Result<String> {
+        let key = recovery(code)?;
+        if *self.chain.recovery_key() != key.public() {
+            return Err(
+                "this key recovery code does not belong to this account's chain".to_owned(),
+            );
+        }
+        self.sign_next(key.as_device(), op)
+    }
+
+    fn rewrap_with(
+        &self,
+        header: &str,
+        identity: &dyn porchlight_crypto::age::Identity,
+    ) -> Result<String> {
+        let bytes = STANDARD
+            .decode(header)
+            .map_err(|_| "the clip header is not base64".to_owned())?;
+        let out = porchlight_crypto::rewrap(&bytes, identity, &self.chain.recipients())
+            .map_err(|e| format!("re-wrapping the clip: {e}"))?;
+        Ok(STANDARD.encode(out))
+    }
+
+    pub fn rewrap(&self, header: &str, secret_bytes: &[u8]) -> Result<String> {
+        self.rewrap_with(header, &secret(secret_bytes)?)
+    }
+
+    pub fn rewrap_by_recovery(&self, header: &str, code: &str) -> Result<String> {
+        self.rewrap_with(header, &recovery(code)?)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chain_started_here_verifies_from_its_own_pin_and_grows() {
+        let first = device_generate();
+        let (chain, links, code) = Chain::start(&first, "laptop").unwrap();
+        let trust = chain.trust();
+        let again = Chain::verify(&links, Some(&trust)).unwrap();
+        assert!(!again.pinned_now());
+        let view: serde_json::Value = serde_json::from_str(&again.view()).unwrap();
+        assert_eq!(view["devices"][0]["name"], "laptop");
+
+        // A second browser, pending; the first approves it.
+        let second = device_generate();
+        let second_public: serde_json::Value =
+            serde_json::from_str(&device_public(&second).unwrap()).unwrap();
+        let op = serde_json::json!({"add_device": {
+            "name": "phone",
+            "sign_key": second_public["sign_key"],
+            "age_recipient": second_public["age_recipient"],
+        }})
+        .to_string();
+        let mut approving = Chain::verify(&links, Some(&trust)).unwrap();
+        let link = approving.append(&first, &op).unwrap();
+        let mut all: Links = serde_json::from_str(&links).unwrap();
+        all.links
+            .extend(serde_json::from_str::<Links>(&link).unwrap().links);
+        let all = json(&all);
+        let grown = Chain::verify(&all, Some(&trust)).unwrap();
+        let view: serde_json::Value = serde_json::from_str(&grown.view()).unwrap();
+        assert_eq!(
+            view["devices"][1]["fingerprint"],
+            second_public["fingerprint"]
+        );
+
+        // The pending device cannot sign; the recovery code can, and only its own.
+        let mut pending = Chain::verify(&links, None).unwrap();
+        assert!(pending.append(&second, &op).is_err());
+        assert!(Chain::verify_by_recovery(&links, &code).is_ok());
+        let (_, _, other_code) = Chain::start(&device_generate(), "other").unwrap();
+        assert!(Chain::verify_by_recovery(&links, &other_code).is_err());
+        assert!(pending.append_by_recovery(&other_code, &op).is_err());
+        assert!(pending.append_by_recovery(&code, &op).is_ok());
+    }
+
+    #[test]
+    fn a_rolled_back_or_foreign_chain_is_refused() {
+        let first = device_generate();
+        let (chain, links, _) = Chain::start(&first, "laptop").unwrap();
+        let (_, foreign, _) = Chain::start(&device_generate(), "elsewhere").unwrap();
+        assert!(Chain::verify(&foreign, Some(&chain.trust())).is_err());
+        assert!(Chain::verify("{\"links\": []}", None).is_err());
+        assert!(Chain::verify("not json", None).is_err());
+        assert!(Chain::verify(&links, Some("{}")).is_err());
+    }
+
+    #[test]
+    fn qr_codes_are_plain_svg() {
+        let svg =
+            qr_svg("otpauth://totp/Porchlight:a@example.com?secret=JBSWY3DPEHPK3PXP").unwrap();
+        assert!(svg.contains("<svg"));
+        assert!(!svg.contains("<script"));
+    }
+}

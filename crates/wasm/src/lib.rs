@@ -1,0 +1,146 @@
+//! The browser's end of Porchlight's cryptography: thin `wasm-bindgen` bindings over
+//! `porchlight-crypto`, so the web app verifies the device chain, signs links and re-wraps
+//! clip headers with the very code the CLI and the hub run.
+//!
+//! The work is done in [`core`], plain Rust with string errors, tested natively; this file
+//! only turns its errors into JavaScript exceptions. Values cross the boundary as JSON text
+//! (small and few) or bytes (keys, headers); secret bytes handed in are copied into types
+//! that wipe themselves, and the JavaScript side wipes its copy after the call.
+
+pub mod core;
+
+use wasm_bindgen::prelude::*;
+
+fn js(e: String) -> JsError {
+    JsError::new(&e)
+}
+
+/// A fresh device key pair; the secret half as bytes, for the app to wrap and store.
+#[wasm_bindgen(js_name = deviceGenerate)]
+pub fn device_generate() -> Vec<u8> {
+    core::device_generate().to_vec()
+}
+
+/// `{sign_key, age_recipient, fingerprint}` of a device secret.
+#[wasm_bindgen(js_name = devicePublic)]
+pub fn device_public(secret: &[u8]) -> Result<String, JsError> {
+    core::device_public(secret).map_err(js)
+}
+
+/// The fingerprint of public keys as the server lists them (to compare with another screen).
+#[wasm_bindgen(js_name = fingerprintOf)]
+pub fn fingerprint_of(sign_key: &str, age_recipient: &str) -> Result<String, JsError> {
+    core::fingerprint_of(sign_key, age_recipient).map_err(js)
+}
+
+/// An SVG drawing of `text` as a QR code (no script, no external reference).
+#[wasm_bindgen(js_name = qrSvg)]
+pub fn qr_svg(text: &str) -> Result<String, JsError> {
+    core::qr_svg(text).map_err(js)
+}
+
+/// The account's device chain as this browser checked it.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Chain(core::Chain);
+
+/// A chain started by this browser: its first link, and the key recovery code to show once.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Genesis {
+    chain: core::Chain,
+    links: String,
+    recovery_code: String,
+}
+
+#[wasm_bindgen]
+impl Genesis {
+    /// The chain, for the app to keep using.
+    #[wasm_bindgen(js_name = intoChain)]
+    pub fn into_chain(self) -> Chain {
+        Chain(self.chain)
+    }
+
+    /// `{"links": [...]}` for `POST /api/chain`.
+    #[wasm_bindgen(getter)]
+    pub fn links(&self) -> String {
+        self.links.clone()
+    }
+
+    /// The key recovery code (shown once; never stored by the app).
+    #[wasm_bindgen(getter, js_name = recoveryCode)]
+    pub fn recovery_code(&self) -> String {
+        self.recovery_code.clone()
+    }
+}
+
+#[wasm_bindgen]
+impl Chain {
+    /// Starts an account's chain: link 0 names this device and a fresh recovery key.
+    pub fn start(secret: &[u8], device_name: &str) -> Result<Genesis, JsError> {
+        let (chain, links, recovery_code) = core::Chain::start(secret, device_name).map_err(js)?;
+        Ok(Genesis {
+            chain,
+            links,
+            recovery_code,
+        })
+    }
+
+    /// Verifies `links` (`{"links": [...]}` as the server serves them) from the pinned trust
+    /// (`{"root", "seen_seq", "seen_hash"}`), or pins link 0 when `trust` is absent.
+    pub fn verify(links: &str, trust: Option<String>) -> Result<Chain, JsError> {
+        core::Chain::verify(links, trust.as_deref())
+            .map(Chain)
+            .map_err(js)
+    }
+
+    /// Verifies `links` for a browser restored by the key recovery code: link 0 must name the
+    /// code's key, and becomes the pin.
+    #[wasm_bindgen(js_name = verifyByRecovery)]
+    pub fn verify_by_recovery(links: &str, recovery_code: &str) -> Result<Chain, JsError> {
+        core::Chain::verify_by_recovery(links, recovery_code)
+            .map(Chain)
+            .map_err(js)
+    }
+
+    /// Whether this verification pinned the root (first sight of the chain).
+    #[wasm_bindgen(getter, js_name = pinnedNow)]
+    pub fn pinned_now(&self) -> bool {
+        self.0.pinned_now()
+    }
+
+    /// What to remember: `{"root", "seen_seq", "seen_hash"}`.
+    pub fn trust(&self) -> String {
+        self.0.trust()
+    }
+
+    /// Who is in the chain: devices (with fingerprints), hubs, members, the recovery key.
+    pub fn view(&self) -> String {
+        self.0.view()
+    }
+
+    /// Signs the next link with this device's secret; `op` is
+    /// `{"add_device": {...}} | {"remove_device": {...}} | {"add_hub": {...}} | {"remove_hub": {...}}`.
+    /// Returns `{"links": [link]}` for `POST /api/chain`; the chain moves on only if it signs.
+    pub fn append(&mut self, secret: &[u8], op: &str) -> Result<String, JsError> {
+        self.0.append(secret, op).map_err(js)
+    }
+
+    /// As [`Chain::append`], signed by the key recovery code's key.
+    #[wasm_bindgen(js_name = appendByRecovery)]
+    pub fn append_by_recovery(&mut self, recovery_code: &str, op: &str) -> Result<String, JsError> {
+        self.0.append_by_recovery(recovery_code, op).map_err(js)
+    }
+
+    /// A clip header (base64) re-wrapped to every device now in the chain, opened with this
+    /// device's secret. Base64 out.
+    pub fn rewrap(&self, header: &str, secret: &[u8]) -> Result<String, JsError> {
+        self.0.rewrap(header, secret).map_err(js)
+    }
+
+    /// As [`Chain::rewrap`], opened with the key recovery code's key.
+    #[wasm_bindgen(js_name = rewrapByRecovery)]
+    pub fn rewrap_by_recovery(&self, header: &str, recovery_code: &str) -> Result<String, JsError> {
+        self.0.rewrap_by_recovery(header, recovery_code).map_err(js)
+    }
+}
