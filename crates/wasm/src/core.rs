@@ -262,6 +262,11 @@ impl Chain {
         })
     }
 
+    /// The verified chain itself, for the clip checks.
+    pub fn verified(&self) -> &VerifiedChain {
+        &self.chain
+    }
+
     pub fn pinned_now(&self) -> bool {
         self.pinned_now
     }

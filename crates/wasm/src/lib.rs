@@ -7,7 +7,9 @@
 //! (small and few) or bytes (keys, headers); secret bytes handed in are copied into types
 //! that wipe themselves, and the JavaScript side wipes its copy after the call.
 
+pub mod clip;
 pub mod core;
+pub mod mp4;
 
 use wasm_bindgen::prelude::*;
 
@@ -142,5 +144,109 @@ impl Chain {
     #[wasm_bindgen(js_name = rewrapByRecovery)]
     pub fn rewrap_by_recovery(&self, header: &str, recovery_code: &str) -> Result<String, JsError> {
         self.0.rewrap_by_recovery(header, recovery_code).map_err(js)
+    }
+}
+
+/// A recorded clip being opened as it downloads (see [`clip::ClipOpener`]).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct ClipOpener(clip::ClipOpener);
+
+#[wasm_bindgen]
+impl ClipOpener {
+    /// Checks the clip's details (`GET /api/clips/{id}`, as JSON text) against the chain and
+    /// prepares to open its payload with this device's secret.
+    #[wasm_bindgen(constructor)]
+    pub fn new(chain: &Chain, detail: &str, secret: &[u8]) -> Result<ClipOpener, JsError> {
+        clip::ClipOpener::new(chain.0.verified(), detail, secret)
+            .map(ClipOpener)
+            .map_err(js)
+    }
+
+    /// `{id, camera, start_ms, duration_ms, hub_name}` as the hub signed them.
+    #[wasm_bindgen(getter)]
+    pub fn checked(&self) -> String {
+        self.0.checked().to_owned()
+    }
+
+    /// The next downloaded bytes in; the plaintext now authenticated out.
+    pub fn push(&mut self, ciphertext: &[u8]) -> Result<Vec<u8>, JsError> {
+        self.0.push(ciphertext).map_err(js)
+    }
+
+    /// The download ended: the rest of the plaintext, after the whole-payload check.
+    pub fn finish(&mut self) -> Result<Vec<u8>, JsError> {
+        self.0.finish().map_err(js)
+    }
+}
+
+/// The opened clip split into whole MP4 boxes for `MediaSource` (see [`mp4::Mp4Feed`]).
+#[wasm_bindgen]
+#[derive(Debug, Default)]
+pub struct Mp4Feed(mp4::Mp4Feed);
+
+#[wasm_bindgen]
+impl Mp4Feed {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> Mp4Feed {
+        Mp4Feed::default()
+    }
+
+    pub fn push(&mut self, bytes: &[u8]) -> Result<Vec<u8>, JsError> {
+        self.0.push(bytes).map_err(js)
+    }
+
+    pub fn finish(&self) -> Result<(), JsError> {
+        self.0.finish().map_err(js)
+    }
+
+    /// `avc1.PPCCLL`, once the init segment has passed.
+    #[wasm_bindgen(getter)]
+    pub fn codec(&self) -> Option<String> {
+        self.0.codec()
+    }
+
+    /// The events the hub sealed in the clip (JSON text), once that box has passed.
+    #[wasm_bindgen(getter)]
+    pub fn metadata(&self) -> Option<String> {
+        self.0.metadata()
+    }
+}
+
+/// A hub pairing in progress (see [`clip::Pairing`]).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Pairing(clip::Pairing);
+
+#[wasm_bindgen]
+impl Pairing {
+    /// A new single-use code for `server_url`, naming the account's root.
+    #[wasm_bindgen(constructor)]
+    pub fn new(server_url: &str, chain: &Chain) -> Result<Pairing, JsError> {
+        clip::Pairing::new(server_url, chain.0.verified())
+            .map(Pairing)
+            .map_err(js)
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn code(&self) -> String {
+        self.0.code()
+    }
+
+    /// The code as an SVG QR drawing.
+    #[wasm_bindgen(js_name = qrSvg)]
+    pub fn qr_svg(&self) -> Result<String, JsError> {
+        core::qr_svg(&self.0.qr_text().map_err(js)?).map_err(js)
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn verifier(&self) -> String {
+        self.0.verifier()
+    }
+
+    /// The hub's key if its proof shows it holds this code; an error otherwise.
+    #[wasm_bindgen(js_name = checkHub)]
+    pub fn check_hub(&self, hub_key: &str, proof: &str) -> Result<String, JsError> {
+        self.0.check_hub(hub_key, proof).map_err(js)
     }
 }
