@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -14,7 +15,6 @@ use porchlight_store::{BlobStore, Store, StoreError, StoreOptions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -32,6 +32,7 @@ use crate::routes::{access, accounts, clips, devices, hubs, live, log, ops, staf
 use crate::state::{AppState, Shared};
 use crate::telemetry;
 use crate::tlog::LogSigner;
+use crate::web::{APP_CSP, NONE_CSP, WebApp};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -115,8 +116,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api_router().into_openapi()
 }
 
-/// The whole application, testable without a socket.
+/// The whole application, testable without a socket, with the web app built into the binary.
 pub fn router(state: AppState) -> Router {
+    router_with_web(state, WebApp::embedded())
+}
+
+/// The whole application, serving `web` as the browser app.
+pub fn router_with_web(state: AppState, web: WebApp) -> Router {
     let max_body = state.config.max_body_bytes;
     let (routes, api) = api_router().split_for_parts();
     let api = Arc::new(api);
@@ -128,23 +134,14 @@ pub fn router(state: AppState) -> Router {
                 async move { Json(api.as_ref().clone()) }
             }),
         )
-        .fallback(not_found)
+        .fallback(move |method: Method, uri: Uri, headers: HeaderMap| {
+            let web = web.clone();
+            async move { web.answer(&method, uri.path(), &headers) }
+        })
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn(telemetry::track))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
-        ))
         .layer(
             tower::ServiceBuilder::new()
                 .layer(axum::error_handling::HandleErrorLayer::new(timed_out))
@@ -152,6 +149,49 @@ pub fn router(state: AppState) -> Router {
         )
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::custom(panicked))
+        // Outermost, so that no answer leaves without them: not a timeout, not a panic.
+        .layer(axum::middleware::from_fn(security_headers))
+}
+
+/// The headers every answer carries, the app's files and the API's alike. A browser reads
+/// them; other clients ignore them.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        let html = headers
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+        let csp = if html { APP_CSP } else { NONE_CSP };
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(csp),
+        );
+    }
+    // The app's files say `no-cache` (revalidate); everything else is never stored.
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    for (name, value) in [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (
+            header::HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+        (
+            header::HeaderName::from_static("cross-origin-resource-policy"),
+            "same-origin",
+        ),
+        (
+            header::HeaderName::from_static("permissions-policy"),
+            "camera=(), microphone=(), geolocation=()",
+        ),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// A request that takes longer than this is answered `503` and its work dropped, so a stuck
@@ -164,10 +204,6 @@ async fn timed_out(_: tower::BoxError) -> ApiError {
         ErrorCode::Unavailable,
         "the request took too long; try again",
     )
-}
-
-async fn not_found() -> ApiError {
-    ApiError::not_found()
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -311,6 +347,15 @@ impl RunningServer {
 
 /// Binds `config.listen` (port 0 picks a free one) and serves until [`RunningServer::shutdown`].
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServer, ServeError> {
+    start_with_web(config, clock, WebApp::embedded()).await
+}
+
+/// [`start`], serving `web` as the browser app in place of the one built in.
+pub async fn start_with_web(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    web: WebApp,
+) -> Result<RunningServer, ServeError> {
     let listen = config.listen.clone();
     let state = build_state(config, clock).await?;
     let listener = tokio::net::TcpListener::bind(&listen)
@@ -333,7 +378,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<RunningServe
         tokio::spawn(enforce_retention(state.clone(), watcher.clone())),
         tokio::spawn(crate::tlog::run_appender(state.clone(), watcher.clone())),
     ];
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app =
+        router_with_web(state.clone(), web).into_make_service_with_connect_info::<SocketAddr>();
     let mut stop = watcher;
     let serve = tokio::spawn(async move {
         axum::serve(listener, app)

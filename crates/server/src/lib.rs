@@ -6,6 +6,8 @@
 //! and sealed clips streamed in and out of the blob store. It holds no video keys and never
 //! will; clip bytes it stores are ciphertext.
 //!
+//! It also serves the browser app, built into the binary (`web`).
+//!
 //! Storage is the `porchlight-store` crate; wire types are `porchlight-proto`. Time comes
 //! through [`clock::Clock`] so behaviour that depends on it is tested without sleeping.
 
@@ -22,7 +24,11 @@ pub mod routes;
 pub mod state;
 pub mod telemetry;
 pub mod tlog;
+pub mod web;
 
-pub use app::{RunningServer, ServeError, build_state, openapi, router, run, start};
+pub use app::{
+    RunningServer, ServeError, build_state, openapi, router, router_with_web, run, start,
+    start_with_web,
+};
 pub use config::{Config, ConfigError, ConfigOverrides};
 pub use telemetry::init_logging;

@@ -9,6 +9,7 @@ use porchlight_client::proto::{
 use porchlight_client::{Client, ClientError, DeviceId, Secret};
 use porchlight_server::clock::{Clock, ManualClock, SystemClock};
 use porchlight_server::config::Config;
+use porchlight_server::web::WebApp;
 use porchlight_server::{RunningServer, auth::totp};
 use porchlight_store::testing::{TestDb, fresh_postgres, fresh_sqlite};
 
@@ -77,15 +78,20 @@ pub struct Account {
 
 impl TestApp {
     pub async fn sqlite(configure: impl FnOnce(&mut Config)) -> Self {
-        Self::start(fresh_sqlite(), configure).await
+        Self::start(fresh_sqlite(), configure, WebApp::embedded()).await
     }
 
     pub async fn postgres(configure: impl FnOnce(&mut Config)) -> Option<Self> {
         let db = fresh_postgres().await?;
-        Some(Self::start(db, configure).await)
+        Some(Self::start(db, configure, WebApp::embedded()).await)
     }
 
-    async fn start(db: TestDb, configure: impl FnOnce(&mut Config)) -> Self {
+    /// A server (on SQLite) serving `web` as its browser app.
+    pub async fn with_web(web: WebApp) -> Self {
+        Self::start(fresh_sqlite(), |_| {}, web).await
+    }
+
+    async fn start(db: TestDb, configure: impl FnOnce(&mut Config), web: WebApp) -> Self {
         let data = tempfile::tempdir().unwrap();
         let mut config = Config {
             listen: "127.0.0.1:0".into(),
@@ -98,7 +104,7 @@ impl TestApp {
         config.notify.poll_interval_ms = 50;
         configure(&mut config);
         let clock = ManualClock::new(SystemClock.now_ms());
-        let server = porchlight_server::start(config, Arc::new(clock.clone()))
+        let server = porchlight_server::start_with_web(config, Arc::new(clock.clone()), web)
             .await
             .unwrap();
         let url = format!("http://{}", server.addr);

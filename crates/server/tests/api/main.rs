@@ -15,3 +15,4 @@ mod live;
 mod log;
 mod notifications;
 mod staff;
+mod web;
