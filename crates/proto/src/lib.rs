@@ -23,6 +23,27 @@ pub use tlog::*;
 /// in its home folder; a session is usable only from the device that created it.
 pub const DEVICE_HEADER: &str = "porchlight-device";
 
+/// Sent as `porchlight-web: 1` by the browser app at sign-in: the session then comes back as
+/// the [`SESSION_COOKIE`] (HttpOnly) and the body is a [`WebSessionCreated`], without the token.
+pub const WEB_HEADER: &str = "porchlight-web";
+
+/// The cookie that carries a browser's session token. Customer sessions only: staff and hub
+/// tokens are accepted as `Authorization: Bearer` and nowhere else.
+pub const SESSION_COOKIE: &str = "porchlight_session";
+
+/// The header a cookie-authenticated write (any method but GET, HEAD and OPTIONS) must carry,
+/// holding the session's CSRF token ([`WebSessionCreated::csrf_token`], [`CsrfToken`]).
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The WebSocket subprotocol the server selects. A browser, which cannot set headers on a
+/// WebSocket, offers it with its device id as a second one:
+/// `Sec-WebSocket-Protocol: porchlight, porchlight-device.<device id>`.
+pub const WEBSOCKET_PROTOCOL: &str = "porchlight";
+
+/// The prefix of the subprotocol that names the device on a WebSocket (see
+/// [`WEBSOCKET_PROTOCOL`]); read only when the [`DEVICE_HEADER`] is absent.
+pub const WEBSOCKET_DEVICE_PREFIX: &str = "porchlight-device.";
+
 /// The one error shape of the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -86,6 +107,9 @@ pub enum ErrorCode {
     Internal,
     /// The server cannot serve now (e.g. its store is unreachable).
     Unavailable,
+    /// A request authenticated by the session cookie did not come from the Porchlight app
+    /// (no or a wrong CSRF token, another site's `Origin` or `Sec-Fetch-Site`).
+    Csrf,
 }
 
 impl ErrorCode {
@@ -113,6 +137,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
+            Self::Csrf => "csrf",
         }
     }
 }
@@ -182,6 +207,26 @@ pub struct SessionCreated {
     pub session_id: String,
     pub account_id: String,
     pub expires_at_ms: i64,
+}
+
+/// A new browser session (`porchlight-web: 1` at sign-in). The token went into the HttpOnly
+/// [`SESSION_COOKIE`] and is not here; `csrf_token` goes into the [`CSRF_HEADER`] of every
+/// write.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebSessionCreated {
+    pub session_id: String,
+    pub account_id: String,
+    pub expires_at_ms: i64,
+    /// Hex; the same for the whole session (`GET /api/session/csrf` gives it again).
+    pub csrf_token: String,
+}
+
+/// The session's CSRF token, for a page reloaded with the cookie but without it.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CsrfToken {
+    pub csrf_token: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -336,6 +381,8 @@ redacted_debug! {
     SignupConfirmRequest { device_name },
     LoginRequest { email, device_name },
     SessionCreated { session_id, account_id, expires_at_ms },
+    WebSessionCreated { session_id, account_id, expires_at_ms },
+    CsrfToken {  },
     PasswordChangeRequest {  },
     TotpResetRequest {  },
     TotpEnrolment { expires_at_ms },
@@ -357,6 +404,7 @@ mod tests {
             ErrorCode::MalformedRequest,
             ErrorCode::InvalidCredentials,
             ErrorCode::Throttled,
+            ErrorCode::Csrf,
         ] {
             let json = serde_json::to_value(code).unwrap_or_default();
             assert_eq!(json, serde_json::Value::String(code.as_str().to_owned()));
@@ -384,6 +432,17 @@ mod tests {
             expires_at_ms: 1,
         };
         assert!(!format!("{session:?}").contains("tok-secret"));
+        let web = WebSessionCreated {
+            session_id: "s1".into(),
+            account_id: "a1".into(),
+            expires_at_ms: 1,
+            csrf_token: "csrf-secret".into(),
+        };
+        assert!(!format!("{web:?}").contains("csrf-secret"));
+        let csrf = CsrfToken {
+            csrf_token: "csrf-secret".into(),
+        };
+        assert!(!format!("{csrf:?}").contains("csrf-secret"));
     }
 
     #[test]

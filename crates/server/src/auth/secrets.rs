@@ -198,10 +198,28 @@ impl ServerSecret {
     }
 
     fn totp_key(&self) -> Zeroizing<[u8; 32]> {
+        self.derived_key(b"porchlight totp at rest v1\0")
+    }
+
+    /// A key for one use, named by `label`: keys for different uses are unrelated, so a value
+    /// made for one can never stand for another.
+    fn derived_key(&self, label: &[u8]) -> Zeroizing<[u8; 32]> {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref())
             .unwrap_or_else(|_| unreachable_hmac());
-        mac.update(b"porchlight totp at rest v1\0");
+        mac.update(label);
         Zeroizing::new(mac.finalize().into_bytes().into())
+    }
+
+    /// The CSRF token of the session whose stored token hash is `session_token_hash`, hex.
+    /// Derived, never stored: it lives exactly as long as the session, every node sharing the
+    /// secret file computes the same one, and without the server's secret neither a database
+    /// reader nor the holder of another session can make it.
+    pub fn csrf_token(&self, session_token_hash: &[u8]) -> String {
+        let key = self.derived_key(b"porchlight csrf token v1\0");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_ref())
+            .unwrap_or_else(|_| unreachable_hmac());
+        mac.update(session_token_hash);
+        hex::encode(mac.finalize().into_bytes())
     }
 
     /// The keyed hash a sign-in name (a normalised email, valid or not) is counted under.
@@ -314,6 +332,20 @@ mod tests {
         }
         // A secret stored before sealing existed is read as it is.
         assert_eq!(server.open_totp(&secret).unwrap().as_slice(), &secret);
+    }
+
+    #[test]
+    fn csrf_tokens_are_per_session_and_per_server() {
+        let server = ServerSecret::random();
+        let a = token_hash("session a");
+        let token = server.csrf_token(&a);
+        assert_eq!(token.len(), 64);
+        assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(server.csrf_token(&a), token, "derived, so stable");
+        assert_ne!(server.csrf_token(&token_hash("session b")), token);
+        assert_ne!(ServerSecret::random().csrf_token(&a), token);
+        // Not the sign-in name key of the same bytes: the derivations are separate.
+        assert_ne!(hex::encode(server.name_key("session a")), token);
     }
 
     #[test]
