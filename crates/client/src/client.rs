@@ -149,6 +149,13 @@ impl Client {
         self.json("GET /api/me", builder).await
     }
 
+    /// `GET /api/session/csrf`: the CSRF token a cookie-authenticated write of this session
+    /// would carry (the browser app's concern; a bearer client never needs it).
+    pub async fn csrf_token(&self) -> Result<proto::CsrfToken, ClientError> {
+        let builder = self.request(Method::GET, "/api/session/csrf", Auth::Bearer)?;
+        self.json("GET /api/session/csrf", builder).await
+    }
+
     /// `GET /api/sessions`.
     pub async fn sessions(&self) -> Result<proto::SessionList, ClientError> {
         let builder = self.request(Method::GET, "/api/sessions", Auth::Bearer)?;

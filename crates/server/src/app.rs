@@ -63,6 +63,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::signup_confirm))
         .routes(routes!(accounts::login))
         .routes(routes!(accounts::logout))
+        .routes(routes!(accounts::csrf_token))
         .routes(routes!(accounts::me))
         .routes(routes!(accounts::sessions))
         .routes(routes!(accounts::revoke_session))

@@ -7,11 +7,12 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use porchlight_proto::{DEVICE_HEADER, ErrorCode};
+use porchlight_proto::{CSRF_HEADER, DEVICE_HEADER, ErrorCode, WEB_HEADER};
 use porchlight_store::{Account, Device, Hub, STATE_ACTIVE, Session, Staff};
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
+use crate::auth::browser::{self, CookieToken};
 use crate::auth::guard::source_key;
 use crate::auth::secrets::{device_hash, looks_like_token, token_hash, valid_device_id};
 use crate::error::ApiError;
@@ -196,28 +197,49 @@ fn bearer_token(parts: &Parts) -> Result<zeroize::Zeroizing<String>, ApiError> {
         .ok_or_else(ApiError::unauthenticated)
 }
 
+/// How a request presented its session token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// `Authorization: Bearer`: the CLI, other API clients.
+    Bearer,
+    /// The `porchlight_session` cookie: the browser app.
+    Cookie,
+}
+
 /// A signed-in request: a live session, used from the device it was created on.
+///
+/// The token comes from `Authorization: Bearer`, or, only when there is no `Authorization`
+/// header, from the session cookie. A cookie is sent by the browser whoever's page asks, so
+/// a cookie request must also show it came from the app: a write carries the session's CSRF
+/// token in `x-csrf-token` and no browser statement of another origin (`Sec-Fetch-Site`,
+/// `Origin`); a WebSocket handshake has an `Origin` of this host. Otherwise `403 csrf`,
+/// before the handler reads a byte of the body.
 #[derive(Debug, Clone)]
 pub struct Authed {
     pub account: Account,
     pub session: Session,
+    pub credential: Credential,
 }
 
 impl FromRequestParts<AppState> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer_token(parts)?;
-        let device = DeviceId::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::unauthenticated())?;
+        let (token, credential) = session_token(parts)?;
+        let device = session_device(parts)?;
+        if credential == Credential::Cookie {
+            check_cookie_origin(parts)?;
+        }
         let Some((session, account)) = state.store.session_by_token(&token_hash(&token)).await?
         else {
             return Err(ApiError::unauthenticated());
         };
         // A copied token is useless from another device.
-        if !bool::from(session.device_hash.ct_eq(&device_hash(&device.0))) {
+        if !bool::from(session.device_hash.ct_eq(&device_hash(&device))) {
             return Err(ApiError::unauthenticated());
+        }
+        if credential == Credential::Cookie && browser::writes(&parts.method) {
+            check_csrf_token(parts, state, &session)?;
         }
         let now = state.now_ms();
         let idle_ms = state.config.session.idle_timeout_secs.saturating_mul(1000);
@@ -233,7 +255,121 @@ impl FromRequestParts<AppState> for Authed {
         if now - session.last_seen_at_ms >= 60_000 {
             state.store.touch_session(&session.id, now).await?;
         }
-        Ok(Self { account, session })
+        Ok(Self {
+            account,
+            session,
+            credential,
+        })
+    }
+}
+
+/// The session token: the bearer token when there is an `Authorization` header (and then
+/// only it), else the session cookie; shaped like a token or refused before the store.
+fn session_token(parts: &Parts) -> Result<(zeroize::Zeroizing<String>, Credential), ApiError> {
+    if parts
+        .headers
+        .contains_key(axum::http::header::AUTHORIZATION)
+    {
+        return bearer_token(parts).map(|token| (token, Credential::Bearer));
+    }
+    match browser::cookie_token(&parts.headers) {
+        CookieToken::Token(token) => Ok((token, Credential::Cookie)),
+        CookieToken::Absent | CookieToken::Unusable => Err(ApiError::unauthenticated()),
+    }
+}
+
+/// The device the request comes from: the `porchlight-device` header, or, on a WebSocket
+/// handshake without that header, the device a browser names among its subprotocols.
+fn session_device(parts: &Parts) -> Result<String, ApiError> {
+    let id = if parts.headers.contains_key(DEVICE_HEADER) {
+        parts
+            .headers
+            .get(DEVICE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|id| valid_device_id(id))
+            .map(str::to_owned)
+    } else if browser::is_websocket_upgrade(&parts.method, &parts.headers) {
+        browser::websocket_device(&parts.headers)
+    } else {
+        None
+    };
+    id.ok_or_else(ApiError::unauthenticated)
+}
+
+/// The browser's own word on where a cookie request came from, checked before the store is
+/// asked anything: a write or a WebSocket handshake from another origin is refused.
+fn check_cookie_origin(parts: &Parts) -> Result<(), ApiError> {
+    let upgrade = browser::is_websocket_upgrade(&parts.method, &parts.headers);
+    if (upgrade || browser::writes(&parts.method))
+        && !browser::from_same_origin(&parts.headers, upgrade)
+    {
+        return Err(csrf_refused());
+    }
+    Ok(())
+}
+
+/// A cookie write must carry the session's CSRF token, which only the app's page holds.
+fn check_csrf_token(parts: &Parts, state: &AppState, session: &Session) -> Result<(), ApiError> {
+    let expected = state.secret.csrf_token(&session.token_hash);
+    let sent = parts.headers.get(CSRF_HEADER).map(|v| v.as_bytes());
+    match sent {
+        Some(sent) if bool::from(sent.ct_eq(expected.as_bytes())) => Ok(()),
+        _ => Err(csrf_refused()),
+    }
+}
+
+fn csrf_refused() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        ErrorCode::Csrf,
+        "this request did not come from the Porchlight app",
+    )
+}
+
+/// Whether cookies set in the answer carry `Secure`: always, except when the request's
+/// `Host` is a loopback name or address (`localhost`, 127.0.0.0/8, `[::1]`, any port). A
+/// browser will not send a `Secure` cookie over plain http, and a server on the developer's
+/// own machine is reached over plain http; a loopback connection never crosses a network a
+/// `Secure` cookie would protect it from. The `Host` is the client's word, but so is the
+/// cookie's fate: a client that lies about it only weakens its own cookie.
+#[derive(Debug, Clone, Copy)]
+pub struct CookieSecurity {
+    pub secure: bool,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CookieSecurity {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let loopback = browser::request_host(&parts.headers).is_some_and(browser::is_loopback_host);
+        Ok(Self { secure: !loopback })
+    }
+}
+
+/// A sign-in from the browser app (`porchlight-web: 1`): the session goes into a cookie and
+/// the answer does not hold the token. `None` for every other client. A browser sign-in
+/// from another origin is refused (`403 csrf`), so no page can sign a visitor in to an
+/// account of its choosing.
+#[derive(Debug, Clone, Copy)]
+pub struct WebSignIn(pub Option<CookieSecurity>);
+
+impl<S: Send + Sync> FromRequestParts<S> for WebSignIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(WEB_HEADER) else {
+            return Ok(Self(None));
+        };
+        if value.as_bytes() != b"1" {
+            return Err(ApiError::invalid_input(format!(
+                "{WEB_HEADER} is 1 from the browser app, and absent otherwise"
+            )));
+        }
+        if !browser::from_same_origin(&parts.headers, false) {
+            return Err(csrf_refused());
+        }
+        let security = CookieSecurity::from_request_parts(parts, state).await?;
+        Ok(Self(Some(security)))
     }
 }
 
@@ -251,7 +387,9 @@ impl FromRequestParts<AppState> for DeviceAuthed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let Authed { account, session } = Authed::from_request_parts(parts, state).await?;
+        let Authed {
+            account, session, ..
+        } = Authed::from_request_parts(parts, state).await?;
         match state
             .store
             .device_by_hash(&account.id, &session.device_hash)
@@ -273,7 +411,8 @@ impl FromRequestParts<AppState> for DeviceAuthed {
 }
 
 /// A request from a paired hub, by the short-lived token it got for a signed challenge. Hub
-/// tokens open only the `/api/hub/…` routes; sessions never do.
+/// tokens open only the `/api/hub/…` routes; sessions never do. Bearer only: a hub is not a
+/// browser, and no cookie is ever read here.
 #[derive(Debug, Clone)]
 pub struct HubAuthed {
     pub hub: Hub,
@@ -294,7 +433,8 @@ impl FromRequestParts<AppState> for HubAuthed {
 }
 
 /// A request from a signed-in staff member (a staff session token; customer sessions and
-/// hub tokens never open staff routes).
+/// hub tokens never open staff routes). Bearer only: a staff token in a cookie opens
+/// nothing.
 #[derive(Debug, Clone)]
 pub struct StaffAuthed {
     pub staff: Staff,

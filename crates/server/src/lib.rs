@@ -6,7 +6,7 @@
 //! and sealed clips streamed in and out of the blob store. It holds no video keys and never
 //! will; clip bytes it stores are ciphertext.
 //!
-//! It also serves the browser app, built into the binary (`web`).
+//! It also serves the browser app, built into the binary (`web`), and its cookie sessions.
 //!
 //! Storage is the `porchlight-store` crate; wire types are `porchlight-proto`. Time comes
 //! through [`clock::Clock`] so behaviour that depends on it is tested without sleeping.

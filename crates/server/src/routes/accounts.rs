@@ -8,18 +8,20 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use porchlight_proto::{
-    ActivityEntry, ActivityList, ErrorBody, ErrorCode, LoginRequest, LogoutRequest, Me,
+    ActivityEntry, ActivityList, CsrfToken, ErrorBody, ErrorCode, LoginRequest, LogoutRequest, Me,
     Notification as WireNotification, NotificationList, PasswordChangeRequest, Revoked,
     SessionCreated, SessionInfo, SessionList, SignupConfirmRequest, SignupRequest, SignupResponse,
-    TotpEnrolment, TotpResetConfirmRequest, TotpResetDone, TotpResetRequest,
+    TotpEnrolment, TotpResetConfirmRequest, TotpResetDone, TotpResetRequest, WebSessionCreated,
 };
 use porchlight_store::{Account, Activity, PendingSignup, Session, StoreError};
-use serde::Deserialize;
-use utoipa::IntoParams;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use zeroize::Zeroizing;
 
+use crate::auth::browser::{cleared_cookie, session_cookie};
 use crate::auth::password::check_policy;
 use crate::auth::secrets::{
     device_hash, generate_recovery_codes, issue_token, looks_like_token, random_id,
@@ -27,7 +29,9 @@ use crate::auth::secrets::{
 };
 use crate::auth::totp;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Authed, ClientAddr, DeviceId};
+use crate::extract::{
+    ApiJson, ApiPath, ApiQuery, Authed, ClientAddr, CookieSecurity, Credential, DeviceId, WebSignIn,
+};
 use crate::notify::Notice;
 use crate::state::AppState;
 
@@ -170,13 +174,50 @@ fn new_session(
     (session, token.text)
 }
 
-fn created(session: &Session, token: &Zeroizing<String>) -> SessionCreated {
-    SessionCreated {
-        token: token.to_string(),
+/// What a sign-in answers (`201`). For API clients, the bearer token in the body. For the
+/// browser app (`porchlight-web: 1`), the token in the HttpOnly session cookie, living until
+/// the session's absolute expiry, and a body without it: script on the page never holds
+/// the token, only the CSRF token its writes must carry.
+fn created(
+    state: &AppState,
+    web: WebSignIn,
+    session: &Session,
+    token: &Zeroizing<String>,
+) -> ApiResult<Response> {
+    let Some(security) = web.0 else {
+        let body = SessionCreated {
+            token: token.to_string(),
+            session_id: session.id.clone(),
+            account_id: session.account_id.clone(),
+            expires_at_ms: session.expires_at_ms,
+        };
+        return Ok((StatusCode::CREATED, Json(body)).into_response());
+    };
+    let max_age_secs = (session.expires_at_ms - state.now_ms()) / 1000;
+    let cookie = session_cookie(token, max_age_secs, security.secure)
+        .ok_or_else(|| ApiError::internal(&"a session cookie is not a header value"))?;
+    let body = WebSessionCreated {
         session_id: session.id.clone(),
         account_id: session.account_id.clone(),
         expires_at_ms: session.expires_at_ms,
-    }
+        csrf_token: state.secret.csrf_token(&session.token_hash),
+    };
+    Ok((
+        StatusCode::CREATED,
+        [(header::SET_COOKIE, cookie)],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// The two bodies of a new session, for the API document only.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum NewSession {
+    /// Without `porchlight-web`: the bearer token is in the body.
+    Bearer(SessionCreated),
+    /// With `porchlight-web: 1`: the token is in the `porchlight_session` cookie, not here.
+    Web(WebSessionCreated),
 }
 
 enum SecondFactor<'a> {
@@ -310,6 +351,14 @@ async fn record_failure(
     Ok(())
 }
 
+const WEB_SIGN_IN: &str = "`1` from the browser app: the session is set as the HttpOnly \
+    `porchlight_session` cookie and the body is a `WebSessionCreated`, without the token. \
+    Refused (`403 csrf`) when `Sec-Fetch-Site` or `Origin` says another site sent it.";
+const NEW_SESSION: &str = "`SessionCreated` (the bearer token) for API clients; with \
+    `porchlight-web: 1`, `WebSessionCreated` (no token; the CSRF token for writes) and \
+    `Set-Cookie: porchlight_session=…; Path=/; HttpOnly; SameSite=Strict; Secure; \
+    Max-Age=<seconds to the session's absolute expiry>` (`Secure` left out for a loopback host)";
+
 // ---- sign-up ----
 
 /// Starts a sign-up: returns the second factor to enrol. Nothing exists until it is confirmed.
@@ -354,14 +403,18 @@ pub async fn signup(
 
 /// Confirms the first TOTP code: the account now exists, and this is its first session.
 #[utoipa::path(post, path = "/api/signup/confirm", tag = "accounts", request_body = SignupConfirmRequest,
-    params(("porchlight-device" = String, Header, description = "the client's device id")),
-    responses((status = 201, body = SessionCreated), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    params(("porchlight-device" = String, Header, description = "the client's device id"),
+        ("porchlight-web" = Option<String>, Header, description = WEB_SIGN_IN)),
+    responses((status = 201, body = NewSession, description = NEW_SESSION,
+            headers(("set-cookie" = String, description = "only with `porchlight-web: 1`"))),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn signup_confirm(
     State(state): State<AppState>,
     addr: ClientAddr,
     device: DeviceId,
+    web: WebSignIn,
     ApiJson(req): ApiJson<SignupConfirmRequest>,
-) -> ApiResult<(StatusCode, Json<SessionCreated>)> {
+) -> ApiResult<Response> {
     state
         .guard
         .admit(&state.store, &addr.0, state.now_ms())
@@ -411,21 +464,25 @@ pub async fn signup_confirm(
         Err(other) => return Err(other.into()),
     }
     metrics::counter!("porchlight_signups_total").increment(1);
-    Ok((StatusCode::CREATED, Json(created(&session, &token))))
+    created(&state, web, &session, &token)
 }
 
 // ---- sign-in ----
 
 /// Signs in with password and second factor (an authenticator code, or a recovery code).
 #[utoipa::path(post, path = "/api/login", tag = "accounts", request_body = LoginRequest,
-    params(("porchlight-device" = String, Header, description = "the client's device id")),
-    responses((status = 201, body = SessionCreated), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    params(("porchlight-device" = String, Header, description = "the client's device id"),
+        ("porchlight-web" = Option<String>, Header, description = WEB_SIGN_IN)),
+    responses((status = 201, body = NewSession, description = NEW_SESSION,
+            headers(("set-cookie" = String, description = "only with `porchlight-web: 1`"))),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     addr: ClientAddr,
     device: DeviceId,
+    web: WebSignIn,
     ApiJson(mut req): ApiJson<LoginRequest>,
-) -> ApiResult<(StatusCode, Json<SessionCreated>)> {
+) -> ApiResult<Response> {
     let password = Zeroizing::new(std::mem::take(&mut req.password));
     let factor = second_factor(&req.totp_code, &req.recovery_code)?;
     let now = state.now_ms();
@@ -502,18 +559,20 @@ pub async fn login(
         .await?;
     }
     metrics::counter!("porchlight_signins_total").increment(1);
-    Ok((StatusCode::CREATED, Json(created(&session, &token))))
+    created(&state, web, &session, &token)
 }
 
-/// Ends this session, or with `everywhere` every session of the account.
+/// Ends this session, or with `everywhere` every session of the account. A session that
+/// came in the cookie is also cleared from the browser (`Set-Cookie` with `Max-Age=0`).
 #[utoipa::path(post, path = "/api/logout", tag = "sessions", request_body = LogoutRequest, security(("bearer" = [])),
-    responses((status = 200, body = Revoked), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Revoked), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
     authed: Authed,
     addr: ClientAddr,
+    cookies: CookieSecurity,
     ApiJson(req): ApiJson<LogoutRequest>,
-) -> ApiResult<Json<Revoked>> {
+) -> ApiResult<Response> {
     let device = &authed.session.device_name;
     let mut revoked = 0;
     if req.everywhere {
@@ -545,9 +604,25 @@ pub async fn logout(
     {
         revoked += 1;
     }
-    Ok(Json(Revoked {
+    let body = Json(Revoked {
         revoked_sessions: revoked,
-    }))
+    });
+    Ok(match authed.credential {
+        Credential::Cookie => {
+            ([(header::SET_COOKIE, cleared_cookie(cookies.secure))], body).into_response()
+        }
+        Credential::Bearer => body.into_response(),
+    })
+}
+
+/// The session's CSRF token again, for a page reloaded with the cookie but without the
+/// token (script cannot read the HttpOnly cookie, and the token is derived from it).
+#[utoipa::path(get, path = "/api/session/csrf", tag = "sessions", security(("bearer" = [])),
+    responses((status = 200, body = CsrfToken), (status = 401, body = ErrorBody)))]
+pub async fn csrf_token(State(state): State<AppState>, authed: Authed) -> Json<CsrfToken> {
+    Json(CsrfToken {
+        csrf_token: state.secret.csrf_token(&authed.session.token_hash),
+    })
 }
 
 // ---- the account ----

@@ -7,6 +7,10 @@
 //! a hub's connection within [`RECHECK`] of the hub's removal. The hub's token (15 minutes)
 //! only opens the connection; the connection outlives it, so a live stream is not cut when it
 //! expires.
+//!
+//! Each route selects the `porchlight` subprotocol when the client offers it: a browser, which
+//! cannot set headers on a WebSocket, offers it beside `porchlight-device.<id>` (read by
+//! [`crate::extract::Authed`]) and fails the handshake unless one offered protocol is chosen.
 
 use std::time::Duration;
 
@@ -22,7 +26,9 @@ use futures::{SinkExt, StreamExt};
 use porchlight_crypto::live::{Offer, STREAM_ID_BYTES};
 use porchlight_crypto::notice::MAX_NOTICE_BYTES;
 use porchlight_crypto::statement::check_camera_id;
-use porchlight_proto::{AccountEvent, ErrorBody, ErrorCode, HubControl, HubReport, ViewerNotice};
+use porchlight_proto::{
+    AccountEvent, ErrorBody, ErrorCode, HubControl, HubReport, ViewerNotice, WEBSOCKET_PROTOCOL,
+};
 use porchlight_store::{Camera, STATE_ACTIVE};
 use tokio::time::{Instant, interval_at};
 
@@ -68,6 +74,7 @@ pub async fn hub_live(
 ) -> ApiResult<Response> {
     let upgrade = upgrade.map_err(|_| upgrade_required())?;
     Ok(upgrade
+        .protocols([WEBSOCKET_PROTOCOL])
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| hub_session(state, authed, socket)))
@@ -87,6 +94,7 @@ pub async fn camera_live(
     let camera = visible_camera(&state, &authed.account.id, &id).await?;
     let upgrade = upgrade.map_err(|_| upgrade_required())?;
     Ok(upgrade
+        .protocols([WEBSOCKET_PROTOCOL])
         .max_message_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| viewer_session(state, authed, camera, socket)))
 }
@@ -101,7 +109,9 @@ pub async fn events_live(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     let upgrade = upgrade.map_err(|_| upgrade_required())?;
-    Ok(upgrade.on_upgrade(move |socket| events_session(state, authed, socket)))
+    Ok(upgrade
+        .protocols([WEBSOCKET_PROTOCOL])
+        .on_upgrade(move |socket| events_session(state, authed, socket)))
 }
 
 /// Asks the camera's hub to record now, as a manual event (owner's devices only).

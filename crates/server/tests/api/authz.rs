@@ -74,6 +74,7 @@ fn kind(method: &str, path: &str) -> Kind {
             "/api/me"
             | "/api/logout"
             | "/api/sessions"
+            | "/api/session/csrf"
             | "/api/password"
             | "/api/totp/reset"
             | "/api/totp/reset/confirm"
