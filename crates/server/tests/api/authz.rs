@@ -2,6 +2,11 @@
 //! caller: the owner, a household member, another account, nobody, the owner's hub and
 //! another account's hub. A new route fails here until it is classified, and a route whose
 //! check is missing fails its row.
+//!
+//! Every route is walked twice: once with bearer tokens, once with the same tokens in the
+//! browser's session cookie (with the session's CSRF token). A customer's cookie must get
+//! the bearer's answers; a hub's or a staff member's token in the cookie opens nothing; and
+//! a customer's cookie write without its CSRF token is refused `csrf`.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -102,6 +107,17 @@ enum Who {
     Anonymous,
     OwnHub,
     OtherHub,
+    /// A signed-in staff member: walked only with the cookie (the staff API's own table is
+    /// in `staff.rs`), where the staff token must open nothing.
+    Staff,
+}
+
+/// How the caller's token travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Bearer,
+    /// `Cookie: porchlight_session=…` and, for a customer, `x-csrf-token`.
+    Cookie,
 }
 
 const EVERYONE: [Who; 6] = [
@@ -121,6 +137,8 @@ enum Answer {
     Unauthenticated,
     NotFound,
     Forbidden,
+    /// A cookie write without the session's CSRF token.
+    Csrf,
 }
 
 fn expected(kind: Kind, who: Who) -> Answer {
@@ -137,12 +155,45 @@ fn expected(kind: Kind, who: Who) -> Answer {
         (Kind::OwnerWrite, Who::Owner) => Reached,
         (Kind::OwnerWrite, Who::Member) => Forbidden,
         (Kind::View | Kind::OwnerWrite, Who::Other) => NotFound,
+        (_, Who::Staff) => Unauthenticated,
+    }
+}
+
+/// What a caller must get with its token in the cookie: a customer, what the bearer gets; a
+/// hub or a staff member, nothing (their extractors never read a cookie).
+fn expected_by_cookie(kind: Kind, who: Who) -> Answer {
+    match who {
+        Who::OwnHub | Who::OtherHub | Who::Staff => Answer::Unauthenticated,
+        _ => expected(kind, who),
     }
 }
 
 struct Caller {
     token: Option<String>,
     device: String,
+    via: Via,
+    /// Sent as `x-csrf-token` with a cookie.
+    csrf: Option<String>,
+}
+
+impl Caller {
+    fn bearer(token: Option<&str>, device: &str) -> Self {
+        Self {
+            token: token.map(str::to_owned),
+            device: device.to_owned(),
+            via: Via::Bearer,
+            csrf: None,
+        }
+    }
+
+    fn cookie(token: Option<&str>, device: &str, csrf: Option<&str>) -> Self {
+        Self {
+            token: token.map(str::to_owned),
+            device: device.to_owned(),
+            via: Via::Cookie,
+            csrf: csrf.map(str::to_owned),
+        }
+    }
 }
 
 async fn call(app: &TestApp, method: &str, path: &str, caller: &Caller) -> (u16, String) {
@@ -154,8 +205,15 @@ async fn call(app: &TestApp, method: &str, path: &str, caller: &Caller) -> (u16,
         // Not valid for any route: a caller that passes the access check is stopped by
         // validation, so the owner's calls change nothing.
         .body("\"not a request\"");
-    if let Some(token) = &caller.token {
-        request = request.bearer_auth(token);
+    match (&caller.token, caller.via) {
+        (Some(token), Via::Bearer) => request = request.bearer_auth(token),
+        (Some(token), Via::Cookie) => {
+            request = request.header("cookie", format!("porchlight_session={token}"));
+        }
+        (None, _) => {}
+    }
+    if let Some(csrf) = &caller.csrf {
+        request = request.header("x-csrf-token", csrf);
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
@@ -170,6 +228,7 @@ fn answer_of(status: u16, body: &str) -> Answer {
         (401, Some(ErrorCode::Unauthenticated)) => Answer::Unauthenticated,
         (404, Some(ErrorCode::NotFound)) => Answer::NotFound,
         (403, Some(ErrorCode::Forbidden)) => Answer::Forbidden,
+        (403, Some(ErrorCode::Csrf)) => Answer::Csrf,
         (401 | 403 | 404, _) => panic!("unexpected refusal {status} {body}"),
         _ => Answer::Reached,
     }
@@ -204,7 +263,7 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
         .unwrap();
     let genesis = STANDARD.encode(ann.chain.links()[0].to_bytes());
     // A staff member's request for access to Ann's account.
-    porchlight_server::routes::staff::add_staff(
+    let sam_enrolment = porchlight_server::routes::staff::add_staff(
         &app.server.state,
         "sam@porchlight.example",
         "support",
@@ -242,6 +301,28 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
         .await
         .unwrap();
 
+    app.next_step();
+    let sam_token = reqwest::Client::new()
+        .post(format!("{}/api/staff/login", app.url))
+        .json(&serde_json::json!({
+            "email": "sam@porchlight.example",
+            "password": crate::harness::PASSWORD,
+            "totp_code": app.code(&sam_enrolment.totp_secret),
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Each customer session's CSRF token, as the browser app would hold it.
+    let ann_csrf = ann.client().csrf_token().await.unwrap().csrf_token;
+    let meg_csrf = meg.client().csrf_token().await.unwrap().csrf_token;
+    let bob_csrf = bob.client().csrf_token().await.unwrap().csrf_token;
+
     let openapi: serde_json::Value = reqwest::get(format!("{}/api/openapi.json", app.url))
         .await
         .unwrap()
@@ -263,111 +344,168 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
             }
             guarded += 1;
             let kind = kind(&method, path);
-            // Each route gets its own targets, so an owner's delete cannot disturb the next;
-            // and the hubs fresh tokens, since every route moves the clock a TOTP step.
-            ann_hub.refresh(app).await;
-            bob_hub.refresh(app).await;
-            let clip = upload(&ann, &ann_hub, "ann cam", app.clock_now(), b"ann").await;
-            app.next_step();
-            let spare_session = app.login(&ann.account).await.unwrap();
-            let spare_session_id = spare_session
-                .sessions()
-                .await
-                .unwrap()
-                .sessions
-                .into_iter()
-                .find(|s| s.current)
-                .unwrap()
-                .id;
-            let target = match path.as_str() {
-                "/api/sessions/{id}" => spare_session_id.clone(),
-                "/api/pairings/{id}" => pairing.id.clone(),
-                p if p.starts_with("/api/access-requests/") => access_request.id.clone(),
-                "/api/cameras/{id}" | "/api/cameras/{id}/live" | "/api/cameras/{id}/trigger" => {
-                    clip.camera_id.clone()
-                }
-                _ => clip.id.clone(),
-            };
-            let concrete = path.replace("{id}", &target).replace(
-                "{key}",
-                &format!("key-{}", porchlight_server::auth::secrets::random_id()),
-            );
-            // What must never reach anyone but Ann (and, for footage, her household).
-            let anns = [
-                clip.id.as_str(),
-                clip.camera_id.as_str(),
-                spare_session_id.as_str(),
-                pairing.id.as_str(),
-                access_request.id.as_str(),
-                "ann@example.com",
-                genesis.as_str(),
-            ];
-
-            for who in EVERYONE {
-                let caller = match who {
-                    Who::Owner => Caller {
-                        token: Some(ann.account.session.token.clone()),
-                        device: ann.client().device_id().as_str().into(),
-                    },
-                    Who::Member => Caller {
-                        token: Some(meg.account.session.token.clone()),
-                        device: meg.client().device_id().as_str().into(),
-                    },
-                    Who::Other => Caller {
-                        token: Some(bob.account.session.token.clone()),
-                        device: bob.client().device_id().as_str().into(),
-                    },
-                    Who::Anonymous => Caller {
-                        token: None,
-                        device: ann.client().device_id().as_str().into(),
-                    },
-                    Who::OwnHub => Caller {
-                        token: Some(ann_hub.token.clone()),
-                        device: ann.client().device_id().as_str().into(),
-                    },
-                    Who::OtherHub => Caller {
-                        token: Some(bob_hub.token.clone()),
-                        device: bob.client().device_id().as_str().into(),
-                    },
+            for via in [Via::Bearer, Via::Cookie] {
+                // Each route, once per way of carrying the token, gets its own targets, so an
+                // owner's delete cannot disturb the next; and the hubs fresh tokens, since
+                // every pass moves the clock a TOTP step.
+                ann_hub.refresh(app).await;
+                bob_hub.refresh(app).await;
+                let clip = upload(&ann, &ann_hub, "ann cam", app.clock_now(), b"ann").await;
+                app.next_step();
+                let spare_session = app.login(&ann.account).await.unwrap();
+                let spare_session_id = spare_session
+                    .sessions()
+                    .await
+                    .unwrap()
+                    .sessions
+                    .into_iter()
+                    .find(|s| s.current)
+                    .unwrap()
+                    .id;
+                let target = match path.as_str() {
+                    "/api/sessions/{id}" => spare_session_id.clone(),
+                    "/api/pairings/{id}" => pairing.id.clone(),
+                    p if p.starts_with("/api/access-requests/") => access_request.id.clone(),
+                    "/api/cameras/{id}"
+                    | "/api/cameras/{id}/live"
+                    | "/api/cameras/{id}/trigger" => clip.camera_id.clone(),
+                    _ => clip.id.clone(),
                 };
-                let (status, body) = call(app, &method, &concrete, &caller).await;
-                let got = answer_of(status, &body);
-                assert_eq!(
-                    got,
-                    expected(kind, who),
-                    "{method} {path} as {who:?}: {status} {body}"
+                let concrete = path.replace("{id}", &target).replace(
+                    "{key}",
+                    &format!("key-{}", porchlight_server::auth::secrets::random_id()),
                 );
-                let may_see_anns = match who {
-                    Who::Owner | Who::OwnHub => true,
-                    Who::Member => matches!(kind, Kind::View | Kind::ViewList),
-                    _ => false,
+                // What must never reach anyone but Ann (and, for footage, her household).
+                let anns = [
+                    clip.id.as_str(),
+                    clip.camera_id.as_str(),
+                    spare_session_id.as_str(),
+                    pairing.id.as_str(),
+                    access_request.id.as_str(),
+                    "ann@example.com",
+                    genesis.as_str(),
+                ];
+
+                let ann_device = ann.client().device_id().as_str();
+                let meg_device = meg.client().device_id().as_str();
+                let bob_device = bob.client().device_id().as_str();
+                if via == Via::Cookie {
+                    // Ann's own cookie without her CSRF token: every customer write is refused
+                    // `csrf` before it does anything; reads and other principals' routes answer
+                    // as they would.
+                    let bare = Caller::cookie(Some(&ann.account.session.token), ann_device, None);
+                    let (status, body) = call(app, &method, &concrete, &bare).await;
+                    let writes = !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS");
+                    let want = match expected_by_cookie(kind, Who::Owner) {
+                        Answer::Reached if writes => Answer::Csrf,
+                        other => other,
+                    };
+                    assert_eq!(
+                        answer_of(status, &body),
+                        want,
+                        "{method} {path} by Ann's cookie without the CSRF token: {status} {body}"
+                    );
+                }
+                let everyone: &[Who] = match via {
+                    Via::Bearer => &EVERYONE,
+                    Via::Cookie => &[
+                        Who::Anonymous,
+                        Who::OwnHub,
+                        Who::OtherHub,
+                        Who::Staff,
+                        Who::Other,
+                        Who::Member,
+                        Who::Owner,
+                    ],
                 };
-                if !may_see_anns {
-                    for secret in anns {
-                        assert!(
-                            !body.contains(secret),
-                            "{method} {path} as {who:?} shows Ann's {secret}: {body}"
-                        );
+                for &who in everyone {
+                    let (token, device, csrf) = match who {
+                        Who::Owner => (
+                            Some(ann.account.session.token.as_str()),
+                            ann_device,
+                            Some(ann_csrf.as_str()),
+                        ),
+                        Who::Member => (
+                            Some(meg.account.session.token.as_str()),
+                            meg_device,
+                            Some(meg_csrf.as_str()),
+                        ),
+                        Who::Other => (
+                            Some(bob.account.session.token.as_str()),
+                            bob_device,
+                            Some(bob_csrf.as_str()),
+                        ),
+                        Who::Anonymous => (None, ann_device, Some(ann_csrf.as_str())),
+                        // The owner's CSRF token with them, so that only the token can be why
+                        // they are refused.
+                        Who::OwnHub => (
+                            Some(ann_hub.token.as_str()),
+                            ann_device,
+                            Some(ann_csrf.as_str()),
+                        ),
+                        Who::OtherHub => (
+                            Some(bob_hub.token.as_str()),
+                            bob_device,
+                            Some(bob_csrf.as_str()),
+                        ),
+                        Who::Staff => (
+                            Some(sam_token.as_str()),
+                            "staff-console-device",
+                            Some(ann_csrf.as_str()),
+                        ),
+                    };
+                    let (caller, want) = match via {
+                        Via::Bearer => (Caller::bearer(token, device), expected(kind, who)),
+                        Via::Cookie => (
+                            Caller::cookie(token, device, csrf),
+                            expected_by_cookie(kind, who),
+                        ),
+                    };
+                    let (status, body) = call(app, &method, &concrete, &caller).await;
+                    let got = answer_of(status, &body);
+                    assert_eq!(
+                        got, want,
+                        "{method} {path} as {who:?} by {via:?}: {status} {body}"
+                    );
+                    let may_see_anns = match who {
+                        Who::Owner => true,
+                        Who::OwnHub => via == Via::Bearer,
+                        Who::Member => matches!(kind, Kind::View | Kind::ViewList),
+                        _ => false,
+                    };
+                    if !may_see_anns {
+                        for secret in anns {
+                            assert!(
+                                !body.contains(secret),
+                                "{method} {path} as {who:?} by {via:?} shows Ann's {secret}: {body}"
+                            );
+                        }
                     }
                 }
-            }
-            // Stolen credentials: Ann's token from another device, a made-up token.
-            for caller in [
-                Caller {
-                    token: Some(ann.account.session.token.clone()),
-                    device: bob.client().device_id().as_str().into(),
-                },
-                Caller {
-                    token: Some("A".repeat(43)),
-                    device: ann.client().device_id().as_str().into(),
-                },
-            ] {
-                let (status, body) = call(app, &method, &concrete, &caller).await;
-                assert_eq!(
-                    answer_of(status, &body),
-                    Answer::Unauthenticated,
-                    "{method} {path}: {body}"
-                );
+                // Stolen credentials: Ann's token from another device, a made-up token.
+                let made_up = "A".repeat(43);
+                let stolen = match via {
+                    Via::Bearer => [
+                        Caller::bearer(Some(&ann.account.session.token), bob_device),
+                        Caller::bearer(Some(&made_up), ann_device),
+                    ],
+                    Via::Cookie => [
+                        Caller::cookie(
+                            Some(&ann.account.session.token),
+                            bob_device,
+                            Some(&ann_csrf),
+                        ),
+                        Caller::cookie(Some(&made_up), ann_device, Some(&ann_csrf)),
+                    ],
+                };
+                for caller in stolen {
+                    let (status, body) = call(app, &method, &concrete, &caller).await;
+                    assert_eq!(
+                        answer_of(status, &body),
+                        Answer::Unauthenticated,
+                        "{method} {path} by {via:?}: {body}"
+                    );
+                }
             }
         }
     }
