@@ -1,0 +1,162 @@
+// Sign-up with TOTP, a wrong code, this browser as the first device, a second browser that
+// is pending (and refused clips) until the first approves it after comparing fingerprints, a
+// third restored by the key recovery code, and sign-out everywhere.
+
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { Browser, Page } from "playwright-core";
+import { Authenticator, device, launch, missing, serve, snap, type Server } from "./harness";
+
+const skip = missing();
+if (skip) console.log(`web e2e skipped: ${skip}`);
+
+const EMAIL = "owner@example.com";
+const PASSWORD = "correct horse battery staple 42";
+
+async function signIn(page: Page, url: string, auth: Authenticator, name: string): Promise<void> {
+  await page.goto(`${url}/signin`);
+  await page.getByLabel("Email").fill(EMAIL);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByLabel("Authenticator code").fill(await auth.code());
+  await page.getByLabel("Name for this browser").fill(name);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/** The device id this page's browser sends, read from its own storage. */
+async function clipsAnswer(page: Page): Promise<{ status: number; code: string }> {
+  return page.evaluate(async () => {
+    const id = await new Promise<string>((ok, fail) => {
+      const open = indexedDB.open("porchlight", 1);
+      open.onsuccess = () => {
+        const get = open.result.transaction("kv").objectStore("kv").get("device_id");
+        get.onsuccess = () => ok(get.result as string);
+        get.onerror = () => fail(new Error("no device id"));
+      };
+      open.onerror = () => fail(new Error("no database"));
+    });
+    const res = await fetch("/api/clips", { headers: { "porchlight-device": id } });
+    const body = (await res.json()) as { error?: { code: string } };
+    return { status: res.status, code: body.error?.code ?? "" };
+  });
+}
+
+describe("accounts and devices in the browser", { skip: skip ?? false }, () => {
+  let server: Server;
+  let browser: Browser;
+  let auth: Authenticator;
+  let recoveryCode = "";
+
+  before(async () => {
+    server = await serve();
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it("signs up with an authenticator, refusing a wrong code, and starts the device chain", async () => {
+    const { page, errors } = await device(browser);
+    await page.goto(server.url);
+    await page.waitForURL(/\/signin$/);
+    await snap(page, "signin");
+    await page.getByRole("link", { name: "Create an account" }).click();
+    await page.getByLabel("Email").fill(EMAIL);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await snap(page, "signup");
+    await page.getByRole("button", { name: "Continue" }).click();
+
+    await page.getByRole("img", { name: "QR code for your authenticator app" }).waitFor();
+    const secret = (await page.getByTestId("totp-secret").textContent()) ?? "";
+    assert.match(secret, /^[A-Z2-7]+=*$/);
+    auth = new Authenticator(secret);
+    assert.equal(await page.getByTestId("signin-recovery-codes").locator("li").count(), 10);
+    await snap(page, "signup-authenticator");
+
+    await page.getByLabel("Authenticator code").fill(auth.wrong());
+    await page.getByLabel("I have kept my recovery codes").check();
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await assert.doesNotReject(page.getByRole("alert").filter({ hasText: "That code is not right" }).waitFor());
+    await snap(page, "signup-wrong-code");
+
+    await page.getByLabel("Authenticator code").fill(await auth.code());
+    await page.getByRole("button", { name: "Confirm" }).click();
+    const code = page.getByTestId("key-recovery-code");
+    await code.waitFor();
+    recoveryCode = (await code.textContent()) ?? "";
+    assert.ok(recoveryCode.length > 20, "a key recovery code is shown");
+    await snap(page, "key-recovery-code");
+    await page.getByLabel("I have written down my key recovery code").check();
+    await page.getByRole("button", { name: "Continue" }).click();
+    await page.waitForURL(/\/cameras$/);
+    await page.getByText("No cameras yet").waitFor();
+    await snap(page, "cameras-empty");
+    assert.deepEqual(errors, [], "no console errors or CSP violations");
+    await page.context().close();
+  });
+
+  it("shows a wrong sign-in code as an error and signs in with the right one", async () => {
+    const { page, errors } = await device(browser);
+    await page.goto(`${server.url}/signin`);
+    await page.getByLabel("Email").fill(EMAIL);
+    await page.getByLabel("Password").fill(PASSWORD);
+    await page.getByLabel("Authenticator code").fill(auth.wrong());
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("alert").filter({ hasText: "The email, password or code is not right" }).waitFor();
+    await snap(page, "signin-wrong-code");
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  it("keeps a new browser pending and refused clips until a device approves it", async () => {
+    // The first browser again (a fresh profile that signs in is a new device; so we approve
+    // from a browser that restores itself with the recovery code first).
+    const first = await device(browser);
+    await signIn(first.page, server.url, auth, "Laptop");
+    await first.page.waitForURL(/\/device$/);
+    await first.page.getByLabel("Key recovery code", { exact: true }).fill(recoveryCode);
+    await first.page.getByRole("button", { name: "Restore this browser" }).click();
+    await first.page.waitForURL(/\/cameras$/);
+    await first.page.getByText(/This browser is restored/).waitFor();
+
+    const second = await device(browser);
+    await signIn(second.page, server.url, auth, "Phone");
+    await second.page.waitForURL(/\/device$/);
+    const fingerprint = (await second.page.getByTestId("fingerprint").textContent()) ?? "";
+    assert.match(fingerprint, /^[0-9a-f]{4}(-[0-9a-f]{4}){4}$/);
+    await snap(second.page, "device-pending");
+    assert.deepEqual(await clipsAnswer(second.page), { status: 403, code: "device_not_approved" });
+
+    await first.page.getByRole("link", { name: "Devices" }).click();
+    const row = first.page.locator("li.state-pending", { hasText: "Phone" });
+    await row.waitFor();
+    assert.equal(await row.locator("code.fingerprint").textContent(), fingerprint, "both screens show one fingerprint");
+    await snap(first.page, "devices");
+    // Approving without ticking the fingerprint check is refused.
+    await row.getByRole("button", { name: "Approve Phone" }).click();
+    await first.page.getByText("First check that the fingerprint matches").waitFor();
+    await row.getByLabel("The fingerprint matches the new device").check();
+    await row.getByRole("button", { name: "Approve Phone" }).click();
+    await first.page.getByText(/Approved "Phone"/).waitFor();
+
+    await second.page.waitForURL(/\/cameras$/, { timeout: 15_000 });
+    assert.equal((await clipsAnswer(second.page)).status, 200);
+    assert.deepEqual(first.errors, []);
+
+    await first.page.getByRole("link", { name: "Sessions" }).click();
+    await first.page.getByRole("button", { name: "Sign out everywhere" }).waitFor();
+    await snap(first.page, "sessions");
+    await first.page.getByRole("link", { name: "Activity" }).click();
+    await first.page.getByText("Account created").waitFor();
+    await snap(first.page, "activity");
+
+    // Signing out everywhere ends the other browser's session at once.
+    await first.page.getByRole("link", { name: "Sessions" }).click();
+    await first.page.getByRole("button", { name: "Sign out everywhere" }).click();
+    await first.page.waitForURL(/\/signed-out$/);
+    await second.page.getByRole("link", { name: "Devices" }).click();
+    await second.page.waitForURL(/\/signin$/);
+    await first.context.close();
+    await second.context.close();
+  });
+});

@@ -1,0 +1,76 @@
+// Steps several tests take through the real UI.
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer } from "node:net";
+import type { Page } from "playwright-core";
+import { Authenticator, BINARY } from "./harness";
+
+export const PASSWORD = "correct horse battery staple 42";
+
+/** Signs up through the screens; the page ends on the cameras screen as the first device. */
+export async function signUp(page: Page, url: string, email: string): Promise<{ auth: Authenticator; recoveryCode: string }> {
+  await page.goto(`${url}/signup`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Continue" }).click();
+  const secret = (await page.getByTestId("totp-secret").textContent()) ?? "";
+  const auth = new Authenticator(secret);
+  await page.getByLabel("Authenticator code").fill(await auth.code());
+  await page.getByLabel("I have kept my recovery codes").check();
+  await page.getByRole("button", { name: "Confirm" }).click();
+  const recoveryCode = (await page.getByTestId("key-recovery-code").textContent()) ?? "";
+  await page.getByLabel("I have written down my key recovery code").check();
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.waitForURL(/\/cameras$/);
+  return { auth, recoveryCode };
+}
+
+export async function signIn(page: Page, url: string, email: string, auth: Authenticator, name: string): Promise<void> {
+  await page.goto(`${url}/signin`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByLabel("Authenticator code").fill(await auth.code());
+  await page.getByLabel("Name for this browser").fill(name);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/** Runs the porchlight binary to completion; rejects with its output if it fails. */
+export function run(args: string[], timeoutMs = 90_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BINARY, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`porchlight ${args.join(" ")} exited ${code}:\n${out}\n${err}`));
+    });
+  });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const address = s.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Waits until `check` returns a value, polling. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined | null | false>, withinMs = 60_000): Promise<T> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value) return value;
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

@@ -1,0 +1,179 @@
+// What every end-to-end test needs: a real `porchlight serve` on a free port with its own
+// data folder, Debian's Chromium driven by playwright-core, TOTP codes computed here as an
+// authenticator app would, and screenshots of each screen at desktop and phone sizes.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const root = resolve(here, "..", "..");
+export const screenshots = resolve(root, "web", "screenshots");
+
+export const CHROMIUM = process.env.PORCHLIGHT_CHROMIUM ?? "/usr/bin/chromium";
+export const BINARY = process.env.PORCHLIGHT_BIN ?? join(root, "target", "debug", "porchlight");
+
+export function missing(): string | null {
+  if (!existsSync(CHROMIUM)) return `no Chromium at ${CHROMIUM}`;
+  if (!existsSync(BINARY)) return `no porchlight binary at ${BINARY} (cargo build -p porchlight)`;
+  return null;
+}
+
+export interface Server {
+  url: string;
+  data: string;
+  child: ChildProcess;
+  log: string[];
+  stop(): Promise<void>;
+}
+
+/** `porchlight serve` on 127.0.0.1:0, resolved once it logs where it listens. */
+export async function serve(env: Record<string, string> = {}): Promise<Server> {
+  const data = mkdtempSync(join(tmpdir(), "porchlight-e2e-"));
+  const child = spawn(BINARY, ["serve", "--listen", "127.0.0.1:0", "--data", data], {
+    env: { ...process.env, PORCHLIGHT_LOG_FORMAT: "json", PORCHLIGHT_LOG_FILTER: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const log: string[] = [];
+  const url = await new Promise<string>((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`server did not start:\n${log.join("\n")}`)), 30_000);
+    child.on("exit", (code) => fail(new Error(`server exited ${code}:\n${log.join("\n")}`)));
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream! }).on("line", (line) => {
+        log.push(line);
+        try {
+          const entry = JSON.parse(line) as { message?: string; addr?: string };
+          if (entry.message === "porchlight serving" && entry.addr) {
+            clearTimeout(timer);
+            ok(`http://${entry.addr}`);
+          }
+        } catch {
+          // not a JSON line
+        }
+      });
+    }
+  });
+  return {
+    url,
+    data,
+    child,
+    log,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        await exited;
+      }
+      rmSync(data, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+/** A fresh browser profile (its own IndexedDB and cookies): another device. Console errors
+ * and CSP violations are collected so a test can insist there were none. */
+export async function device(browser: Browser, viewport = DESKTOP): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    // A refused API call the app handles (401 before sign-in, 403 for a pending device) is
+    // logged by the browser itself; anything else, CSP violations included, is an error.
+    if (m.type() === "error" && !/^Failed to load resource: the server responded with a status of 40[13]/.test(m.text())) {
+      errors.push(m.text());
+    }
+  });
+  page.on("pageerror", (e) => errors.push(e.message));
+  return { context, page, errors };
+}
+
+/** Saves the page at desktop and phone sizes as web/screenshots/<name>-{desktop,phone}.png. */
+export async function snap(page: Page, name: string): Promise<void> {
+  mkdirSync(screenshots, { recursive: true });
+  const before = page.viewportSize() ?? DESKTOP;
+  for (const [label, size] of [["desktop", DESKTOP], ["phone", PHONE]] as const) {
+    await page.setViewportSize(size);
+    await page.screenshot({ path: join(screenshots, `${name}-${label}.png`), fullPage: true });
+  }
+  await page.setViewportSize(before);
+}
+
+function base32(text: string): Buffer {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0;
+  let value = 0;
+  const out: number[] = [];
+  for (const c of text.replace(/[\s=]/g, "").toUpperCase()) {
+    const v = alphabet.indexOf(c);
+    if (v < 0) throw new Error(`not base32: ${c}`);
+    value = (value << 5) | v;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** RFC 6238 (SHA-1, 6 digits, 30 s), as an authenticator app computes it. */
+export function totpAt(secret: string, step: number): string {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac("sha1", base32(secret)).update(counter).digest();
+  const offset = mac[mac.length - 1]! & 0x0f;
+  const n = (mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000;
+  return n.toString().padStart(6, "0");
+}
+
+/** An authenticator: each code it gives is for a step not used before (the server takes
+ * each step once and accepts one step either side of now), waiting when it must. */
+export class Authenticator {
+  private last = -Infinity;
+  constructor(readonly secret: string) {}
+
+  async code(): Promise<string> {
+    for (;;) {
+      const now = Math.floor(Date.now() / 30_000);
+      const step = Math.max(now - 1, this.last + 1);
+      if (step <= now + 1) {
+        this.last = step;
+        return totpAt(this.secret, step);
+      }
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+
+  /** A code that is certainly wrong now. */
+  wrong(): string {
+    const now = Math.floor(Date.now() / 30_000);
+    const right = new Set([now - 1, now, now + 1].map((s) => totpAt(this.secret, s)));
+    for (let n = 0; ; n++) {
+      const code = n.toString().padStart(6, "0");
+      if (!right.has(code)) return code;
+    }
+  }
+}

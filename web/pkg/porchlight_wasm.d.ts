@@ -1,0 +1,235 @@
+/* tslint:disable */
+/* eslint-disable */
+
+/**
+ * The account's device chain as this browser checked it.
+ */
+export class Chain {
+    private constructor();
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * As [`Chain::append`], signed by the key recovery code's key.
+     */
+    appendByRecovery(recovery_code: string, op: string): string;
+    /**
+     * Signs the next link with this device's secret; `op` is
+     * `{"add_device": {...}} | {"remove_device": {...}} | {"add_hub": {...}} | {"remove_hub": {...}}`.
+     * Returns `{"links": [link]}` for `POST /api/chain`; the chain moves on only if it signs.
+     */
+    append(secret: Uint8Array | number[], op: string): string;
+    /**
+     * As [`Chain::rewrap`], opened with the key recovery code's key.
+     */
+    rewrapByRecovery(header: string, recovery_code: string): string;
+    /**
+     * A clip header (base64) re-wrapped to every device now in the chain, opened with this
+     * device's secret. Base64 out.
+     */
+    rewrap(header: string, secret: Uint8Array | number[]): string;
+    /**
+     * Starts an account's chain: link 0 names this device and a fresh recovery key.
+     */
+    static start(secret: Uint8Array | number[], device_name: string): Genesis;
+    /**
+     * What to remember: `{"root", "seen_seq", "seen_hash"}`.
+     */
+    trust(): string;
+    /**
+     * Verifies `links` for a browser restored by the key recovery code: link 0 must name the
+     * code's key, and becomes the pin.
+     */
+    static verifyByRecovery(links: string, recovery_code: string): Chain;
+    /**
+     * Verifies `links` (`{"links": [...]}` as the server serves them) from the pinned trust
+     * (`{"root", "seen_seq", "seen_hash"}`), or pins link 0 when `trust` is absent.
+     */
+    static verify(links: string, trust?: string | null): Chain;
+    /**
+     * Who is in the chain: devices (with fingerprints), hubs, members, the recovery key.
+     */
+    view(): string;
+    /**
+     * Whether this verification pinned the root (first sight of the chain).
+     */
+    readonly pinnedNow: boolean;
+}
+
+/**
+ * A recorded clip being opened as it downloads (see [`clip::ClipOpener`]).
+ */
+export class ClipOpener {
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * The download ended: the rest of the plaintext, after the whole-payload check.
+     */
+    finish(): Uint8Array;
+    /**
+     * Checks the clip's details (`GET /api/clips/{id}`, as JSON text) against the chain and
+     * prepares to open its payload with this device's secret.
+     */
+    constructor(chain: Chain, detail: string, secret: Uint8Array | number[]);
+    /**
+     * The next downloaded bytes in; the plaintext now authenticated out.
+     */
+    push(ciphertext: Uint8Array | number[]): Uint8Array;
+    /**
+     * `{id, camera, start_ms, duration_ms, hub_name}` as the hub signed them.
+     */
+    readonly checked: string;
+}
+
+/**
+ * A chain started by this browser: its first link, and the key recovery code to show once.
+ */
+export class Genesis {
+    private constructor();
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * The chain, for the app to keep using.
+     */
+    intoChain(): Chain;
+    /**
+     * `{"links": [...]}` for `POST /api/chain`.
+     */
+    readonly links: string;
+    /**
+     * The key recovery code (shown once; never stored by the app).
+     */
+    readonly recoveryCode: string;
+}
+
+/**
+ * The opened clip split into whole MP4 boxes for `MediaSource` (see [`mp4::Mp4Feed`]).
+ */
+export class Mp4Feed {
+    free(): void;
+    [Symbol.dispose](): void;
+    finish(): void;
+    constructor();
+    push(bytes: Uint8Array | number[]): Uint8Array;
+    /**
+     * `avc1.PPCCLL`, once the init segment has passed.
+     */
+    readonly codec: string | undefined;
+    /**
+     * The events the hub sealed in the clip (JSON text), once that box has passed.
+     */
+    readonly metadata: string | undefined;
+}
+
+/**
+ * A hub pairing in progress (see [`clip::Pairing`]).
+ */
+export class Pairing {
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * The hub's key if its proof shows it holds this code; an error otherwise.
+     */
+    checkHub(hub_key: string, proof: string): string;
+    /**
+     * A new single-use code for `server_url`, naming the account's root.
+     */
+    constructor(server_url: string, chain: Chain);
+    /**
+     * The code as an SVG QR drawing.
+     */
+    qrSvg(): string;
+    readonly code: string;
+    readonly verifier: string;
+}
+
+/**
+ * A fresh device key pair; the secret half as bytes, for the app to wrap and store.
+ */
+export function deviceGenerate(): Uint8Array;
+
+/**
+ * `{sign_key, age_recipient, fingerprint}` of a device secret.
+ */
+export function devicePublic(secret: Uint8Array | number[]): string;
+
+/**
+ * The fingerprint of public keys as the server lists them (to compare with another screen).
+ */
+export function fingerprintOf(sign_key: string, age_recipient: string): string;
+
+/**
+ * An SVG drawing of `text` as a QR code (no script, no external reference).
+ */
+export function qrSvg(text: string): string;
+
+export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
+
+export interface InitOutput {
+    readonly memory: WebAssembly.Memory;
+    readonly __wbg_chain_free: (a: number, b: number) => void;
+    readonly __wbg_clipopener_free: (a: number, b: number) => void;
+    readonly __wbg_genesis_free: (a: number, b: number) => void;
+    readonly __wbg_mp4feed_free: (a: number, b: number) => void;
+    readonly __wbg_pairing_free: (a: number, b: number) => void;
+    readonly chain_append: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
+    readonly chain_appendByRecovery: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
+    readonly chain_pinnedNow: (a: number) => number;
+    readonly chain_rewrap: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
+    readonly chain_rewrapByRecovery: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
+    readonly chain_start: (a: number, b: number, c: number, d: number) => [number, number, number];
+    readonly chain_trust: (a: number) => [number, number];
+    readonly chain_verify: (a: number, b: number, c: number, d: number) => [number, number, number];
+    readonly chain_verifyByRecovery: (a: number, b: number, c: number, d: number) => [number, number, number];
+    readonly chain_view: (a: number) => [number, number];
+    readonly clipopener_checked: (a: number) => [number, number];
+    readonly clipopener_finish: (a: number) => [number, number, number, number];
+    readonly clipopener_new: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
+    readonly clipopener_push: (a: number, b: number, c: number) => [number, number, number, number];
+    readonly deviceGenerate: () => [number, number];
+    readonly devicePublic: (a: number, b: number) => [number, number, number, number];
+    readonly fingerprintOf: (a: number, b: number, c: number, d: number) => [number, number, number, number];
+    readonly genesis_intoChain: (a: number) => number;
+    readonly genesis_links: (a: number) => [number, number];
+    readonly genesis_recoveryCode: (a: number) => [number, number];
+    readonly mp4feed_codec: (a: number) => [number, number];
+    readonly mp4feed_finish: (a: number) => [number, number];
+    readonly mp4feed_metadata: (a: number) => [number, number];
+    readonly mp4feed_new: () => number;
+    readonly mp4feed_push: (a: number, b: number, c: number) => [number, number, number, number];
+    readonly pairing_checkHub: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
+    readonly pairing_code: (a: number) => [number, number];
+    readonly pairing_new: (a: number, b: number, c: number) => [number, number, number];
+    readonly pairing_qrSvg: (a: number) => [number, number, number, number];
+    readonly pairing_verifier: (a: number) => [number, number];
+    readonly qrSvg: (a: number, b: number) => [number, number, number, number];
+    readonly __wbindgen_exn_store: (a: number) => void;
+    readonly __externref_table_alloc: () => number;
+    readonly __wbindgen_externrefs: WebAssembly.Table;
+    readonly __wbindgen_malloc: (a: number, b: number) => number;
+    readonly __wbindgen_realloc: (a: number, b: number, c: number, d: number) => number;
+    readonly __wbindgen_free: (a: number, b: number, c: number) => void;
+    readonly __externref_table_dealloc: (a: number) => void;
+    readonly __wbindgen_start: () => void;
+}
+
+export type SyncInitInput = BufferSource | WebAssembly.Module;
+
+/**
+ * Instantiates the given `module`, which can either be bytes or
+ * a precompiled `WebAssembly.Module`.
+ *
+ * @param {{ module: SyncInitInput }} module - Passing `SyncInitInput` directly is deprecated.
+ *
+ * @returns {InitOutput}
+ */
+export function initSync(module: { module: SyncInitInput } | SyncInitInput): InitOutput;
+
+/**
+ * If `module_or_path` is {RequestInfo} or {URL}, makes a request and
+ * for everything else, calls `WebAssembly.instantiate` directly.
+ *
+ * @param {{ module_or_path: InitInput | Promise<InitInput> }} module_or_path - Passing `InitInput` directly is deprecated.
+ *
+ * @returns {Promise<InitOutput>}
+ */
+export default function __wbg_init (module_or_path?: { module_or_path: InitInput | Promise<InitInput> } | InitInput | Promise<InitInput>): Promise<InitOutput>;

@@ -1,0 +1,58 @@
+// Client-side routes: the server answers index.html for any of these paths, and links with
+// `data-link` move between them without a reload.
+
+type Screen = (params: Record<string, string>) => void | Promise<void>;
+
+const routes: [RegExp, string[], Screen][] = [];
+let fallback: Screen = () => {};
+let guard: (path: string) => string | null = () => null;
+
+export function route(pattern: string, screen: Screen): void {
+  const names: string[] = [];
+  const re = new RegExp(
+    `^${pattern.replace(/:([a-z_]+)/g, (_, n: string) => {
+      names.push(n);
+      return "([^/]+)";
+    })}$`,
+  );
+  routes.push([re, names, screen]);
+}
+
+export function otherwise(screen: Screen): void {
+  fallback = screen;
+}
+
+/** Where to send a path instead (sign-in when signed out, say), or null to let it through. */
+export function redirect(rule: (path: string) => string | null): void {
+  guard = rule;
+}
+
+export async function go(path: string, replace = false): Promise<void> {
+  const target = guard(path) ?? path;
+  if (replace || target !== path) history.replaceState(null, "", target);
+  else if (location.pathname !== target) history.pushState(null, "", target);
+  await render(target);
+}
+
+async function render(path: string): Promise<void> {
+  for (const [re, names, screen] of routes) {
+    const m = re.exec(path);
+    if (!m) continue;
+    const params: Record<string, string> = {};
+    names.forEach((n, i) => (params[n] = decodeURIComponent(m[i + 1] ?? "")));
+    await screen(params);
+    return;
+  }
+  await fallback({});
+}
+
+export function start(): void {
+  window.addEventListener("popstate", () => void go(location.pathname, true));
+  document.addEventListener("click", (event) => {
+    const link = (event.target as Element | null)?.closest?.("a[data-link]");
+    if (!link || !(link instanceof HTMLAnchorElement)) return;
+    if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
+    event.preventDefault();
+    void go(link.pathname);
+  });
+}

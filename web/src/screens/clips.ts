@@ -1,0 +1,203 @@
+// A camera's timeline (events per day, a day's clips) and the clip player.
+
+import * as api from "../api";
+import * as account from "../account";
+import { ChainAlarm } from "../account";
+import { openToBlob, play, sealedBlob } from "../player";
+import type { CameraInfo, ClipDetail, ClipSummary } from "../types";
+import { h, message, notice, show, time } from "../ui";
+
+const DAY_MS = 86_400_000;
+const DAYS_SHOWN = 14;
+const SVG = "http://www.w3.org/2000/svg";
+
+function dayKey(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+}
+
+function startOfDay(key: string): number {
+  const [y, m, d] = key.split("-").map(Number);
+  return new Date(y!, (m ?? 1) - 1, d ?? 1).getTime();
+}
+
+async function clipsOf(camera: string, fromMs: number, toMs: number): Promise<ClipSummary[]> {
+  const out: ClipSummary[] = [];
+  let cursor: string | null = null;
+  do {
+    const q = new URLSearchParams({ camera, from_ms: String(fromMs), to_ms: String(toMs), limit: "500" });
+    if (cursor) q.set("cursor", cursor);
+    const page: { clips: ClipSummary[]; next_cursor: string | null } = await api.get(`/api/clips?${q}`);
+    out.push(...page.clips);
+    cursor = page.next_cursor;
+  } while (cursor && out.length < 5000);
+  return out;
+}
+
+function chart(counts: Map<string, number>, days: string[], selected: string, pick: (day: string) => void): Element {
+  const max = Math.max(1, ...days.map((d) => counts.get(d) ?? 0));
+  const width = 28;
+  const height = 90;
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${days.length * width} ${height + 18}`);
+  svg.setAttribute("class", "chart");
+  svg.setAttribute("role", "group");
+  svg.setAttribute("aria-label", `Clips per day, last ${days.length} days`);
+  days.forEach((day, i) => {
+    const n = counts.get(day) ?? 0;
+    const bar = Math.max(n === 0 ? 1 : 4, Math.round((n / max) * height));
+    const g = document.createElementNS(SVG, "g");
+    g.setAttribute("role", "button");
+    g.setAttribute("tabindex", "0");
+    g.setAttribute("aria-label", `${day}: ${n} clip${n === 1 ? "" : "s"}`);
+    if (day === selected) g.setAttribute("aria-pressed", "true");
+    const rect = document.createElementNS(SVG, "rect");
+    rect.setAttribute("x", String(i * width + 4));
+    rect.setAttribute("y", String(height - bar));
+    rect.setAttribute("width", String(width - 8));
+    rect.setAttribute("height", String(bar));
+    rect.setAttribute("class", day === selected ? "bar selected" : "bar");
+    const label = document.createElementNS(SVG, "text");
+    label.setAttribute("x", String(i * width + width / 2));
+    label.setAttribute("y", String(height + 14));
+    label.setAttribute("text-anchor", "middle");
+    label.setAttribute("class", "day");
+    label.textContent = day.slice(8);
+    g.append(rect, label);
+    g.addEventListener("click", () => pick(day));
+    g.addEventListener("keydown", (e) => {
+      if ((e as KeyboardEvent).key === "Enter" || (e as KeyboardEvent).key === " ") {
+        e.preventDefault();
+        pick(day);
+      }
+    });
+    svg.append(g);
+  });
+  return svg;
+}
+
+export async function camera(params: Record<string, string>): Promise<void> {
+  const id = params.id ?? "";
+  const cams = (await api.get<{ cameras: CameraInfo[] }>("/api/cameras")).cameras;
+  const cam = cams.find((c) => c.id === id);
+  if (!cam) return show("Camera not found", notice("warning", "This camera is not one you can see."));
+  const now = Date.now();
+  const today = dayKey(now);
+  const days = Array.from({ length: DAYS_SHOWN }, (_, i) => dayKey(startOfDay(today) - (DAYS_SHOWN - 1 - i) * DAY_MS + DAY_MS / 2));
+  const clips = await clipsOf(id, startOfDay(days[0]!), now + DAY_MS);
+  const counts = new Map<string, number>();
+  for (const c of clips) counts.set(dayKey(c.start_ms), (counts.get(dayKey(c.start_ms)) ?? 0) + 1);
+  let selected = clips.length > 0 ? dayKey(Math.max(...clips.map((c) => c.start_ms))) : today;
+
+  const chartBox = h("div", { class: "chart-box" });
+  const dayBox = h("section", { "aria-live": "polite" });
+  const render = () => {
+    chartBox.replaceChildren(chart(counts, days, selected, (d) => {
+      selected = d;
+      render();
+    }));
+    const those = clips.filter((c) => dayKey(c.start_ms) === selected).sort((a, b) => b.start_ms - a.start_ms);
+    dayBox.replaceChildren(
+      h("h2", {}, new Date(startOfDay(selected)).toLocaleDateString(undefined, { weekday: "long", day: "numeric", month: "long" })),
+      those.length === 0
+        ? h("p", { class: "empty" }, "No clips this day.")
+        : h(
+            "ul",
+            { class: "rows", "aria-label": "Clips" },
+            ...those.map((c) =>
+              h(
+                "li",
+                { class: "row clip" },
+                h("a", { href: `/clips/${encodeURIComponent(c.id)}`, "data-link": true }, time(c.start_ms)),
+                h("span", { class: "muted" }, `${Math.round(c.duration_ms / 1000)} s · ${(c.payload_size / 1_000_000).toFixed(1)} MB`),
+              ),
+            ),
+          ),
+    );
+  };
+  render();
+  show(cam.name, h("p", { class: "muted" }, cam.owned ? `Clips are kept ${cam.retention_days} days.` : "Shared with you."), chartBox, dayBox);
+}
+
+function save(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = h("a", { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+export async function clip(params: Record<string, string>): Promise<void> {
+  const id = params.id ?? "";
+  const detail = await api.get<ClipDetail>(`/api/clips/${encodeURIComponent(id)}`);
+  let chain;
+  try {
+    chain = await account.verifiedChain();
+  } catch (e) {
+    if (e instanceof ChainAlarm) return show("Clip", notice("danger", h("strong", {}, "Verification failed. "), message(e)));
+    throw e;
+  }
+  const video = h("video", { controls: true, playsinline: true, muted: true, "aria-label": `Clip from ${detail.camera_name}` });
+  const status = h("div", { role: "status", "aria-live": "polite" }, "Opening the clip on this device…");
+  const events = h("div", {});
+  const buttons = h("div", { class: "actions" });
+  const stamp = new Date(detail.start_ms).toISOString().replace(/[:.]/g, "-");
+  const mp4 = h("button", { type: "button" }, "Save video (MP4)");
+  mp4.addEventListener("click", async () => {
+    mp4.disabled = true;
+    try {
+      save(await openToBlob(chain, detail), `${detail.camera_name}-${stamp}.mp4`);
+    } catch (e) {
+      status.replaceChildren(notice("danger", message(e)));
+    } finally {
+      mp4.disabled = false;
+    }
+  });
+  const sealed = h("button", { type: "button", class: "secondary" }, "Save sealed file (age)");
+  sealed.addEventListener("click", async () => {
+    try {
+      save(await sealedBlob(detail), `${detail.camera_name}-${stamp}.mp4.age`);
+    } catch (e) {
+      status.replaceChildren(notice("danger", message(e)));
+    }
+  });
+  buttons.append(mp4, sealed);
+  show(
+    `${detail.camera_name}, ${new Date(detail.start_ms).toLocaleString()}`,
+    h("div", { class: "player" }, video),
+    status,
+    events,
+    buttons,
+    h("p", {}, h("a", { href: `/cameras/${encodeURIComponent(detail.camera_id)}`, "data-link": true }, "Back to the camera")),
+  );
+  try {
+    const played = await play(video, chain, detail);
+    status.replaceChildren(
+      `Checked: recorded by hub "${played.checked.hub_name}", ${Math.round(played.checked.duration_ms / 1000)} s, opened on this device.`,
+    );
+    await played.done;
+    status.setAttribute("data-verified", "true");
+    status.append(" The whole clip matches what the hub signed.");
+    const meta = played.metadata();
+    if (meta) events.replaceChildren(eventsOf(meta));
+  } catch (e) {
+    status.replaceChildren(notice("danger", h("strong", {}, "This clip did not open. "), message(e)));
+  }
+}
+
+function eventsOf(json: string): HTMLElement {
+  try {
+    const meta = JSON.parse(json) as { events?: { kind?: string; offset_ms?: number }[] };
+    const list = meta.events ?? [];
+    if (list.length === 0) return h("p", { class: "muted" }, "No events recorded in this clip.");
+    return h(
+      "p",
+      { class: "muted" },
+      "Why it recorded: ",
+      list.map((e) => `${(e.kind ?? "event").replace(/_/g, " ")} at ${((e.offset_ms ?? 0) / 1000).toFixed(1)} s`).join(", "),
+    );
+  } catch {
+    return h("p", { class: "muted" }, "The clip's event list could not be read.");
+  }
+}

@@ -1,0 +1,94 @@
+// What this browser keeps, in IndexedDB: its device id, its device key (sealed under a
+// non-extractable AES-GCM key that never leaves WebCrypto), and, per account, the chain pin
+// (the root and the highest link verified). The device key itself must reach the Rust crypto
+// (age needs the X25519 scalar), so it is unsealed into memory only for the call that uses it.
+
+const DB_NAME = "porchlight";
+const KV = "kv";
+
+function database(): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(DB_NAME, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore(KV);
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(new Error("this browser's storage is not available (private mode?)"));
+  });
+}
+
+async function run<T>(mode: IDBTransactionMode, op: (s: IDBObjectStore) => IDBRequest): Promise<T> {
+  const db = await database();
+  try {
+    return await new Promise<T>((resolve, reject) => {
+      const tx = db.transaction(KV, mode);
+      const req = op(tx.objectStore(KV));
+      tx.oncomplete = () => resolve(req.result as T);
+      tx.onerror = () => reject(new Error("this browser's storage refused a write"));
+    });
+  } finally {
+    db.close();
+  }
+}
+
+const read = <T>(key: string) => run<T | undefined>("readonly", (s) => s.get(key));
+const write = (key: string, value: unknown) => run<void>("readwrite", (s) => s.put(value, key));
+const remove = (key: string) => run<void>("readwrite", (s) => s.delete(key));
+
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(24));
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** This browser's device id (made once): sent with every request, never shown. */
+export async function deviceId(): Promise<string> {
+  const existing = await read<string>("device_id");
+  if (existing) return existing;
+  const id = randomId();
+  await write("device_id", id);
+  return id;
+}
+
+interface SealedKey {
+  wrap: CryptoKey;
+  iv: Uint8Array<ArrayBuffer>;
+  data: ArrayBuffer;
+}
+
+/** Whether this browser has made its device key. */
+export async function hasDeviceKey(): Promise<boolean> {
+  return (await read<SealedKey>("device_key")) !== undefined;
+}
+
+/** Seals and keeps a new device key; refuses to replace one. */
+export async function keepDeviceKey(secret: Uint8Array): Promise<void> {
+  if (await hasDeviceKey()) throw new Error("this browser already has a device key");
+  const wrap = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const data = await crypto.subtle.encrypt({ name: "AES-GCM", iv }, wrap, secret as Uint8Array<ArrayBuffer>);
+  await write("device_key", { wrap, iv, data } satisfies SealedKey);
+}
+
+/**
+ * Runs `use` with the device key unsealed, then wipes the copy. The key never leaves the
+ * page: it goes only to the WebAssembly crypto.
+ */
+export async function withDeviceKey<T>(use: (secret: Uint8Array) => T | Promise<T>): Promise<T> {
+  const sealed = await read<SealedKey>("device_key");
+  if (!sealed) throw new Error("this browser has no device key yet");
+  const secret = new Uint8Array(
+    await crypto.subtle.decrypt({ name: "AES-GCM", iv: sealed.iv }, sealed.wrap, sealed.data),
+  );
+  try {
+    return await use(secret);
+  } finally {
+    secret.fill(0);
+  }
+}
+
+/** The chain pin kept for `account`, as the WebAssembly `Chain.trust()` wrote it. */
+export const trustOf = (account: string) => read<string>(`trust:${account}`);
+export const keepTrust = (account: string, trust: string) => write(`trust:${account}`, trust);
+
+/** Forgets everything but the device id and key (signing out does not unpin the chain). */
+export async function forgetAccount(account: string): Promise<void> {
+  await remove(`trust:${account}`);
+}
