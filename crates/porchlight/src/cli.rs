@@ -1,5 +1,6 @@
 //! The command line: what `porchlight` accepts, and nothing it does.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
@@ -36,6 +37,13 @@ pub struct Cli {
 pub enum Command {
     /// Run the server until SIGTERM or Ctrl-C.
     Serve(ServeArgs),
+    /// See it work on this machine: a server, a new account whose first device is this
+    /// demo, and a hub with a synthetic camera that records clips by itself.
+    ///
+    /// Prints the address to open and how to sign in (email, password, authenticator secret,
+    /// key recovery code), then runs until Ctrl-C or SIGTERM and stops the hub and the server.
+    /// Everything it makes stays in the data folder. --server and --home are not used.
+    Demo(DemoArgs),
     /// Create an account; prints the authenticator secret and the recovery codes.
     ///
     /// The account is ready once `totp confirm` succeeds: that is where this device's keys,
@@ -114,6 +122,17 @@ pub struct ServeArgs {
     /// A TOML configuration file.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address the server listens on; port 0 takes any free one.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Folder for everything the demo makes (the server's data, the demo's device, the hub),
+    /// kept when it stops; new or empty [default: a new folder in the system's temp folder].
+    #[arg(long = "data", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -717,10 +736,21 @@ mod tests {
                 "b",
             ],
             &["porchlight", "hub", "status", "--local", "127.0.0.1:1"],
+            &["porchlight", "demo"],
+            &[
+                "porchlight",
+                "--json",
+                "demo",
+                "--listen",
+                "127.0.0.1:0",
+                "--data",
+                "/d",
+            ],
         ] {
             assert!(Cli::try_parse_from(args).is_ok(), "{args:?}");
         }
         assert!(Cli::try_parse_from(["porchlight", "hub", "upload", "f.mp4"]).is_err());
+        assert!(Cli::try_parse_from(["porchlight", "demo", "--listen", "localhost"]).is_err());
         assert!(
             Cli::try_parse_from([
                 "porchlight",

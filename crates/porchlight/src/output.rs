@@ -18,6 +18,17 @@ pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `value` as one compact JSON document on its own line, flushed: for commands that go on
+/// running after they answer (the pairing code, the demo), whose reader acts on the line
+/// before the command finishes.
+pub fn print_json_line<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    serde_json::to_writer(&mut out, value)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
 /// Control characters escaped (`\u{1b}`), everything else as it is.
 pub fn clean(text: &str) -> String {
     let mut cleaned = String::with_capacity(text.len());

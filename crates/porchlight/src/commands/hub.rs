@@ -18,7 +18,7 @@ use super::{ChainSummary, Ctx, now_ms, warn_if_plaintext};
 use crate::cli::{
     HubCommand, HubEnqueueArgs, HubPairArgs, HubRunArgs, HubStatusArgs, HubUploadArgs, PairArgs,
 };
-use crate::output::{clean, print_json, terminal_text};
+use crate::output::{clean, print_json, print_json_line, terminal_text};
 use crate::report::CliError;
 
 /// How often the owner's device asks whether the hub has redeemed the code.
@@ -38,16 +38,6 @@ struct HubSignedIn {
     name: String,
     hub_key: String,
     chain: ChainSummary,
-}
-
-/// One compact JSON document on its own line, flushed (the pairing output is JSON lines: a
-/// script reads the code before the command finishes).
-fn print_json_line<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, value)?;
-    writeln!(out)?;
-    out.flush()?;
-    Ok(())
 }
 
 pub(super) fn pair(ctx: &Ctx, args: PairArgs) -> anyhow::Result<()> {

@@ -39,7 +39,9 @@ pub fn run(
     }
     let ctx = Ctx::new(server, home, json)?;
     match command {
-        Command::Serve(_) | Command::Hub(_) => unreachable!("handled above"),
+        Command::Serve(_) | Command::Demo(_) | Command::Hub(_) => {
+            unreachable!("handled above and in main")
+        }
         Command::Signup(args) => account::signup(&ctx, args),
         Command::Totp(command) => account::totp(&ctx, command),
         Command::Login(args) => account::login(&ctx, args),
