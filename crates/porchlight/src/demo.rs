@@ -8,7 +8,6 @@
 
 mod child;
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -668,72 +667,56 @@ struct Ready<'a> {
 
 /// The text for people: what to open, the secrets, the steps.
 fn banner(ready: &Ready<'_>, program: &str) -> String {
+    let url = ready.url;
+    let secret = ready.totp_secret;
     let home = shell_quote(&ready.home.display().to_string());
-    let mut text = String::new();
-    let _ = writeln!(text);
-    let _ = writeln!(
-        text,
-        "Porchlight is running. Open {} in your browser.",
-        ready.url
-    );
-    let _ = writeln!(text);
-    let _ = writeln!(text, "  email              {}", ready.email);
-    let _ = writeln!(text, "  password           {}", ready.password);
-    let _ = writeln!(text, "  TOTP secret        {}", ready.totp_secret);
-    let _ = writeln!(text, "  otpauth URI        {}", ready.otpauth_uri);
-    let _ = writeln!(text, "  key recovery code  {}", ready.key_recovery_code);
-    let _ = writeln!(text);
+    let mut lines = vec![
+        String::new(),
+        format!("Porchlight is running. Open {url} in your browser."),
+        String::new(),
+        format!("  email              {}", ready.email),
+        format!("  password           {}", ready.password),
+        format!("  TOTP secret        {secret}"),
+        format!("  otpauth URI        {}", ready.otpauth_uri),
+        format!("  key recovery code  {}", ready.key_recovery_code),
+        String::new(),
+    ];
     if let Some(qr) = terminal_qr(ready.otpauth_uri) {
-        let _ = writeln!(text, "The TOTP secret, to scan with an authenticator app:");
-        let _ = writeln!(text, "{qr}");
+        lines.push("The TOTP secret, to scan with an authenticator app:".to_owned());
+        lines.push(qr);
     }
-    let _ = writeln!(text, "In the browser:");
-    let _ = writeln!(
-        text,
-        "  1. Open {} and sign in with the email, the password and a code from your",
-        ready.url
-    );
-    let _ = writeln!(
-        text,
-        "     authenticator (add the secret to it, or run `oathtool --totp -b {}`).",
-        ready.totp_secret
-    );
-    let _ = writeln!(
-        text,
-        "     Each code works once: if one is refused, wait for the next."
-    );
-    let _ = writeln!(
-        text,
+    lines.extend([
+        "In the browser:".to_owned(),
+        format!("  1. Open {url} and sign in with the email, the password and a code from your"),
+        format!("     authenticator (add the secret to it, or run `oathtool --totp -b {secret}`)."),
+        "     Each code works once: if one is refused, wait for the next.".to_owned(),
         "  2. This browser is a new device: choose \"Restore this browser\" and paste the key"
-    );
-    let _ = writeln!(
-        text,
-        "     recovery code. Or approve it from the demo's own device:"
-    );
-    let _ = writeln!(
-        text,
-        "       {program} --home {home} devices              (the browser's ID)"
-    );
-    let _ = writeln!(text, "       {program} --home {home} devices approve ID");
-    let _ = writeln!(
-        text,
-        "  3. Hub \"{}\" records the synthetic camera \"{CAMERA}\" on motion: a clip appears",
-        ready.hub_name
-    );
-    let _ = writeln!(text, "     within a minute, then every few seconds.");
+            .to_owned(),
+        "     recovery code. Or approve it from the demo's own device:".to_owned(),
+        format!("       {program} --home {home} devices              (the browser's ID)"),
+        format!("       {program} --home {home} devices approve ID"),
+        format!(
+            "  3. Hub \"{}\" records the synthetic camera \"{CAMERA}\" on motion: a clip appears",
+            ready.hub_name
+        ),
+        "     within a minute, then every few seconds.".to_owned(),
+    ]);
     if let Some(local) = ready.hub_local {
-        let _ = writeln!(
-            text,
-            "     Ring its doorbell: curl -X POST http://{local}/cameras/front%20door/doorbell"
-        );
+        let camera = CAMERA.replace(' ', "%20");
+        lines.push(format!(
+            "     Ring its doorbell: curl -X POST http://{local}/cameras/{camera}/doorbell"
+        ));
     }
-    let _ = writeln!(text);
-    let _ = writeln!(
-        text,
-        "Everything is kept in {} (logs: server.log, hub.log).",
-        ready.data_dir.display()
-    );
-    let _ = writeln!(text, "Ctrl-C stops the hub and the server.");
+    lines.extend([
+        String::new(),
+        format!(
+            "Everything is kept in {} (logs: server.log, hub.log).",
+            ready.data_dir.display()
+        ),
+        "Ctrl-C stops the hub and the server.".to_owned(),
+    ]);
+    let mut text = lines.join("\n");
+    text.push('\n');
     text
 }
 
@@ -906,6 +889,50 @@ mod tests {
         assert_eq!(config.cameras[0].name, CAMERA);
         assert!(config.cameras[0].motion);
         assert_eq!(config.recording.post_roll, Duration::from_secs(4));
+    }
+
+    #[test]
+    fn the_banner_has_every_secret_and_both_ways_in() {
+        let (home, data, log) = (
+            PathBuf::from("/tmp/d/device"),
+            PathBuf::from("/tmp/d"),
+            PathBuf::from("/tmp/d/x.log"),
+        );
+        let ready = Ready {
+            url: "http://127.0.0.1:8080",
+            email: "demo-0a1b2c3d@porchlight.invalid",
+            password: "abcd-efgh-ijkm-npqr-stuv",
+            totp_secret: "JBSWY3DPEHPK3PXP",
+            otpauth_uri: "otpauth://totp/Porchlight:x?secret=JBSWY3DPEHPK3PXP",
+            key_recovery_code: "QF7W-HTDV",
+            recovery_codes: &[],
+            account_id: "a1",
+            device_id: "d1",
+            home: &home,
+            data_dir: &data,
+            hub_id: "h1",
+            hub_name: HUB_NAME,
+            hub_state: &home,
+            hub_local: "127.0.0.1:8089".parse().ok(),
+            cameras: &[CAMERA],
+            server_log: &log,
+            hub_log: &log,
+        };
+        let text = banner(&ready, "porchlight");
+        for shown in [
+            "Open http://127.0.0.1:8080 in your browser",
+            "demo-0a1b2c3d@porchlight.invalid",
+            "abcd-efgh-ijkm-npqr-stuv",
+            "oathtool --totp -b JBSWY3DPEHPK3PXP",
+            "otpauth://totp/Porchlight:x?secret=JBSWY3DPEHPK3PXP",
+            "QF7W-HTDV",
+            "\"Restore this browser\"",
+            "porchlight --home /tmp/d/device devices approve ID",
+            "curl -X POST http://127.0.0.1:8089/cameras/front%20door/doorbell",
+            "Everything is kept in /tmp/d",
+        ] {
+            assert!(text.contains(shown), "{shown} missing from:\n{text}");
+        }
     }
 
     #[test]
