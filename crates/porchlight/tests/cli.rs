@@ -1,11 +1,14 @@
 //! The binary end to end: `porchlight serve` as a real process, the CLI as a script would drive
 //! it (secrets on stdin, `--json` out), codes from `oathtool`, and a graceful stop on SIGTERM.
-//! End-to-end encryption (keys, chain, hubs, clips) is in `cli/e2e.rs`.
+//! End-to-end encryption (keys, chain, hubs, clips) is in `cli/e2e.rs`; `porchlight demo`, which
+//! drives all of it as child processes, in `cli/demo.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[path = "cli/access_log.rs"]
 mod access_log;
+#[path = "cli/demo.rs"]
+mod demo;
 #[path = "cli/e2e.rs"]
 mod e2e;
 #[path = "cli/hub_run.rs"]
