@@ -5,7 +5,9 @@
 # Real services, not mocks: SQLite files, the PostgreSQL server on 127.0.0.1:5432 (trust auth,
 # database `test`; started here if installed but stopped), oathtool as an independent TOTP
 # generator, Go `age` as an independent implementation of the clip format, ffprobe/ffmpeg to
-# check recorded clips, and GStreamer's RTSP server as a real camera for the hub. A leg whose service is truly absent prints that it was skipped.
+# check recorded clips, GStreamer's RTSP server as a real camera for the hub, and Debian's
+# Chromium driven by playwright-core for the web app's end-to-end tests. A leg whose service is
+# truly absent prints that it was skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +23,8 @@ command -v oathtool >/dev/null || missing+=(oathtool)
 command -v age >/dev/null || missing+=(age)
 # The hub's camera tests: ffmpeg/ffprobe check clips, GStreamer's RTSP server is the camera.
 command -v ffprobe >/dev/null || missing+=(ffmpeg)
+# The web app's end-to-end tests run in Debian's Chromium (playwright cannot fetch browsers here).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 for pkg in python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
   gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -49,10 +53,25 @@ fi
 say "format"
 cargo fmt --all -- --check
 
+say "web bundle"
+# The app is committed built (crates/server/webapp, embedded in the binary); its inputs must be
+# the ones it was built from.
+scripts/build-web.sh --check
+
 say "lints"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 say "tests"
 cargo test --workspace --all-targets --locked
+
+say "web app"
+if command -v npm >/dev/null; then
+  (cd web && npm ci --no-audit --no-fund --loglevel=error && npx tsc --noEmit -p .)
+  cargo build --locked -p porchlight
+  # Screenshots of every main screen, desktop and phone, land in web/screenshots/.
+  (cd web && npm run --silent e2e)
+else
+  echo "web e2e leg skipped: no Node.js/npm on this machine"
+fi
 
 say "all green"

@@ -147,7 +147,7 @@ describe("accounts and devices in the browser", { skip: skip ?? false }, () => {
     await first.page.getByRole("button", { name: "Sign out everywhere" }).waitFor();
     await snap(first.page, "sessions");
     await first.page.getByRole("link", { name: "Activity" }).click();
-    await first.page.getByText("Account created").waitFor();
+    await first.page.getByText("Account created", { exact: true }).waitFor();
     await snap(first.page, "activity");
 
     // Signing out everywhere ends the other browser's session at once.

@@ -28,7 +28,11 @@ export async function resume(): Promise<Me | null> {
     current = await api.get<Me>("/api/me");
     return current;
   } catch (e) {
-    if (e instanceof ApiError && e.status === 401) return null;
+    if (e instanceof ApiError && e.status === 401) {
+      current = null;
+      api.useCsrf(null);
+      return null;
+    }
     throw e;
   }
 }
@@ -217,15 +221,15 @@ async function rewrapOwned(
 async function rewrapOne(id: string, rewrap: (header: string) => Promise<string>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const detail = await api.get<ClipDetail>(`/api/clips/${encodeURIComponent(id)}`);
-    const header = await rewrap(detail.header);
+    const header = Uint8Array.from(atob(await rewrap(detail.header)), (c) => c.charCodeAt(0));
     try {
-      await api.put(`/api/clips/${encodeURIComponent(id)}/header`, {
-        header,
-        previous_sha256: detail.header_sha256,
+      // Compare-and-swap: refused (412) if another device re-wrapped it meanwhile.
+      await api.call("PUT", `/api/clips/${encodeURIComponent(id)}/header`, header, {
+        "if-match": `"${detail.header_sha256}"`,
       });
       return;
     } catch (e) {
-      if (!(e instanceof ApiError && e.code === "conflict") || attempt >= 3) throw e;
+      if (!(e instanceof ApiError && (e.status === 412 || e.code === "conflict")) || attempt >= 3) throw e;
     }
   }
 }

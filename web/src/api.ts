@@ -32,14 +32,15 @@ export async function call<T>(
   extra: Record<string, string> = {},
 ): Promise<T> {
   const headers: Record<string, string> = { "porchlight-device": deviceId, ...extra };
-  if (body !== undefined) headers["content-type"] = "application/json";
+  const raw = body instanceof Uint8Array;
+  if (body !== undefined) headers["content-type"] = raw ? "application/octet-stream" : "application/json";
   if (!SAFE.has(method) && csrfToken) headers["x-csrf-token"] = csrfToken;
   let res: Response;
   try {
     res = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : raw ? (body as Uint8Array<ArrayBuffer>) : JSON.stringify(body),
       credentials: "same-origin",
       cache: "no-store",
       redirect: "error",

@@ -291,14 +291,6 @@ impl Pairing {
         self.code.encode().to_string()
     }
 
-    /// The text the QR code carries.
-    pub fn qr_text(&self) -> Result<String> {
-        self.code
-            .to_qr_text()
-            .map(|t| t.to_string())
-            .map_err(|e| e.to_string())
-    }
-
     /// The verifier the server keeps (never the secret).
     pub fn verifier(&self) -> String {
         hex::encode(self.code.secret().verifier())

@@ -236,7 +236,7 @@ impl Pairing {
     /// The code as an SVG QR drawing.
     #[wasm_bindgen(js_name = qrSvg)]
     pub fn qr_svg(&self) -> Result<String, JsError> {
-        core::qr_svg(&self.0.qr_text().map_err(js)?).map_err(js)
+        core::qr_svg(&self.0.code()).map_err(js)
     }
 
     #[wasm_bindgen(getter)]

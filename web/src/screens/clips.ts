@@ -186,6 +186,12 @@ export async function clip(params: Record<string, string>): Promise<void> {
   }
 }
 
+const EVENT_NAMES: Record<string, string> = {
+  motion: "Motion",
+  doorbell: "Doorbell press",
+  manual: "Manual recording",
+};
+
 function eventsOf(json: string): HTMLElement {
   try {
     const meta = JSON.parse(json) as { events?: { kind?: string; offset_ms?: number }[] };
@@ -195,7 +201,7 @@ function eventsOf(json: string): HTMLElement {
       "p",
       { class: "muted" },
       "Why it recorded: ",
-      list.map((e) => `${(e.kind ?? "event").replace(/_/g, " ")} at ${((e.offset_ms ?? 0) / 1000).toFixed(1)} s`).join(", "),
+      list.map((e) => `${EVENT_NAMES[e.kind ?? ""] ?? "Event"} at ${((e.offset_ms ?? 0) / 1000).toFixed(1)} s`).join(", "),
     );
   } catch {
     return h("p", { class: "muted" }, "The clip's event list could not be read.");
