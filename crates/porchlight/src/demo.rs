@@ -684,6 +684,7 @@ fn banner(ready: &Ready<'_>, program: &str) -> String {
     if let Some(qr) = terminal_qr(ready.otpauth_uri) {
         lines.push("The TOTP secret, to scan with an authenticator app:".to_owned());
         lines.push(qr);
+        lines.push(String::new());
     }
     lines.extend([
         "In the browser:".to_owned(),
