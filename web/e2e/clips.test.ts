@@ -18,6 +18,12 @@ if (skip) console.log(`web e2e skipped: ${skip}`);
 
 const EMAIL = "clips@example.com";
 
+/** Reloads and waits until the app has drawn its screen (the title names it). */
+async function reload(page: Page): Promise<void> {
+  await page.reload();
+  await page.waitForFunction(() => document.title !== "Porchlight", null, { timeout: 15_000 });
+}
+
 async function plays(page: Page): Promise<void> {
   const video = page.locator("video");
   await video.waitFor();
@@ -70,17 +76,23 @@ describe("clips in the browser", { skip: skip ?? false }, () => {
         `[[cameras]]\nname = "porch"\nurl = "synthetic"\nmotion = false\n`,
     );
     hub = spawn(BINARY, ["hub", "run", "--state", hubState, "--config", config], { stdio: "ignore" });
-    await eventually("the hub's local endpoint", async () => (await fetch(`http://${local}/cameras/porch/trigger`, { method: "POST" })).status === 202, 30_000);
+    const status = async () => JSON.parse(await run(["--json", "hub", "status", "--local", local], 10_000)) as {
+      cameras: Record<string, { state: string }>;
+      upload: { uploaded: number };
+    };
+    await eventually("the camera to stream", async () => (await status()).cameras.porch?.state === "streaming", 30_000);
+    assert.equal((await fetch(`http://${local}/cameras/porch/trigger`, { method: "POST" })).status, 202);
+    await eventually("the clip to upload", async () => (await status()).upload.uploaded >= 1, 60_000);
 
     // The clip appears on the camera's timeline.
     await owner.page.getByRole("link", { name: "Cameras" }).click();
     await eventually("the camera", async () => {
-      await owner.page.reload();
+      await reload(owner.page);
       return (await owner.page.getByRole("link", { name: "porch", exact: true }).count()) > 0;
     });
     await owner.page.getByRole("link", { name: "porch", exact: true }).click();
     await eventually("a clip", async () => {
-      await owner.page.reload();
+      await reload(owner.page);
       return (await owner.page.getByRole("list", { name: "Clips" }).locator("a").count()) > 0;
     }, 90_000);
     assert.ok((await owner.page.getByRole("button", { name: /: 1 clip$/ }).count()) === 1, "the day's bar counts the clip");

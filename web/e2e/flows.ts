@@ -36,9 +36,10 @@ export async function signIn(page: Page, url: string, email: string, auth: Authe
 }
 
 /** Runs the porchlight binary to completion; rejects with its output if it fails. */
-export function run(args: string[], timeoutMs = 90_000): Promise<string> {
+export function run(args: string[], timeoutMs = 90_000, stdin = ""): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(BINARY, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(BINARY, args, { stdio: ["pipe", "pipe", "pipe"] });
+    child.stdin.end(stdin);
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));

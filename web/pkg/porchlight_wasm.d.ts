@@ -102,6 +102,27 @@ export class Genesis {
 }
 
 /**
+ * A check of the account's transparency-log entries (see [`log::LogCheck`]).
+ */
+export class LogCheck {
+    private constructor();
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * Step 1: the kept pin (or none), the log key, the listing and the latest checkpoint.
+     */
+    static begin(pin: string | null | undefined, key: string, listing: string, checkpoint: string): LogCheck;
+    /**
+     * Step 2: the proofs; the report as JSON. A check finishes once.
+     */
+    finish(consistency: string | null | undefined, inclusion: string): string;
+    /**
+     * The proofs to fetch, as JSON.
+     */
+    needs(): string;
+}
+
+/**
  * The opened clip split into whole MP4 boxes for `MediaSource` (see [`mp4::Mp4Feed`]).
  */
 export class Mp4Feed {
@@ -169,6 +190,7 @@ export interface InitOutput {
     readonly __wbg_chain_free: (a: number, b: number) => void;
     readonly __wbg_clipopener_free: (a: number, b: number) => void;
     readonly __wbg_genesis_free: (a: number, b: number) => void;
+    readonly __wbg_logcheck_free: (a: number, b: number) => void;
     readonly __wbg_mp4feed_free: (a: number, b: number) => void;
     readonly __wbg_pairing_free: (a: number, b: number) => void;
     readonly chain_append: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
@@ -191,6 +213,9 @@ export interface InitOutput {
     readonly genesis_intoChain: (a: number) => number;
     readonly genesis_links: (a: number) => [number, number];
     readonly genesis_recoveryCode: (a: number) => [number, number];
+    readonly logcheck_begin: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => [number, number, number];
+    readonly logcheck_finish: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
+    readonly logcheck_needs: (a: number) => [number, number];
     readonly mp4feed_codec: (a: number) => [number, number];
     readonly mp4feed_finish: (a: number) => [number, number];
     readonly mp4feed_metadata: (a: number) => [number, number];

@@ -435,6 +435,112 @@ export class Genesis {
 if (Symbol.dispose) Genesis.prototype[Symbol.dispose] = Genesis.prototype.free;
 
 /**
+ * A check of the account's transparency-log entries (see [`log::LogCheck`]).
+ */
+export class LogCheck {
+    static __wrap(ptr) {
+        const obj = Object.create(LogCheck.prototype);
+        obj.__wbg_ptr = ptr;
+        LogCheckFinalization.register(obj, obj.__wbg_ptr, obj);
+        return obj;
+    }
+    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        LogCheckFinalization.unregister(this);
+        return ptr;
+    }
+    free() {
+        const ptr = this.__destroy_into_raw();
+        wasm.__wbg_logcheck_free(ptr, 0);
+    }
+    /**
+     * Step 1: the kept pin (or none), the log key, the listing and the latest checkpoint.
+     * @param {string | null | undefined} pin
+     * @param {string} key
+     * @param {string} listing
+     * @param {string} checkpoint
+     * @returns {LogCheck}
+     */
+    static begin(pin, key, listing, checkpoint) {
+        let ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3;
+        try {
+            ptr0 = isLikeNone(pin) ? 0 : passStringToWasm0(pin, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(key, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+            ptr2 = passStringToWasm0(listing, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len2 = WASM_VECTOR_LEN;
+            ptr3 = passStringToWasm0(checkpoint, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len3 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr3) { wasm.__wbindgen_free(ptr3, len3 * 1, 1); }
+            if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.logcheck_begin(ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3);
+        if (ret[2]) {
+            throw takeFromExternrefTable0(ret[1]);
+        }
+        return LogCheck.__wrap(ret[0]);
+    }
+    /**
+     * Step 2: the proofs; the report as JSON. A check finishes once.
+     * @param {string | null | undefined} consistency
+     * @param {string} inclusion
+     * @returns {string}
+     */
+    finish(consistency, inclusion) {
+        let deferred4_0;
+        let deferred4_1;
+        try {
+            let ptr0, len0, ptr1, len1;
+            try {
+                ptr0 = isLikeNone(consistency) ? 0 : passStringToWasm0(consistency, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len0 = WASM_VECTOR_LEN;
+                ptr1 = passStringToWasm0(inclusion, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len1 = WASM_VECTOR_LEN;
+            } catch (e) {
+                if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+                if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+                throw e;
+            }
+            const ret = wasm.logcheck_finish(this.__wbg_ptr, ptr0, len0, ptr1, len1);
+            var ptr3 = ret[0];
+            var len3 = ret[1];
+            if (ret[3]) {
+                ptr3 = 0; len3 = 0;
+                throw takeFromExternrefTable0(ret[2]);
+            }
+            deferred4_0 = ptr3;
+            deferred4_1 = len3;
+            return getStringFromWasm0(ptr3, len3);
+        } finally {
+            wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
+        }
+    }
+    /**
+     * The proofs to fetch, as JSON.
+     * @returns {string}
+     */
+    needs() {
+        let deferred1_0;
+        let deferred1_1;
+        try {
+            const ret = wasm.logcheck_needs(this.__wbg_ptr);
+            deferred1_0 = ret[0];
+            deferred1_1 = ret[1];
+            return getStringFromWasm0(ret[0], ret[1]);
+        } finally {
+            wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
+        }
+    }
+}
+if (Symbol.dispose) LogCheck.prototype[Symbol.dispose] = LogCheck.prototype.free;
+
+/**
  * The opened clip split into whole MP4 boxes for `MediaSource` (see [`mp4::Mp4Feed`]).
  */
 export class Mp4Feed {
@@ -852,6 +958,9 @@ const ClipOpenerFinalization = (typeof FinalizationRegistry === 'undefined')
 const GenesisFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(ptr => wasm.__wbg_genesis_free(ptr, 1));
+const LogCheckFinalization = (typeof FinalizationRegistry === 'undefined')
+    ? { register: () => {}, unregister: () => {} }
+    : new FinalizationRegistry(ptr => wasm.__wbg_logcheck_free(ptr, 1));
 const Mp4FeedFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(ptr => wasm.__wbg_mp4feed_free(ptr, 1));

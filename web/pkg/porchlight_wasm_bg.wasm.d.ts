@@ -4,6 +4,7 @@ export const memory: WebAssembly.Memory;
 export const __wbg_chain_free: (a: number, b: number) => void;
 export const __wbg_clipopener_free: (a: number, b: number) => void;
 export const __wbg_genesis_free: (a: number, b: number) => void;
+export const __wbg_logcheck_free: (a: number, b: number) => void;
 export const __wbg_mp4feed_free: (a: number, b: number) => void;
 export const __wbg_pairing_free: (a: number, b: number) => void;
 export const chain_append: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
@@ -26,6 +27,9 @@ export const fingerprintOf: (a: number, b: number, c: number, d: number) => [num
 export const genesis_intoChain: (a: number) => number;
 export const genesis_links: (a: number) => [number, number];
 export const genesis_recoveryCode: (a: number) => [number, number];
+export const logcheck_begin: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => [number, number, number];
+export const logcheck_finish: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
+export const logcheck_needs: (a: number) => [number, number];
 export const mp4feed_codec: (a: number) => [number, number];
 export const mp4feed_finish: (a: number) => [number, number];
 export const mp4feed_metadata: (a: number) => [number, number];

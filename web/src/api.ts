@@ -88,3 +88,17 @@ export async function stream(path: string): Promise<Response> {
   if (!res.ok) throw await errorOf(res);
   return res;
 }
+
+/** A request answered with text (a signed checkpoint note). */
+export async function text(method: string, path: string): Promise<string> {
+  const headers: Record<string, string> = { "porchlight-device": deviceId };
+  if (!SAFE.has(method) && csrfToken) headers["x-csrf-token"] = csrfToken;
+  let res: Response;
+  try {
+    res = await fetch(path, { method, headers, credentials: "same-origin", cache: "no-store", redirect: "error" });
+  } catch {
+    throw new ApiError(0, "offline", "Porchlight cannot be reached. Check your connection, then try again.");
+  }
+  if (!res.ok) throw await errorOf(res);
+  return res.text();
+}

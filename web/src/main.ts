@@ -9,6 +9,7 @@ import { activity, cameras, devices, sessions } from "./screens/account";
 import { pending } from "./screens/device";
 import { camera, clip } from "./screens/clips";
 import { hubs } from "./screens/hubs";
+import { access } from "./screens/access";
 import * as store from "./store";
 import { h, message, notice, show } from "./ui";
 import { loadCrypto } from "./wasm";
@@ -37,6 +38,7 @@ function nav(): void {
     link("/devices", "Devices"),
     link("/sessions", "Sessions"),
     link("/activity", "Activity"),
+    link("/access", "Access"),
     out,
   );
   for (const a of bar.querySelectorAll("a")) {
@@ -88,6 +90,7 @@ async function boot(): Promise<void> {
   route("/devices", guarded(devices));
   route("/sessions", guarded(sessions));
   route("/activity", guarded(activity));
+  route("/access", guarded(access));
   otherwise(guarded(() => go("/cameras", true)));
   redirect((path) => {
     if (!account.signedIn() && !PUBLIC.has(path)) return "/signin";

@@ -92,3 +92,7 @@ export const keepTrust = (account: string, trust: string) => write(`trust:${acco
 export async function forgetAccount(account: string): Promise<void> {
   await remove(`trust:${account}`);
 }
+
+/** The transparency-log pin kept for `account` (key, checkpoint, entries verified). */
+export const logPinOf = (account: string) => read<string>(`log:${account}`);
+export const keepLogPin = (account: string, pin: string) => write(`log:${account}`, pin);

@@ -9,6 +9,7 @@
 
 pub mod clip;
 pub mod core;
+pub mod log;
 pub mod mp4;
 
 use wasm_bindgen::prelude::*;
@@ -248,5 +249,46 @@ impl Pairing {
     #[wasm_bindgen(js_name = checkHub)]
     pub fn check_hub(&self, hub_key: &str, proof: &str) -> Result<String, JsError> {
         self.0.check_hub(hub_key, proof).map_err(js)
+    }
+}
+
+/// A check of the account's transparency-log entries (see [`log::LogCheck`]).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct LogCheck(Option<log::LogCheck>);
+
+#[wasm_bindgen]
+impl LogCheck {
+    /// Step 1: the kept pin (or none), the log key, the listing and the latest checkpoint.
+    pub fn begin(
+        pin: Option<String>,
+        key: &str,
+        listing: &str,
+        checkpoint: &str,
+    ) -> Result<LogCheck, JsError> {
+        log::LogCheck::begin(pin.as_deref(), key, listing, checkpoint)
+            .map(|c| LogCheck(Some(c)))
+            .map_err(js)
+    }
+
+    /// The proofs to fetch, as JSON.
+    pub fn needs(&self) -> String {
+        self.0
+            .as_ref()
+            .map(log::LogCheck::needs)
+            .unwrap_or_default()
+    }
+
+    /// Step 2: the proofs; the report as JSON. A check finishes once.
+    pub fn finish(
+        &mut self,
+        consistency: Option<String>,
+        inclusion: &str,
+    ) -> Result<String, JsError> {
+        let check = self
+            .0
+            .take()
+            .ok_or_else(|| JsError::new("this check has finished already"))?;
+        Ok(check.finish(consistency.as_deref(), inclusion))
     }
 }
