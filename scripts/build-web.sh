@@ -22,9 +22,9 @@ inputs() {
 digest() {
   inputs | while read -r f; do sha256sum "$f"; done
   # The exact versions of what the wasm crate is built from (not the whole Cargo.lock, which
-  # changes with every other crate's dependencies).
+  # changes with every other crate's dependencies), without the checkout's own path.
   cargo tree --locked -p porchlight-wasm --target wasm32-unknown-unknown -e normal,build --prefix none \
-    | LC_ALL=C sort -u | sha256sum | sed 's|-$|porchlight-wasm dependency tree|'
+    | sed 's| (/[^)]*)||' | LC_ALL=C sort -u | sha256sum | sed 's|-$|porchlight-wasm dependency tree|'
   (cd crates/server/webapp && find . -type f | LC_ALL=C sort | xargs sha256sum | sed 's|  \./|  crates/server/webapp/|')
 }
 

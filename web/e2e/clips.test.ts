@@ -103,6 +103,15 @@ describe("clips in the browser", { skip: skip ?? false }, () => {
     await snap(owner.page, "clip-player");
     const clipUrl = owner.page.url();
 
+    // Live: the hub answers this browser's offer, and frames opened here play.
+    await owner.page.getByRole("link", { name: "Back to the camera" }).click();
+    await owner.page.getByRole("link", { name: "Watch live" }).click();
+    await owner.page.locator('[data-live="true"]').waitFor({ timeout: 30_000 });
+    await owner.page.waitForFunction(() => (document.querySelector("video")?.readyState ?? 0) >= 2, null, { timeout: 30_000 });
+    const liveStart = await owner.page.locator("video").evaluate((v: HTMLVideoElement) => v.currentTime);
+    await owner.page.waitForFunction((t) => (document.querySelector("video")?.currentTime ?? 0) > t + 0.5, liveStart, { timeout: 15_000 });
+    await snap(owner.page, "live-view");
+
     // A second browser is refused the clip until approved, then plays it.
     const other = await device(browser);
     await signIn(other.page, server.url, EMAIL, auth, "Tablet");

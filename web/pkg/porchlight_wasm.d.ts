@@ -102,6 +102,57 @@ export class Genesis {
 }
 
 /**
+ * One opened live frame.
+ */
+export class LiveFrame {
+    private constructor();
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * The init segment (`ftyp` + `moov`), as opposed to a fragment.
+     */
+    readonly init: boolean;
+    /**
+     * A fragment that starts with a keyframe: decoding can resume here after a gap.
+     */
+    readonly keyframe: boolean;
+    /**
+     * The opened bytes (whole MP4 boxes).
+     */
+    readonly payload: Uint8Array;
+    /**
+     * Frames missing before this one (dropped by the relay for a slow viewer).
+     */
+    readonly skipped: number;
+}
+
+/**
+ * Watching a camera live (DESIGN §5): this device's signed offer, the hub's answer checked
+ * against the verified chain (so the server cannot answer in the hub's place), then every
+ * frame authenticated under the forward-secret stream key before it is handed out.
+ */
+export class LiveView {
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * Checks the hub's answer (base64, as the server relays it).
+     */
+    answer(answer: string): void;
+    /**
+     * An offer for `camera` on the hub `hub_key` (hex), signed with this device's secret.
+     */
+    constructor(chain: Chain, hub_key: string, camera: string, secret: Uint8Array | number[], now_ms: number);
+    /**
+     * The offer's bytes: the first message on the viewer's WebSocket.
+     */
+    offer(): Uint8Array;
+    /**
+     * Opens one sealed frame; an altered, replayed or reordered frame is an error.
+     */
+    open(frame: Uint8Array | number[]): LiveFrame;
+}
+
+/**
  * A check of the account's transparency-log entries (see [`log::LogCheck`]).
  */
 export class LogCheck {
@@ -190,6 +241,8 @@ export interface InitOutput {
     readonly __wbg_chain_free: (a: number, b: number) => void;
     readonly __wbg_clipopener_free: (a: number, b: number) => void;
     readonly __wbg_genesis_free: (a: number, b: number) => void;
+    readonly __wbg_liveframe_free: (a: number, b: number) => void;
+    readonly __wbg_liveview_free: (a: number, b: number) => void;
     readonly __wbg_logcheck_free: (a: number, b: number) => void;
     readonly __wbg_mp4feed_free: (a: number, b: number) => void;
     readonly __wbg_pairing_free: (a: number, b: number) => void;
@@ -213,6 +266,14 @@ export interface InitOutput {
     readonly genesis_intoChain: (a: number) => number;
     readonly genesis_links: (a: number) => [number, number];
     readonly genesis_recoveryCode: (a: number) => [number, number];
+    readonly liveframe_init: (a: number) => number;
+    readonly liveframe_keyframe: (a: number) => number;
+    readonly liveframe_payload: (a: number) => [number, number];
+    readonly liveframe_skipped: (a: number) => number;
+    readonly liveview_answer: (a: number, b: number, c: number) => [number, number];
+    readonly liveview_new: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => [number, number, number];
+    readonly liveview_offer: (a: number) => [number, number, number, number];
+    readonly liveview_open: (a: number, b: number, c: number) => [number, number, number];
     readonly logcheck_begin: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number) => [number, number, number];
     readonly logcheck_finish: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
     readonly logcheck_needs: (a: number) => [number, number];

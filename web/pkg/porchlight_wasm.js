@@ -435,6 +435,154 @@ export class Genesis {
 if (Symbol.dispose) Genesis.prototype[Symbol.dispose] = Genesis.prototype.free;
 
 /**
+ * One opened live frame.
+ */
+export class LiveFrame {
+    static __wrap(ptr) {
+        const obj = Object.create(LiveFrame.prototype);
+        obj.__wbg_ptr = ptr;
+        LiveFrameFinalization.register(obj, obj.__wbg_ptr, obj);
+        return obj;
+    }
+    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        LiveFrameFinalization.unregister(this);
+        return ptr;
+    }
+    free() {
+        const ptr = this.__destroy_into_raw();
+        wasm.__wbg_liveframe_free(ptr, 0);
+    }
+    /**
+     * The init segment (`ftyp` + `moov`), as opposed to a fragment.
+     * @returns {boolean}
+     */
+    get init() {
+        const ret = wasm.liveframe_init(this.__wbg_ptr);
+        return ret !== 0;
+    }
+    /**
+     * A fragment that starts with a keyframe: decoding can resume here after a gap.
+     * @returns {boolean}
+     */
+    get keyframe() {
+        const ret = wasm.liveframe_keyframe(this.__wbg_ptr);
+        return ret !== 0;
+    }
+    /**
+     * The opened bytes (whole MP4 boxes).
+     * @returns {Uint8Array}
+     */
+    get payload() {
+        const ret = wasm.liveframe_payload(this.__wbg_ptr);
+        var v1 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+        wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+        return v1;
+    }
+    /**
+     * Frames missing before this one (dropped by the relay for a slow viewer).
+     * @returns {number}
+     */
+    get skipped() {
+        const ret = wasm.liveframe_skipped(this.__wbg_ptr);
+        return ret;
+    }
+}
+if (Symbol.dispose) LiveFrame.prototype[Symbol.dispose] = LiveFrame.prototype.free;
+
+/**
+ * Watching a camera live (DESIGN §5): this device's signed offer, the hub's answer checked
+ * against the verified chain (so the server cannot answer in the hub's place), then every
+ * frame authenticated under the forward-secret stream key before it is handed out.
+ */
+export class LiveView {
+    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        LiveViewFinalization.unregister(this);
+        return ptr;
+    }
+    free() {
+        const ptr = this.__destroy_into_raw();
+        wasm.__wbg_liveview_free(ptr, 0);
+    }
+    /**
+     * Checks the hub's answer (base64, as the server relays it).
+     * @param {string} answer
+     */
+    answer(answer) {
+        const ptr0 = passStringToWasm0(answer, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.liveview_answer(this.__wbg_ptr, ptr0, len0);
+        if (ret[1]) {
+            throw takeFromExternrefTable0(ret[0]);
+        }
+    }
+    /**
+     * An offer for `camera` on the hub `hub_key` (hex), signed with this device's secret.
+     * @param {Chain} chain
+     * @param {string} hub_key
+     * @param {string} camera
+     * @param {Uint8Array | number[]} secret
+     * @param {number} now_ms
+     */
+    constructor(chain, hub_key, camera, secret, now_ms) {
+        _assertClass(chain, Chain);
+        const val4 = +now_ms;
+        let ptr0, len0, ptr1, len1, ptr2, len2;
+        try {
+            ptr0 = passStringToWasm0(hub_key, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(camera, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+            ptr2 = passArray8ToWasm0(secret, wasm.__wbindgen_malloc);
+            len2 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.liveview_new(chain.__wbg_ptr, ptr0, len0, ptr1, len1, ptr2, len2, val4);
+        if (ret[2]) {
+            throw takeFromExternrefTable0(ret[1]);
+        }
+        this.__wbg_ptr = ret[0];
+        LiveViewFinalization.register(this, this.__wbg_ptr, this);
+        return this;
+    }
+    /**
+     * The offer's bytes: the first message on the viewer's WebSocket.
+     * @returns {Uint8Array}
+     */
+    offer() {
+        const ret = wasm.liveview_offer(this.__wbg_ptr);
+        if (ret[3]) {
+            throw takeFromExternrefTable0(ret[2]);
+        }
+        var v1 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+        wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+        return v1;
+    }
+    /**
+     * Opens one sealed frame; an altered, replayed or reordered frame is an error.
+     * @param {Uint8Array | number[]} frame
+     * @returns {LiveFrame}
+     */
+    open(frame) {
+        const ptr0 = passArray8ToWasm0(frame, wasm.__wbindgen_malloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.liveview_open(this.__wbg_ptr, ptr0, len0);
+        if (ret[2]) {
+            throw takeFromExternrefTable0(ret[1]);
+        }
+        return LiveFrame.__wrap(ret[0]);
+    }
+}
+if (Symbol.dispose) LiveView.prototype[Symbol.dispose] = LiveView.prototype.free;
+
+/**
  * A check of the account's transparency-log entries (see [`log::LogCheck`]).
  */
 export class LogCheck {
@@ -958,6 +1106,12 @@ const ClipOpenerFinalization = (typeof FinalizationRegistry === 'undefined')
 const GenesisFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(ptr => wasm.__wbg_genesis_free(ptr, 1));
+const LiveFrameFinalization = (typeof FinalizationRegistry === 'undefined')
+    ? { register: () => {}, unregister: () => {} }
+    : new FinalizationRegistry(ptr => wasm.__wbg_liveframe_free(ptr, 1));
+const LiveViewFinalization = (typeof FinalizationRegistry === 'undefined')
+    ? { register: () => {}, unregister: () => {} }
+    : new FinalizationRegistry(ptr => wasm.__wbg_liveview_free(ptr, 1));
 const LogCheckFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(ptr => wasm.__wbg_logcheck_free(ptr, 1));

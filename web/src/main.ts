@@ -10,6 +10,7 @@ import { pending } from "./screens/device";
 import { camera, clip } from "./screens/clips";
 import { hubs } from "./screens/hubs";
 import { access } from "./screens/access";
+import { live } from "./screens/live";
 import * as store from "./store";
 import { h, message, notice, show } from "./ui";
 import { loadCrypto } from "./wasm";
@@ -85,6 +86,7 @@ async function boot(): Promise<void> {
   route("/device", guarded(pending));
   route("/cameras", guarded(cameras));
   route("/cameras/:id", guarded(camera));
+  route("/cameras/:id/live", guarded(live));
   route("/clips/:id", guarded(clip));
   route("/hubs", guarded(hubs));
   route("/devices", guarded(devices));

@@ -34,7 +34,17 @@ export async function go(path: string, replace = false): Promise<void> {
   await render(target);
 }
 
+let leaving: (() => void)[] = [];
+
+/** Runs `fn` when the app moves to another screen (a live stream stops, say). */
+export function onLeave(fn: () => void): void {
+  leaving.push(fn);
+}
+
 async function render(path: string): Promise<void> {
+  const done = leaving;
+  leaving = [];
+  for (const fn of done) fn();
   for (const [re, names, screen] of routes) {
     const m = re.exec(path);
     if (!m) continue;

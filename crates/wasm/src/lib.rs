@@ -292,3 +292,135 @@ impl LogCheck {
         Ok(check.finish(consistency.as_deref(), inclusion))
     }
 }
+
+/// Watching a camera live (DESIGN §5): this device's signed offer, the hub's answer checked
+/// against the verified chain (so the server cannot answer in the hub's place), then every
+/// frame authenticated under the forward-secret stream key before it is handed out.
+#[wasm_bindgen]
+pub struct LiveView {
+    chain: porchlight_crypto::VerifiedChain,
+    hub: porchlight_crypto::HubKey,
+    pending: Option<porchlight_crypto::PendingView>,
+    opener: Option<porchlight_crypto::FrameOpener>,
+}
+
+impl std::fmt::Debug for LiveView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveView")
+            .field("answered", &self.opener.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One opened live frame.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct LiveFrame {
+    init: bool,
+    keyframe: bool,
+    skipped: u64,
+    payload: Vec<u8>,
+}
+
+#[wasm_bindgen]
+impl LiveFrame {
+    /// The init segment (`ftyp` + `moov`), as opposed to a fragment.
+    #[wasm_bindgen(getter)]
+    pub fn init(&self) -> bool {
+        self.init
+    }
+
+    /// A fragment that starts with a keyframe: decoding can resume here after a gap.
+    #[wasm_bindgen(getter)]
+    pub fn keyframe(&self) -> bool {
+        self.keyframe
+    }
+
+    /// Frames missing before this one (dropped by the relay for a slow viewer).
+    #[wasm_bindgen(getter)]
+    pub fn skipped(&self) -> f64 {
+        self.skipped as f64
+    }
+
+    /// The opened bytes (whole MP4 boxes).
+    #[wasm_bindgen(getter)]
+    pub fn payload(&self) -> Vec<u8> {
+        self.payload.clone()
+    }
+}
+
+#[wasm_bindgen]
+impl LiveView {
+    /// An offer for `camera` on the hub `hub_key` (hex), signed with this device's secret.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        chain: &Chain,
+        hub_key: &str,
+        camera: &str,
+        secret: &[u8],
+        now_ms: f64,
+    ) -> Result<LiveView, JsError> {
+        let mut key = [0u8; 32];
+        hex::decode_to_slice(hub_key, &mut key)
+            .map_err(|_| JsError::new("the camera's hub key is not hex"))?;
+        let hub = porchlight_crypto::HubKey::from_bytes(key)
+            .map_err(|e| JsError::new(&format!("the camera's hub key: {e}")))?;
+        let device = porchlight_crypto::DeviceSecret::from_bytes(secret)
+            .map_err(|e| JsError::new(&format!("this browser's device key: {e}")))?;
+        let pending =
+            porchlight_crypto::PendingView::start(&device, camera, now_ms.max(0.0) as u64)
+                .map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(LiveView {
+            chain: chain.0.verified().clone(),
+            hub,
+            pending: Some(pending),
+            opener: None,
+        })
+    }
+
+    /// The offer's bytes: the first message on the viewer's WebSocket.
+    pub fn offer(&self) -> Result<Vec<u8>, JsError> {
+        self.pending
+            .as_ref()
+            .map(|p| p.offer_bytes().to_vec())
+            .ok_or_else(|| JsError::new("the offer was answered already"))
+    }
+
+    /// Checks the hub's answer (base64, as the server relays it).
+    pub fn answer(&mut self, answer: &str) -> Result<(), JsError> {
+        use base64::Engine;
+        let pending = self
+            .pending
+            .take()
+            .ok_or_else(|| JsError::new("a second answer"))?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(answer)
+            .map_err(|_| JsError::new("the hub's answer is not base64"))?;
+        let opener = pending
+            .finish(&bytes, &self.chain, &self.hub)
+            .map_err(|e| JsError::new(&format!("the hub's answer does not verify: {e}")))?;
+        self.opener = Some(opener);
+        Ok(())
+    }
+
+    /// Opens one sealed frame; an altered, replayed or reordered frame is an error.
+    pub fn open(&mut self, frame: &[u8]) -> Result<LiveFrame, JsError> {
+        let opener = self
+            .opener
+            .as_mut()
+            .ok_or_else(|| JsError::new("a frame before the hub's answer"))?;
+        let opened = opener
+            .open(frame)
+            .map_err(|e| JsError::new(&format!("a live frame was refused: {e}")))?;
+        let (init, keyframe) = match opened.kind {
+            porchlight_crypto::FrameKind::Init => (true, false),
+            porchlight_crypto::FrameKind::Fragment { keyframe } => (false, keyframe),
+        };
+        Ok(LiveFrame {
+            init,
+            keyframe,
+            skipped: opened.skipped,
+            payload: opened.payload,
+        })
+    }
+}

@@ -116,7 +116,13 @@ export async function camera(params: Record<string, string>): Promise<void> {
     );
   };
   render();
-  show(cam.name, h("p", { class: "muted" }, cam.owned ? `Clips are kept ${cam.retention_days} days.` : "Shared with you."), chartBox, dayBox);
+  show(
+    cam.name,
+    h("p", { class: "muted" }, cam.owned ? `Clips are kept ${cam.retention_days} days.` : "Shared with you."),
+    h("p", {}, h("a", { href: `/cameras/${encodeURIComponent(id)}/live`, "data-link": true, class: "button" }, "Watch live")),
+    chartBox,
+    dayBox,
+  );
 }
 
 function save(blob: Blob, name: string): void {

@@ -1,0 +1,169 @@
+// Live view: this device's signed offer goes to the camera's hub through the server's relay;
+// the hub's answer is checked against the verified chain by the Rust crypto, and every frame
+// is opened there before it reaches the MediaSource. The server relays bytes it cannot read.
+
+import * as api from "../api";
+import * as account from "../account";
+import * as store from "../store";
+import type { CameraInfo, HubInfo } from "../types";
+import { onLeave } from "../router";
+import { h, message, notice, show } from "../ui";
+import { LiveView, Mp4Feed } from "../wasm";
+
+const ENDINGS: Record<string, string> = {
+  hub_offline: "The hub is offline, so there is no live video right now.",
+  hub_gone: "The hub went offline.",
+  camera_offline: "The camera is not streaming right now.",
+  device_removed: "This device was removed from the account.",
+  session_ended: "This session ended. Sign in again.",
+};
+
+/** Keeps about this much video buffered behind the live edge. */
+const KEEP_SECONDS = 10;
+
+let current: { socket: WebSocket; view: LiveView } | null = null;
+
+function stop(): void {
+  if (!current) return;
+  current.socket.close();
+  current.view.free();
+  current = null;
+}
+
+export async function live(params: Record<string, string>): Promise<void> {
+  stop();
+  const id = params.id ?? "";
+  const cameras = (await api.get<{ cameras: CameraInfo[] }>("/api/cameras")).cameras;
+  const camera = cameras.find((c) => c.id === id);
+  if (!camera) return show("Camera not found", notice("warning", "This camera is not one you can see."));
+  const hubs = (await api.get<{ hubs: HubInfo[] }>("/api/hubs")).hubs;
+  const hub = hubs.find((x) => x.id === camera.hub_id);
+  const video = h("video", { muted: true, playsinline: true, autoplay: true, "aria-label": `Live video from ${camera.name}` });
+  const status = h("div", { role: "status", "aria-live": "polite", "data-testid": "live-status" }, "Asking the hub for live video…");
+  const stopButton = h("button", { type: "button", class: "secondary" }, "Stop");
+  show(
+    `${camera.name}, live`,
+    h("div", { class: "player" }, video),
+    status,
+    h("div", { class: "actions" }, stopButton, h("a", { href: `/cameras/${encodeURIComponent(id)}`, "data-link": true }, "Back to the camera")),
+  );
+  if (!hub) {
+    status.replaceChildren(notice("warning", "This camera's hub is not one you can see."));
+    return;
+  }
+  const chain = await account.verifiedChain();
+  const view = await store.withDeviceKey((s) => new LiveView(chain, hub.hub_key, camera.name, s, Date.now()));
+  const deviceId = await store.deviceId();
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const socket = new WebSocket(`${scheme}//${location.host}/api/cameras/${encodeURIComponent(id)}/live`, [
+    "porchlight",
+    `porchlight-device.${deviceId}`,
+  ]);
+  socket.binaryType = "arraybuffer";
+  current = { socket, view };
+  stopButton.addEventListener("click", () => {
+    stop();
+    status.replaceChildren("Stopped.");
+  });
+
+  const source = new MediaSource();
+  video.src = URL.createObjectURL(source);
+  await new Promise((r) => source.addEventListener("sourceopen", r, { once: true }));
+  let buffer: SourceBuffer | null = null;
+  const queue: Uint8Array[] = [];
+  let needKeyframe = true;
+  let failed = false;
+
+  const fail = (text: string, danger = false) => {
+    failed = true;
+    status.replaceChildren(notice(danger ? "danger" : "warning", text));
+    stop();
+  };
+  const pump = () => {
+    if (!buffer || buffer.updating || queue.length === 0) return;
+    const next = queue.shift()!;
+    try {
+      // Bound what the browser holds: drop what is well behind the live edge.
+      const ranges = buffer.buffered;
+      if (ranges.length > 0 && video.currentTime - ranges.start(0) > KEEP_SECONDS * 2) {
+        queue.unshift(next);
+        buffer.remove(ranges.start(0), video.currentTime - KEEP_SECONDS);
+        return;
+      }
+      buffer.appendBuffer(next as Uint8Array<ArrayBuffer>);
+    } catch (e) {
+      fail(`The browser could not play the live video: ${message(e)}`);
+    }
+  };
+  const chase = () => {
+    // Stay near the live edge if playback fell behind (a slow tab, a dropped frame).
+    const ranges = buffer?.buffered;
+    if (ranges && ranges.length > 0) {
+      const end = ranges.end(ranges.length - 1);
+      if (end - video.currentTime > 2) video.currentTime = end - 0.3;
+    }
+    if (video.paused) void video.play().catch(() => {});
+  };
+
+  socket.addEventListener("open", () => socket.send(view.offer() as Uint8Array<ArrayBuffer>));
+  socket.addEventListener("message", (event) => {
+    if (failed || !current) return;
+    if (typeof event.data === "string") {
+      let notice_: { type: string; answer?: string; code?: string; message?: string };
+      try {
+        notice_ = JSON.parse(event.data);
+      } catch {
+        return fail("The server sent something this page does not understand.", true);
+      }
+      if (notice_.type === "answer") {
+        try {
+          view.answer(notice_.answer ?? "");
+        } catch (e) {
+          return fail(`${message(e)}. Live video was not shown.`, true);
+        }
+        status.replaceChildren(`Live from hub "${hub.name}" · sealed by the hub, opened on this device.`);
+        status.setAttribute("data-live", "true");
+      } else if (notice_.type === "end") {
+        fail(ENDINGS[notice_.code ?? ""] ?? `Live video ended: ${notice_.message ?? notice_.code ?? ""}`);
+      }
+      return;
+    }
+    let frame;
+    try {
+      frame = view.open(new Uint8Array(event.data as ArrayBuffer));
+    } catch (e) {
+      return fail(`${message(e)}. Live video stopped: a frame was changed on the way.`, true);
+    }
+    try {
+      if (frame.skipped > 0) needKeyframe = true;
+      const payload = frame.payload;
+      if (frame.init) {
+        if (!buffer) {
+          const feed = new Mp4Feed();
+          feed.push(payload);
+          const codec = feed.codec;
+          feed.free();
+          if (!codec) return fail("The hub's live video has no video track this page can play.", true);
+          buffer = source.addSourceBuffer(`video/mp4; codecs="${codec}"`);
+          buffer.mode = "sequence";
+          buffer.addEventListener("updateend", () => {
+            pump();
+            chase();
+          });
+        }
+        queue.push(payload);
+        needKeyframe = true;
+      } else if (buffer && (frame.keyframe || !needKeyframe)) {
+        needKeyframe = false;
+        queue.push(payload);
+      }
+      pump();
+    } finally {
+      frame.free();
+    }
+  });
+  socket.addEventListener("close", () => {
+    if (!failed && current?.socket === socket) fail("The live connection closed.");
+  });
+  onLeave(stop);
+}
