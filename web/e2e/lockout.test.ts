@@ -1,0 +1,45 @@
+// Locked out: repeated wrong sign-ins for one address pause sign-in for it, and the screen
+// says so plainly (its own server, so the lock touches no other test).
+
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { Browser } from "playwright-core";
+import { device, launch, missing, serve, snap, type Server } from "./harness";
+
+const skip = missing();
+if (skip) console.log(`web e2e skipped: ${skip}`);
+
+describe("a locked-out sign-in in the browser", { skip: skip ?? false }, () => {
+  let server: Server;
+  let browser: Browser;
+
+  before(async () => {
+    server = await serve();
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it("shows that sign-in is paused after repeated failures", async () => {
+    const { page, errors } = await device(browser);
+    await page.goto(`${server.url}/signin`);
+    const alert = page.getByRole("alert");
+    let paused = false;
+    for (let attempt = 0; attempt < 8 && !paused; attempt++) {
+      await page.getByLabel("Email").fill("someone@example.com");
+      await page.getByLabel("Password").fill(`not the password ${attempt}`);
+      await page.getByLabel("Authenticator code").fill("123456");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await alert.filter({ hasText: /./ }).waitFor();
+      const text = (await alert.textContent()) ?? "";
+      paused = text.startsWith("Sign-in is paused");
+      if (!paused) assert.match(text, /The email, password or code is not right/);
+      await page.getByRole("button", { name: "Sign in" }).and(page.locator(":enabled")).waitFor();
+    }
+    assert.ok(paused, "sign-in pauses within 8 attempts");
+    await snap(page, "signin-locked");
+    assert.deepEqual(errors.filter((e) => !e.includes("status of 429")), []);
+  });
+});
