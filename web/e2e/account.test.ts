@@ -6,21 +6,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { Authenticator, device, launch, missing, serve, snap, type Server } from "./harness";
+import { PASSWORD, signIn } from "./flows";
 
 const skip = missing();
 if (skip) console.log(`web e2e skipped: ${skip}`);
 
 const EMAIL = "owner@example.com";
-const PASSWORD = "correct horse battery staple 42";
-
-async function signIn(page: Page, url: string, auth: Authenticator, name: string): Promise<void> {
-  await page.goto(`${url}/signin`);
-  await page.getByLabel("Email").fill(EMAIL);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByLabel("Authenticator code").fill(await auth.code());
-  await page.getByLabel("Name for this browser").fill(name);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
 
 /** The device id this page's browser sends, read from its own storage. */
 async function clipsAnswer(page: Page): Promise<{ status: number; code: string }> {
@@ -112,7 +103,7 @@ describe("accounts and devices in the browser", { skip: skip ?? false }, () => {
     // The first browser again (a fresh profile that signs in is a new device; so we approve
     // from a browser that restores itself with the recovery code first).
     const first = await device(browser);
-    await signIn(first.page, server.url, auth, "Laptop");
+    await signIn(first.page, server.url, EMAIL, auth, "Laptop");
     await first.page.waitForURL(/\/device$/);
     await first.page.getByLabel("Key recovery code", { exact: true }).fill(recoveryCode);
     await first.page.getByRole("button", { name: "Restore this browser" }).click();
@@ -120,7 +111,7 @@ describe("accounts and devices in the browser", { skip: skip ?? false }, () => {
     await first.page.getByText(/This browser is restored/).waitFor();
 
     const second = await device(browser);
-    await signIn(second.page, server.url, auth, "Phone");
+    await signIn(second.page, server.url, EMAIL, auth, "Phone");
     await second.page.waitForURL(/\/device$/);
     const fingerprint = (await second.page.getByTestId("fingerprint").textContent()) ?? "";
     assert.match(fingerprint, /^[0-9a-f]{4}(-[0-9a-f]{4}){4}$/);

@@ -25,12 +25,14 @@ export function useCsrf(token: string | null): void {
 
 const SAFE = new Set(["GET", "HEAD"]);
 
-export async function call<T>(
+/** Sends a request with the device id (and, for writes, the CSRF token); a failure to reach
+ * the server or an error answer becomes an ApiError. */
+async function send(
   method: string,
   path: string,
   body?: unknown,
   extra: Record<string, string> = {},
-): Promise<T> {
+): Promise<Response> {
   const headers: Record<string, string> = { "porchlight-device": deviceId, ...extra };
   const raw = body instanceof Uint8Array;
   if (body !== undefined) headers["content-type"] = raw ? "application/octet-stream" : "application/json";
@@ -49,6 +51,17 @@ export async function call<T>(
     throw new ApiError(0, "offline", "Porchlight cannot be reached. Check your connection, then try again.");
   }
   if (!res.ok) throw await errorOf(res);
+  return res;
+}
+
+/** A request answered with JSON (or nothing). */
+export async function call<T>(
+  method: string,
+  path: string,
+  body?: unknown,
+  extra: Record<string, string> = {},
+): Promise<T> {
+  const res = await send(method, path, body, extra);
   if (res.status === 204) return undefined as T;
   const text = await res.text();
   return (text ? JSON.parse(text) : undefined) as T;
@@ -72,33 +85,10 @@ export const post = <T>(path: string, body: unknown = {}, extra?: Record<string,
 export const put = <T>(path: string, body: unknown) => call<T>("PUT", path, body);
 export const del = <T>(path: string) => call<T>("DELETE", path);
 
-/** A GET whose body is read as a stream (clip payloads); errors as for `call`. */
-export async function stream(path: string): Promise<Response> {
-  let res: Response;
-  try {
-    res = await fetch(path, {
-      headers: { "porchlight-device": deviceId },
-      credentials: "same-origin",
-      cache: "no-store",
-      redirect: "error",
-    });
-  } catch {
-    throw new ApiError(0, "offline", "Porchlight cannot be reached. Check your connection, then try again.");
-  }
-  if (!res.ok) throw await errorOf(res);
-  return res;
-}
+/** A GET whose body is read as a stream (clip payloads). */
+export const stream = (path: string): Promise<Response> => send("GET", path);
 
 /** A request answered with text (a signed checkpoint note). */
 export async function text(method: string, path: string): Promise<string> {
-  const headers: Record<string, string> = { "porchlight-device": deviceId };
-  if (!SAFE.has(method) && csrfToken) headers["x-csrf-token"] = csrfToken;
-  let res: Response;
-  try {
-    res = await fetch(path, { method, headers, credentials: "same-origin", cache: "no-store", redirect: "error" });
-  } catch {
-    throw new ApiError(0, "offline", "Porchlight cannot be reached. Check your connection, then try again.");
-  }
-  if (!res.ok) throw await errorOf(res);
-  return res.text();
+  return (await send(method, path)).text();
 }
