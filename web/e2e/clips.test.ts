@@ -96,6 +96,9 @@ describe("clips in the browser", { skip: skip ?? false }, () => {
       return (await owner.page.getByRole("list", { name: "Clips" }).locator("a").count()) > 0;
     }, 90_000);
     assert.ok((await owner.page.getByRole("button", { name: /: 1 clip$/ }).count()) === 1, "the day's bar counts the clip");
+    // The first frame, opened on this device from the start of the sealed payload.
+    await owner.page.locator('img.thumb[alt="First frame"]').first().waitFor({ timeout: 20_000 });
+    assert.ok(await owner.page.locator("img.thumb").first().evaluate((i: HTMLImageElement) => i.naturalWidth > 0));
     await snap(owner.page, "camera-timeline");
     await owner.page.getByRole("list", { name: "Clips" }).locator("a").first().click();
     await plays(owner.page);

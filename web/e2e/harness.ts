@@ -100,6 +100,7 @@ export async function device(browser: Browser, viewport = DESKTOP): Promise<{ co
   const page = await context.newPage();
   const errors: string[] = [];
   page.on("console", (m) => {
+    if (process.env.E2E_DEBUG) console.log(`[browser ${m.type()}] ${m.text()}`);
     // A refused API call the app handles (401 before sign-in, 403 for a pending device) is
     // logged by the browser itself; anything else, CSP violations included, is an error.
     if (m.type() === "error" && !/^Failed to load resource: the server responded with a status of 40[13]/.test(m.text())) {

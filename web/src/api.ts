@@ -85,8 +85,9 @@ export const post = <T>(path: string, body: unknown = {}, extra?: Record<string,
 export const put = <T>(path: string, body: unknown) => call<T>("PUT", path, body);
 export const del = <T>(path: string) => call<T>("DELETE", path);
 
-/** A GET whose body is read as a stream (clip payloads). */
-export const stream = (path: string): Promise<Response> => send("GET", path);
+/** A GET whose body is read as a stream (clip payloads), with a `Range` when given. */
+export const stream = (path: string, range?: string): Promise<Response> =>
+  send("GET", path, undefined, range ? { range } : {});
 
 /** A request answered with text (a signed checkpoint note). */
 export async function text(method: string, path: string): Promise<string> {

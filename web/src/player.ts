@@ -103,3 +103,76 @@ export async function sealedBlob(detail: ClipDetail): Promise<Blob> {
   const res = await api.stream(`/api/clips/${encodeURIComponent(detail.id)}/payload`);
   return new Blob([header, await res.blob()], { type: "application/octet-stream" });
 }
+
+/** Bytes of sealed payload read for a thumbnail: four age chunks, enough for the init segment
+ * and the first fragment (a keyframe) of a camera clip. */
+const THUMB_BYTES = 4 * 65_552;
+
+/**
+ * A thumbnail of the clip's first frame, made on this device: the start of the payload is
+ * fetched with a Range, each age chunk authenticated as it is opened (the statement was
+ * checked against the chain first), the first fragment decoded by a hidden video element and
+ * drawn to a canvas. Resolves to a `blob:` URL, or null when the start holds no whole frame.
+ */
+export async function thumbnail(chain: Chain, detail: ClipDetail): Promise<string | null> {
+  const opener = await store.withDeviceKey((secret) => new ClipOpener(chain, JSON.stringify(detail), secret));
+  const feed = new Mp4Feed();
+  const video = document.createElement("video");
+  video.muted = true;
+  video.className = "offscreen";
+  video.setAttribute("aria-hidden", "true");
+  document.body.append(video);
+  try {
+    // A short clip is read whole, and checked whole; a longer one only from its start.
+    const whole = detail.payload_size <= THUMB_BYTES;
+    const res = await api.stream(
+      `/api/clips/${encodeURIComponent(detail.id)}/payload`,
+      whole ? undefined : `bytes=0-${THUMB_BYTES - 1}`,
+    );
+    const boxes: Uint8Array[] = [];
+    const reader = res.body?.getReader();
+    if (!reader) return null;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const out = feed.push(opener.push(value));
+      if (out.length > 0) boxes.push(out);
+    }
+    if (whole) {
+      const out = feed.push(opener.finish());
+      if (out.length > 0) boxes.push(out);
+    }
+    const codec = feed.codec;
+    if (!codec || boxes.length === 0) return null;
+    const source = new MediaSource();
+    video.src = URL.createObjectURL(source);
+    await new Promise((r) => source.addEventListener("sourceopen", r, { once: true }));
+    const buffer = source.addSourceBuffer(`video/mp4; codecs="${codec}"`);
+    for (const b of boxes) await appended(buffer, b);
+    if (buffer.buffered.length === 0) return null;
+    video.currentTime = buffer.buffered.start(0);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error("no frame to draw")), 5_000);
+      const ready = () => {
+        if (video.readyState >= 2) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      video.addEventListener("seeked", ready);
+      video.addEventListener("loadeddata", ready);
+      ready();
+    });
+    const canvas = document.createElement("canvas");
+    canvas.width = 160;
+    canvas.height = Math.max(1, Math.round((160 * (video.videoHeight || 9)) / (video.videoWidth || 16)));
+    canvas.getContext("2d")?.drawImage(video, 0, 0, canvas.width, canvas.height);
+    const blob = await new Promise<Blob | null>((r) => canvas.toBlob(r, "image/jpeg", 0.8));
+    return blob ? URL.createObjectURL(blob) : null;
+  } finally {
+    URL.revokeObjectURL(video.src);
+    video.remove();
+    opener.free();
+    feed.free();
+  }
+}

@@ -3,7 +3,7 @@
 import * as api from "../api";
 import * as account from "../account";
 import { ChainAlarm } from "../account";
-import { openToBlob, play, sealedBlob } from "../player";
+import { openToBlob, play, sealedBlob, thumbnail } from "../player";
 import type { CameraInfo, ClipDetail, ClipSummary } from "../types";
 import { h, message, notice, show, time } from "../ui";
 
@@ -32,6 +32,10 @@ async function clipsOf(camera: string, fromMs: number, toMs: number): Promise<Cl
     cursor = page.next_cursor;
   } while (cursor && out.length < 5000);
   return out;
+}
+
+function size(bytes: number): string {
+  return bytes >= 1_000_000 ? `${(bytes / 1_000_000).toFixed(1)} MB` : `${Math.max(1, Math.round(bytes / 1000))} kB`;
 }
 
 function chart(counts: Map<string, number>, days: string[], selected: string, pick: (day: string) => void): Element {
@@ -76,6 +80,45 @@ function chart(counts: Map<string, number>, days: string[], selected: string, pi
   return svg;
 }
 
+/** Thumbnails made on this device, by clip id, for this page's life. */
+const thumbs = new Map<string, string | null>();
+/** At most this many thumbnails per day view (each reads ~256 KB of sealed payload). */
+const THUMBS_PER_DAY = 12;
+
+function thumbSlot(c: ClipSummary): HTMLElement {
+  const img = h("img", { class: "thumb", alt: "", "data-clip": c.id, width: "96", height: "54" });
+  const url = thumbs.get(c.id);
+  if (url) img.src = url;
+  return img;
+}
+
+async function drawThumbnails(box: HTMLElement): Promise<void> {
+  const slots = [...box.querySelectorAll<HTMLImageElement>("img.thumb")].slice(0, THUMBS_PER_DAY);
+  let chain;
+  try {
+    chain = await account.verifiedChain();
+  } catch {
+    return; // the clip screen shows why; a timeline without pictures is still a timeline
+  }
+  for (const img of slots) {
+    const id = img.dataset.clip ?? "";
+    if (!thumbs.has(id)) {
+      try {
+        const detail = await api.get<ClipDetail>(`/api/clips/${encodeURIComponent(id)}`);
+        thumbs.set(id, await thumbnail(chain, detail));
+      } catch (e) {
+        console.warn(`no thumbnail for clip ${id}: ${message(e)}`);
+        thumbs.set(id, null);
+      }
+    }
+    const url = thumbs.get(id);
+    if (url && img.isConnected) {
+      img.src = url;
+      img.alt = "First frame";
+    }
+  }
+}
+
 export async function camera(params: Record<string, string>): Promise<void> {
   const id = params.id ?? "";
   const cams = (await api.get<{ cameras: CameraInfo[] }>("/api/cameras")).cameras;
@@ -95,6 +138,7 @@ export async function camera(params: Record<string, string>): Promise<void> {
     chartBox.replaceChildren(chart(counts, days, selected, (d) => {
       selected = d;
       render();
+      void drawThumbnails(dayBox);
     }));
     const those = clips.filter((c) => dayKey(c.start_ms) === selected).sort((a, b) => b.start_ms - a.start_ms);
     dayBox.replaceChildren(
@@ -108,18 +152,21 @@ export async function camera(params: Record<string, string>): Promise<void> {
               h(
                 "li",
                 { class: "row clip" },
+                thumbSlot(c),
                 h("a", { href: `/clips/${encodeURIComponent(c.id)}`, "data-link": true }, time(c.start_ms)),
-                h("span", { class: "muted" }, `${Math.round(c.duration_ms / 1000)} s · ${(c.payload_size / 1_000_000).toFixed(1)} MB`),
+                h("span", { class: "muted" }, `${Math.round(c.duration_ms / 1000)} s · ${size(c.payload_size)}`),
               ),
             ),
           ),
     );
   };
   render();
+  void drawThumbnails(dayBox);
   show(
     cam.name,
     h("p", { class: "muted" }, cam.owned ? `Clips are kept ${cam.retention_days} days.` : "Shared with you."),
     h("p", {}, h("a", { href: `/cameras/${encodeURIComponent(id)}/live`, "data-link": true, class: "button" }, "Watch live")),
+    h("h2", { class: "chart-title" }, "Clips per day"),
     chartBox,
     dayBox,
   );
