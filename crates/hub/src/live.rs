@@ -313,6 +313,14 @@ async fn control_message(
             }
             None
         }
+        HubControl::ChainChanged { length } => {
+            tracing::info!(
+                length,
+                "the owner's device chain changed; fetching it again"
+            );
+            hub.chain_changed();
+            None
+        }
         HubControl::Error { message } => {
             tracing::warn!(%message, "the server could not use a live message");
             None

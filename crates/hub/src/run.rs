@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -110,6 +111,9 @@ pub struct Hub {
     chain: RwLock<Option<Arc<VerifiedChain>>>,
     /// Wakes the uploader when a clip is queued.
     pub(crate) queued: Notify,
+    /// Set when the server says the owner's chain changed: the uploader fetches and verifies
+    /// it again at once, rather than at its next periodic check.
+    chain_stale: AtomicBool,
     cameras: Mutex<BTreeMap<String, CameraStatus>>,
     upload: Mutex<UploadStatus>,
     /// Each camera's trigger channel, for the local endpoint.
@@ -141,6 +145,17 @@ impl Hub {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// The server said the chain changed: have the uploader fetch it now.
+    pub(crate) fn chain_changed(&self) {
+        self.chain_stale.store(true, Ordering::SeqCst);
+        self.queued.notify_one();
+    }
+
+    /// Whether the chain must be fetched again now (and no longer, once asked).
+    pub(crate) fn take_chain_stale(&self) -> bool {
+        self.chain_stale.swap(false, Ordering::SeqCst)
     }
 
     pub(crate) fn set_chain(&self, chain: VerifiedChain) {
@@ -262,6 +277,7 @@ pub async fn run(
         recording_dir,
         chain: RwLock::new(Some(Arc::new(chain))),
         queued: Notify::new(),
+        chain_stale: AtomicBool::new(false),
         cameras: Mutex::new(BTreeMap::new()),
         upload: Mutex::new(UploadStatus::default()),
         triggers,

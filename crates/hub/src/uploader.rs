@@ -18,8 +18,8 @@ use crate::run::{Hub, now_ms, stopped};
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// How often an idle uploader checks the owner's chain (a device added or removed changes
-/// whom new clips are sealed to).
+/// How often the uploader checks the owner's chain (a device added or removed changes whom
+/// new clips are sealed to) when the server has not said it changed.
 const CHAIN_REFRESH: Duration = Duration::from_secs(60);
 
 /// What to do after a failed upload.
@@ -52,7 +52,8 @@ pub(crate) async fn upload_loop(hub: Arc<Hub>, mut shutdown: watch::Receiver<boo
         if *shutdown.borrow() {
             return;
         }
-        if client.is_none() || last_refresh.elapsed() >= CHAIN_REFRESH {
+        let stale = hub.take_chain_stale();
+        if client.is_none() || stale || last_refresh.elapsed() >= CHAIN_REFRESH {
             match hubs::connect(&hub.home, now_ms()).await {
                 Ok((connected, chain)) => {
                     hub.set_chain(chain);

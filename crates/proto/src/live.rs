@@ -64,6 +64,10 @@ pub enum HubControl {
     Stop { stream: String, reason: String },
     /// The owner asked for a recording of `camera` now (`porchlight events trigger`).
     Trigger { camera: String },
+    /// The owner's device chain changed (a device or hub added or removed; now `length`
+    /// links): fetch and verify it again before sealing the next clip, so a device approved a
+    /// moment ago can open it. A hint only: the hub trusts the chain it verifies, not this.
+    ChainChanged { length: u64 },
     /// The server could not use a message from the hub; the connection stays up.
     Error { message: String },
 }

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use porchlight_crypto::{ChainOp, DevicePublic, Link, Name};
 use porchlight_proto::{
     ChainHead, ChainLinks, DeviceInfo, DeviceList, DeviceRegistration, DeviceState, ErrorBody,
-    ErrorCode,
+    ErrorCode, HubControl,
 };
 use porchlight_store::{ChainLinkRow, Device, STATE_ACTIVE, STATE_PENDING, StoreError};
 
@@ -176,6 +176,16 @@ pub async fn append_chain(
             now,
         )
         .await?;
+    // The account's connected hubs seal the next clip to the new chain, not to the one
+    // they fetched up to a minute ago.
+    for hub in state.store.hubs_of(account).await? {
+        state.live.control_hub(
+            &hub.id,
+            HubControl::ChainChanged {
+                length: chain.len(),
+            },
+        );
+    }
     Ok(Json(ChainHead {
         length: chain.len(),
         head: chain.head().to_hex(),
