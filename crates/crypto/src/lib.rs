@@ -15,6 +15,8 @@
 //! - **Clips** ([`clip`], [`header`]): [`seal`] and [`open`] in the age v1 format, stored as
 //!   a header blob and a payload blob; [`rewrap`] gives a header new recipients without
 //!   touching the payload; [`ClipStatement`]s signed by the hub for authenticity.
+//! - **Consent** ([`consent`]): [`ConsentReceipt`]s an owner's device signs to give or
+//!   withdraw research consent for a camera or a clip, and [`research_withdrawal_id`].
 //! - **Live view** ([`live`]): the forward-secret handshake between a viewer device
 //!   ([`PendingView`]) and a hub ([`answer_offer`]) and the AES-256-GCM sealing of the
 //!   stream's frames ([`FrameSealer`], [`FrameOpener`]).
@@ -32,6 +34,7 @@ mod wire;
 
 pub mod chain;
 pub mod clip;
+pub mod consent;
 pub mod header;
 pub mod keys;
 pub mod live;
@@ -47,6 +50,9 @@ pub use chain::{
 pub use clip::{
     ClipError, ClipReader, HashingWriter, MAX_RECIPIENTS, SealedSizes, open, open_file, seal,
     sha256_reader,
+};
+pub use consent::{
+    ConsentAction, ConsentError, ConsentReceipt, ConsentScope, research_withdrawal_id,
 };
 pub use header::{ClipHeader, HeaderError, MAX_HEADER_BYTES, read_header, rewrap};
 pub use keys::{DevicePublic, DeviceSecret, HubKey, HubSecret, KeyError};
