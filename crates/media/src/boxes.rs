@@ -54,7 +54,7 @@ impl<'a> Mp4Box<'a> {
 }
 
 /// Bytes to skip in a container's body before its child boxes, or `None` for a leaf box.
-fn children_offset(kind: &[u8; 4], body: &[u8]) -> Option<usize> {
+pub(crate) fn children_offset(kind: &[u8; 4], body: &[u8]) -> Option<usize> {
     match kind {
         b"moov" | b"trak" | b"mdia" | b"minf" | b"stbl" | b"dinf" | b"mvex" | b"moof" | b"traf"
         | b"edts" | b"udta" | b"mfra" | b"tref" | b"sinf" | b"schi" | b"ilst" => Some(0),

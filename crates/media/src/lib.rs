@@ -11,6 +11,8 @@
 //! - [`fmp4`]: fragmented MP4 — [`init_segment`], [`fragment`], and [`ClipWriter`] for a whole
 //!   clip streamed to any [`std::io::Write`]; the sealed clip-metadata `uuid` box
 //!   ([`fmp4::metadata_box`], [`fmp4::read_metadata`]); and [`boxes`], a walker to check files.
+//! - [`strip`]: [`strip_metadata`], the MP4 without times, names, `udta`/`meta`/`uuid`
+//!   boxes, for clips that leave their owner (research items).
 //! - [`Recorder`]: the pre-roll buffer and clip cutter, and [`MotionDetector`], motion from
 //!   P-frame sizes.
 //!
@@ -28,6 +30,7 @@ pub mod fmp4;
 pub mod h264;
 mod motion;
 mod recorder;
+pub mod strip;
 mod synthetic;
 mod types;
 
@@ -37,5 +40,6 @@ pub use motion::{MotionConfig, MotionDetector, MotionEvent};
 pub use recorder::{
     ClipEnd, ClipEvent, ClipInfo, ClipStart, EventKind, Recorder, RecorderConfig, RecorderOutput,
 };
+pub use strip::strip_metadata;
 pub use synthetic::{SAMPLE_FRAMES, SAMPLE_MOVING_FRAMES, SyntheticCamera};
 pub use types::{Codec, Frame, TIMESCALE, VideoParams};
