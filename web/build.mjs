@@ -1,5 +1,6 @@
 // Bundles the app (TypeScript + the wasm-bindgen glue) into crates/server/webapp/, which the
-// server embeds. With --e2e, bundles the end-to-end tests for Node instead.
+// server embeds. With --e2e (or --bench), bundles the end-to-end tests (or the benchmarks)
+// for Node instead.
 import { build } from "esbuild";
 import { cpSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -7,12 +8,14 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-if (process.argv.includes("--e2e")) {
-  rmSync(join(here, "e2e-dist"), { recursive: true, force: true });
-  const tests = readdirSync(join(here, "e2e")).filter((f) => f.endsWith(".test.ts"));
+const node = process.argv.includes("--e2e") ? ["e2e", ".test.ts"] : process.argv.includes("--bench") ? ["bench", ".ts"] : null;
+if (node) {
+  const [dir, suffix] = node;
+  rmSync(join(here, `${dir}-dist`), { recursive: true, force: true });
+  const entries = readdirSync(join(here, dir)).filter((f) => f.endsWith(suffix));
   await build({
-    entryPoints: tests.map((f) => join(here, "e2e", f)),
-    outdir: join(here, "e2e-dist"),
+    entryPoints: entries.map((f) => join(here, dir, f)),
+    outdir: join(here, `${dir}-dist`),
     bundle: true,
     platform: "node",
     format: "esm",

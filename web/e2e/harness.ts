@@ -74,7 +74,7 @@ export async function serve(env: Record<string, string> = {}): Promise<Server> {
   };
 }
 
-export async function launch(): Promise<Browser> {
+export async function launch(extra: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -86,6 +86,7 @@ export async function launch(): Promise<Browser> {
       "--disable-background-networking",
       "--disable-component-update",
       "--disable-sync",
+      ...extra,
     ],
   });
 }
