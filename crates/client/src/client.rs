@@ -500,6 +500,115 @@ impl Client {
         self.json("DELETE /api/clips/{id}", builder).await
     }
 
+    // ---- consent and research ----
+
+    /// `POST /api/consents`: records a signed consent receipt (its canonical bytes).
+    pub async fn record_consent(&self, receipt: &[u8]) -> Result<proto::ConsentInfo, ClientError> {
+        use base64::Engine;
+        let body = proto::ConsentSubmit {
+            receipt: base64::engine::general_purpose::STANDARD.encode(receipt),
+        };
+        let builder = self.request(Method::POST, "/api/consents", Auth::Bearer)?;
+        self.json("POST /api/consents", builder.json(&body)).await
+    }
+
+    /// `GET /api/consents`: the account's receipts and live consents.
+    pub async fn consents(&self) -> Result<proto::ConsentList, ClientError> {
+        let builder = self.request(Method::GET, "/api/consents", Auth::Bearer)?;
+        self.json("GET /api/consents", builder).await
+    }
+
+    /// `GET /api/research/recipient`: the research program's age recipient.
+    pub async fn research_recipient(&self) -> Result<proto::ResearchRecipient, ClientError> {
+        let builder = self.request(Method::GET, "/api/research/recipient", Auth::Bearer)?;
+        self.json("GET /api/research/recipient", builder).await
+    }
+
+    /// `POST /api/research/items`: streams an age file sealed to the research recipient,
+    /// with the clip's UTC day and its withdrawal id (hex).
+    pub async fn upload_research_item(
+        &self,
+        day: &str,
+        withdrawal_id: &str,
+        age_file: tokio::fs::File,
+    ) -> Result<proto::ResearchItemInfo, ClientError> {
+        let length = age_file
+            .metadata()
+            .await
+            .map_err(|e| ClientError::Local(format!("reading the research item: {e}")))?
+            .len();
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+            age_file,
+            256 * 1024,
+        ));
+        let builder = self
+            .request(Method::POST, "/api/research/items", Auth::Bearer)?
+            .timeout(TRANSFER_TIMEOUT)
+            .query(&[("day", day), ("withdrawal_id", withdrawal_id)])
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .header(reqwest::header::CONTENT_LENGTH, length)
+            .body(body);
+        self.json("POST /api/research/items", builder).await
+    }
+
+    /// `DELETE /api/research/items/withdraw/{withdrawal_id}`.
+    pub async fn withdraw_research_item(&self, withdrawal_id: &str) -> Result<(), ClientError> {
+        let path = format!(
+            "/api/research/items/withdraw/{}",
+            encode_path_segment(withdrawal_id)
+        );
+        let builder = self.request(Method::DELETE, &path, Auth::Bearer)?;
+        self.empty(
+            "DELETE /api/research/items/withdraw/{withdrawal_id}",
+            builder,
+        )
+        .await
+    }
+
+    /// `GET /api/research/withdrawal-ids`: every id in the dataset, to match locally.
+    pub async fn research_withdrawal_ids(&self) -> Result<proto::WithdrawalIdList, ClientError> {
+        let builder = self.request(Method::GET, "/api/research/withdrawal-ids", Auth::Bearer)?;
+        self.json("GET /api/research/withdrawal-ids", builder).await
+    }
+
+    /// `GET /api/staff/research/items` (annotators).
+    pub async fn staff_research_items(&self) -> Result<proto::ResearchItemList, ClientError> {
+        let builder = self.request(Method::GET, "/api/staff/research/items", Auth::Bearer)?;
+        self.json("GET /api/staff/research/items", builder).await
+    }
+
+    /// `GET /api/staff/research/items/{id}` (annotators): the sealed item, whole.
+    pub async fn staff_research_item(&self, id: &str) -> Result<Vec<u8>, ClientError> {
+        let path = format!("/api/staff/research/items/{}", encode_path_segment(id));
+        let builder = self
+            .request(Method::GET, &path, Auth::Bearer)?
+            .timeout(TRANSFER_TIMEOUT);
+        let response = send(builder).await?;
+        let bytes = response.bytes().await.map_err(ClientError::transport)?;
+        Ok(bytes.to_vec())
+    }
+
+    /// `POST /api/staff/research/items/{id}/labels` (annotators).
+    pub async fn staff_label_research_item(
+        &self,
+        id: &str,
+        label: &str,
+    ) -> Result<proto::ResearchItemInfo, ClientError> {
+        let path = format!(
+            "/api/staff/research/items/{}/labels",
+            encode_path_segment(id)
+        );
+        let body = proto::ResearchLabel {
+            label: label.to_owned(),
+        };
+        let builder = self.request(Method::POST, &path, Auth::Bearer)?;
+        self.json(
+            "POST /api/staff/research/items/{id}/labels",
+            builder.json(&body),
+        )
+        .await
+    }
+
     // ---- operations ----
 
     /// `GET /healthz`: the process is up.

@@ -124,6 +124,12 @@ pub enum E2eError {
         #[source]
         source: NameError,
     },
+    #[error("no live consent covers {subject}: give consent for it or its camera first")]
+    NoConsent { subject: String },
+    #[error("{subject} is not a clip or camera of this account")]
+    NotOwned { subject: String },
+    #[error("the research item could not be made: {0}")]
+    Research(String),
 }
 
 impl E2eError {
@@ -162,6 +168,9 @@ impl E2eError {
             Self::HubAlreadyPaired { .. } => "hub_already_paired",
             Self::HubNotInChain => "device_not_approved",
             Self::Camera(_) | Self::Name { .. } => "usage",
+            Self::NoConsent { .. } => "no_consent",
+            Self::NotOwned { .. } => "not_owned",
+            Self::Research(_) => "research_item",
         }
     }
 

@@ -23,6 +23,7 @@ mod secret;
 pub mod access_log;
 pub mod hub;
 pub mod live;
+pub mod research;
 pub mod staff;
 pub mod vault;
 pub mod viewer;

@@ -12,10 +12,12 @@ use utoipa::ToSchema;
 
 mod e2e;
 mod live;
+mod research;
 mod staff;
 mod tlog;
 pub use e2e::*;
 pub use live::*;
+pub use research::*;
 pub use staff::*;
 pub use tlog::*;
 
@@ -110,6 +112,21 @@ pub enum ErrorCode {
     /// A request authenticated by the session cookie did not come from the Porchlight app
     /// (no or a wrong CSRF token, another site's `Origin` or `Sec-Fetch-Site`).
     Csrf,
+    /// Consent or research for a camera or clip the caller does not own (a household's
+    /// shared camera included: only its owner consents).
+    NotOwned,
+    /// A consent receipt that does not parse or whose signature does not verify.
+    ReceiptInvalid,
+    /// A consent receipt signed by a key that is not an active device of the caller's chain.
+    SignerNotInChain,
+    /// A consent receipt whose nonce was seen before.
+    ReceiptReplayed,
+    /// A consent receipt issued more than ten minutes from the server's clock.
+    ReceiptStale,
+    /// A withdrawal of a consent that is not live, or research without any live consent.
+    NoConsent,
+    /// This server has no research program configured.
+    ResearchOff,
 }
 
 impl ErrorCode {
@@ -138,6 +155,13 @@ impl ErrorCode {
             Self::Internal => "internal",
             Self::Unavailable => "unavailable",
             Self::Csrf => "csrf",
+            Self::NotOwned => "not_owned",
+            Self::ReceiptInvalid => "receipt_invalid",
+            Self::SignerNotInChain => "signer_not_in_chain",
+            Self::ReceiptReplayed => "receipt_replayed",
+            Self::ReceiptStale => "receipt_stale",
+            Self::NoConsent => "no_consent",
+            Self::ResearchOff => "research_off",
         }
     }
 }
@@ -405,6 +429,9 @@ mod tests {
             ErrorCode::InvalidCredentials,
             ErrorCode::Throttled,
             ErrorCode::Csrf,
+            ErrorCode::NotOwned,
+            ErrorCode::ReceiptReplayed,
+            ErrorCode::ResearchOff,
         ] {
             let json = serde_json::to_value(code).unwrap_or_default();
             assert_eq!(json, serde_json::Value::String(code.as_str().to_owned()));

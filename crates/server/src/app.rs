@@ -28,7 +28,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::notify::{DeliveryWorker, Notifier, NotifyError};
-use crate::routes::{access, accounts, clips, devices, hubs, live, log, ops, staff};
+use crate::routes::{access, accounts, clips, devices, hubs, live, log, ops, research, staff};
 use crate::state::{AppState, Shared};
 use crate::telemetry;
 use crate::tlog::LogSigner;
@@ -106,6 +106,14 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(staff::grant_devices))
         .routes(routes!(staff::grant_cameras))
         .routes(routes!(staff::grant_clips))
+        .routes(routes!(research::record_consent, research::list_consents))
+        .routes(routes!(research::recipient))
+        .routes(routes!(research::upload_item))
+        .routes(routes!(research::withdraw_item))
+        .routes(routes!(research::withdrawal_ids))
+        .routes(routes!(research::staff_items))
+        .routes(routes!(research::staff_item))
+        .routes(routes!(research::staff_label))
         .routes(routes!(access::list))
         .routes(routes!(access::approve))
         .routes(routes!(access::deny))

@@ -35,6 +35,28 @@ pub struct Config {
     pub clips: ClipsConfig,
     pub log: LogConfig,
     pub staff: StaffConfig,
+    pub research: ResearchConfig,
+}
+
+/// The research program (DESIGN §9). Absent recipient: research is off, and the research
+/// routes answer `503 research_off`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResearchConfig {
+    /// The research program's age recipient (`age1…`), which owners' clients seal items to.
+    pub recipient: Option<String>,
+    /// Largest research item accepted, in bytes.
+    pub max_item_bytes: Option<u64>,
+}
+
+impl ResearchConfig {
+    /// The recipient, if research is on.
+    pub fn recipient(&self) -> Option<&str> {
+        self.recipient
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -184,6 +206,7 @@ impl Default for Config {
             clips: ClipsConfig::default(),
             log: LogConfig::default(),
             staff: StaffConfig::default(),
+            research: ResearchConfig::default(),
         }
     }
 }
@@ -300,6 +323,12 @@ impl Config {
         }
         if UsualHours::parse(&self.staff.usual_hours_utc).is_err() {
             return bad("staff.usual_hours_utc must be empty or HH:MM-HH:MM, such as 06:00-22:00");
+        }
+        if let Some(r) = self.research.recipient()
+            && r.parse::<porchlight_crypto::age::x25519::Recipient>()
+                .is_err()
+        {
+            return bad("research.recipient must be an age X25519 recipient (age1…)");
         }
         if self.log.batch_interval_ms == 0 {
             return bad("log.batch_interval_ms must be positive");

@@ -22,6 +22,7 @@ mod blobs;
 mod e2e;
 mod model;
 mod queries;
+mod research;
 mod staff;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -30,6 +31,7 @@ mod tlog;
 pub use blobs::*;
 pub use e2e::*;
 pub use model::*;
+pub use research::*;
 pub use staff::*;
 pub use tlog::*;
 

@@ -83,7 +83,7 @@ fn blob_key(clip_id: &str) -> ApiResult<BlobKey> {
     BlobKey::parse(clip_id).map_err(|e| ApiError::internal(&e))
 }
 
-fn blob_error(e: BlobError) -> ApiError {
+pub(crate) fn blob_error(e: BlobError) -> ApiError {
     match e {
         BlobError::TooLarge { max_bytes } => {
             too_large(format!("a sealed clip may be at most {max_bytes} bytes"))
@@ -145,7 +145,7 @@ fn camera_info(c: &Camera, viewer: &str) -> CameraInfo {
 
 /// Reads the age header (through the `--- MAC` line) from the front of an upload, refusing
 /// one longer than [`MAX_HEADER_BYTES`] before reading further.
-async fn read_age_header<R: AsyncBufRead + Unpin>(input: &mut R) -> ApiResult<Vec<u8>> {
+pub(crate) async fn read_age_header<R: AsyncBufRead + Unpin>(input: &mut R) -> ApiResult<Vec<u8>> {
     let mut header = Vec::new();
     loop {
         let start = header.len();
@@ -172,7 +172,10 @@ async fn read_age_header<R: AsyncBufRead + Unpin>(input: &mut R) -> ApiResult<Ve
 /// Reads and drops up to [`DRAIN_LIMIT`] more bytes of a refused upload before answering, so
 /// a client still sending reads the refusal instead of a reset connection; a larger rest is
 /// cut off (the connection closes).
-async fn after_draining<R: AsyncRead + Unpin>(input: &mut R, refusal: ApiError) -> ApiError {
+pub(crate) async fn after_draining<R: AsyncRead + Unpin>(
+    input: &mut R,
+    refusal: ApiError,
+) -> ApiError {
     let _ = tokio::io::copy(&mut input.take(DRAIN_LIMIT), &mut tokio::io::sink()).await;
     refusal
 }
@@ -381,7 +384,7 @@ fn same_upload(
     }
 }
 
-async fn discard_blob(state: &AppState, key: &BlobKey) {
+pub(crate) async fn discard_blob(state: &AppState, key: &BlobKey) {
     if let Err(e) = state.blobs.delete(key).await {
         tracing::warn!(cause = %e, "could not delete a refused clip's blob");
     }

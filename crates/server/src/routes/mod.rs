@@ -8,4 +8,5 @@ pub mod hubs;
 pub mod live;
 pub mod log;
 pub mod ops;
+pub mod research;
 pub mod staff;

@@ -4,8 +4,9 @@
 //! transparency log before the data is read. No route leads to a clip key: there is none.
 //!
 //! Roles: `support` requests and reads under grants; `security` also makes and co-approves
-//! break-glass requests and sees alerts; `admin` sees alerts; `annotator` (research) sees only
-//! aggregate figures here.
+//! break-glass requests and sees alerts; `admin` sees alerts; `annotator` (research) gets
+//! nothing here — not even the figures or its own request list — only the research routes
+//! (`routes/research.rs`).
 
 use axum::Json;
 use axum::extract::State;
@@ -46,7 +47,7 @@ fn role_refused() -> ApiError {
     )
 }
 
-fn require_role(staff: &Staff, allowed: &[&str]) -> ApiResult<()> {
+pub(crate) fn require_role(staff: &Staff, allowed: &[&str]) -> ApiResult<()> {
     if allowed.contains(&staff.role.as_str()) {
         Ok(())
     } else {
@@ -153,13 +154,17 @@ pub async fn staff_login(
     ))
 }
 
-/// Aggregate figures: what every role sees without a grant.
+/// Roles that work with customer accounts (every role but `annotator`).
+const ACCOUNT_ROLES: &[&str] = &[ROLE_SUPPORT, ROLE_SECURITY, ROLE_ADMIN];
+
+/// Aggregate figures: what every account-facing role sees without a grant.
 #[utoipa::path(get, path = "/api/staff/figures", tag = "staff", security(("bearer" = [])),
-    responses((status = 200, body = StaffFigures), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = StaffFigures), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn figures(
     State(state): State<AppState>,
-    _staff: StaffAuthed,
+    StaffAuthed { staff }: StaffAuthed,
 ) -> ApiResult<Json<StaffFigures>> {
+    require_role(&staff, ACCOUNT_ROLES)?;
     let f = state.store.aggregate_figures().await?;
     let n = |v: i64| u64::try_from(v).unwrap_or(0);
     Ok(Json(StaffFigures {
@@ -283,11 +288,12 @@ pub async fn create_request(
 
 /// The staff member's own requests and their states.
 #[utoipa::path(get, path = "/api/staff/access-requests", tag = "staff", security(("bearer" = [])),
-    responses((status = 200, body = AccessRequestList), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = AccessRequestList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn my_requests(
     State(state): State<AppState>,
     StaffAuthed { staff }: StaffAuthed,
 ) -> ApiResult<Json<AccessRequestList>> {
+    require_role(&staff, ACCOUNT_ROLES)?;
     let now = state.now_ms();
     let requests = state.store.access_requests_by_staff(&staff.id).await?;
     Ok(Json(AccessRequestList {

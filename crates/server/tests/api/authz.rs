@@ -92,7 +92,12 @@ fn kind(method: &str, path: &str) -> Kind {
             | "/api/pairings"
             | "/api/log/entries"
             | "/api/access-requests"
-            | "/api/events/live",
+            | "/api/events/live"
+            | "/api/consents"
+            | "/api/research/recipient"
+            | "/api/research/items"
+            | "/api/research/items/withdraw/{withdrawal_id}"
+            | "/api/research/withdrawal-ids",
         )
         | ("POST", "/api/log/checkpoint") => Kind::Own,
         _ => panic!("{method} {path}: a new route; classify it here"),

@@ -14,5 +14,6 @@ mod input;
 mod live;
 mod log;
 mod notifications;
+mod research;
 mod staff;
 mod web;
