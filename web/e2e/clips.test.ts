@@ -25,12 +25,12 @@ async function reload(page: Page): Promise<void> {
 }
 
 async function plays(page: Page): Promise<void> {
-  const video = page.locator("video");
+  const video = page.locator("main video");
   await video.waitFor();
-  await page.waitForFunction(() => (document.querySelector("video")?.readyState ?? 0) >= 2, null, { timeout: 30_000 });
+  await page.waitForFunction(() => (document.querySelector<HTMLVideoElement>("main video")?.readyState ?? 0) >= 2, null, { timeout: 30_000 });
   await video.evaluate((v: HTMLVideoElement) => v.play());
   const first = await video.evaluate((v: HTMLVideoElement) => v.currentTime);
-  await page.waitForFunction((t) => (document.querySelector("video")?.currentTime ?? 0) > t + 0.3, first, { timeout: 15_000 });
+  await page.waitForFunction((t) => (document.querySelector<HTMLVideoElement>("main video")?.currentTime ?? 0) > t + 0.3, first, { timeout: 15_000 });
   await page.locator('[data-verified="true"]').waitFor({ timeout: 30_000 });
 }
 
@@ -110,9 +110,9 @@ describe("clips in the browser", { skip: skip ?? false }, () => {
     await owner.page.getByRole("link", { name: "Back to the camera" }).click();
     await owner.page.getByRole("link", { name: "Watch live" }).click();
     await owner.page.locator('[data-live="true"]').waitFor({ timeout: 30_000 });
-    await owner.page.waitForFunction(() => (document.querySelector("video")?.readyState ?? 0) >= 2, null, { timeout: 30_000 });
-    const liveStart = await owner.page.locator("video").evaluate((v: HTMLVideoElement) => v.currentTime);
-    await owner.page.waitForFunction((t) => (document.querySelector("video")?.currentTime ?? 0) > t + 0.5, liveStart, { timeout: 15_000 });
+    await owner.page.waitForFunction(() => (document.querySelector<HTMLVideoElement>("main video")?.readyState ?? 0) >= 2, null, { timeout: 30_000 });
+    const liveStart = await owner.page.locator("main video").evaluate((v: HTMLVideoElement) => v.currentTime);
+    await owner.page.waitForFunction((t) => (document.querySelector<HTMLVideoElement>("main video")?.currentTime ?? 0) > t + 0.5, liveStart, { timeout: 15_000 });
     await snap(owner.page, "live-view");
 
     // A second browser is refused the clip until approved, then plays it.

@@ -112,8 +112,42 @@ export async function device(browser: Browser, viewport = DESKTOP): Promise<{ co
   return { context, page, errors };
 }
 
-/** Saves the page at desktop and phone sizes as web/screenshots/<name>-{desktop,phone}.png. */
+/** What a screen reader or a keyboard user would miss on the page: inputs without a label,
+ * buttons and links without a name, images without alt text, focusable things hidden from
+ * assistive technology, more than one main heading. */
+export async function accessibilityProblems(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const problems: string[] = [];
+    const named = (el: Element) =>
+      (el.getAttribute("aria-label") ?? "").trim() !== "" ||
+      (el.getAttribute("aria-labelledby") ?? "").trim() !== "" ||
+      (el.textContent ?? "").trim() !== "";
+    for (const input of document.querySelectorAll("input, select, textarea")) {
+      if (input.getAttribute("type") === "hidden" || (input as HTMLElement).closest("[hidden]")) continue;
+      const id = input.getAttribute("id");
+      const labelled = (id && document.querySelector(`label[for="${id}"]`)) || input.closest("label") || named(input);
+      if (!labelled) problems.push(`an input without a label: ${input.outerHTML.slice(0, 80)}`);
+    }
+    for (const el of document.querySelectorAll("button, a[href]")) {
+      if (!named(el)) problems.push(`a ${el.tagName.toLowerCase()} without a name: ${el.outerHTML.slice(0, 80)}`);
+    }
+    for (const img of document.querySelectorAll("img")) {
+      if (!img.hasAttribute("alt")) problems.push(`an image without alt text: ${img.outerHTML.slice(0, 80)}`);
+    }
+    for (const el of document.querySelectorAll("[aria-hidden='true'] a, [aria-hidden='true'] button, [aria-hidden='true'] input")) {
+      problems.push(`focusable content hidden from assistive technology: ${el.outerHTML.slice(0, 80)}`);
+    }
+    if (document.querySelectorAll("main h1").length !== 1) problems.push("the page does not have exactly one main heading");
+    if (!document.documentElement.lang) problems.push("the page has no language");
+    return problems;
+  });
+}
+
+/** Saves the page at desktop and phone sizes as web/screenshots/<name>-{desktop,phone}.png,
+ * after checking it for the accessibility problems above. */
 export async function snap(page: Page, name: string): Promise<void> {
+  const problems = await accessibilityProblems(page);
+  if (problems.length > 0) throw new Error(`accessibility problems on the ${name} screen:\n${problems.join("\n")}`);
   mkdirSync(screenshots, { recursive: true });
   const before = page.viewportSize() ?? DESKTOP;
   for (const [label, size] of [["desktop", DESKTOP], ["phone", PHONE]] as const) {

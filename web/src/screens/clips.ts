@@ -5,6 +5,7 @@ import * as account from "../account";
 import { ChainAlarm } from "../account";
 import { openToBlob, play, sealedBlob, thumbnail } from "../player";
 import type { CameraInfo, ClipDetail, ClipSummary } from "../types";
+import { onLeave } from "../router";
 import { h, message, notice, show, time } from "../ui";
 
 const DAY_MS = 86_400_000;
@@ -94,6 +95,8 @@ function thumbSlot(c: ClipSummary): HTMLElement {
 
 async function drawThumbnails(box: HTMLElement): Promise<void> {
   const slots = [...box.querySelectorAll<HTMLImageElement>("img.thumb")].slice(0, THUMBS_PER_DAY);
+  let left = false;
+  onLeave(() => (left = true));
   let chain;
   try {
     chain = await account.verifiedChain();
@@ -101,6 +104,7 @@ async function drawThumbnails(box: HTMLElement): Promise<void> {
     return; // the clip screen shows why; a timeline without pictures is still a timeline
   }
   for (const img of slots) {
+    if (left || !img.isConnected) return; // the viewer moved on: read no more clips for it
     const id = img.dataset.clip ?? "";
     if (!thumbs.has(id)) {
       try {
