@@ -106,6 +106,57 @@ pub enum Command {
     /// session.
     #[command(subcommand)]
     Staff(StaffCommand),
+    /// Research consent, per camera or per clip: a receipt signed on this device, recorded
+    /// in the transparency log. `withdraw` also withdraws this account's research items that
+    /// the consent covered.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// Clips of this account in the research dataset: add one (opened here, stripped of its
+    /// container metadata, re-sealed to the research program's key), list them (matched on
+    /// this device), withdraw one.
+    #[command(subcommand)]
+    ResearchItems(ResearchItemsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConsentCommand {
+    /// Consent to research use of a camera's clips, or of one clip.
+    Give(ConsentScopeArgs),
+    /// Withdraw a consent, and the research items it covered.
+    Withdraw(ConsentScopeArgs),
+    /// This account's consent receipts and live consents.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct ConsentScopeArgs {
+    /// A camera of this account, by name.
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with = "clip",
+        required_unless_present = "clip"
+    )]
+    pub camera: Option<String>,
+    /// One clip of this account, by id.
+    #[arg(long, value_name = "ID")]
+    pub clip: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ResearchItemsCommand {
+    /// Put a consented clip in the research dataset.
+    Add {
+        #[arg(value_name = "CLIP")]
+        clip: String,
+    },
+    /// This account's clips in the research dataset, found on this device.
+    ListMine,
+    /// Take a clip's research item out of the dataset.
+    Withdraw {
+        #[arg(value_name = "CLIP")]
+        clip: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -575,7 +626,7 @@ impl GrantRead {
 pub enum StaffRole {
     /// Asks customers for access and reads under their grants.
     Support,
-    /// Research annotator: aggregate figures only.
+    /// Research annotator: research items only (list, view, label), every view logged.
     Annotator,
     /// Also makes and co-approves break-glass requests, and sees alerts.
     Security,

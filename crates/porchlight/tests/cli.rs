@@ -13,6 +13,8 @@ mod demo;
 mod e2e;
 #[path = "cli/hub_run.rs"]
 mod hub_run;
+#[path = "cli/research.rs"]
+mod research;
 #[path = "cli/staff.rs"]
 mod staff;
 

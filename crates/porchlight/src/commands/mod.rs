@@ -10,6 +10,7 @@ mod events;
 mod hub;
 mod info;
 mod live;
+mod research;
 mod staff;
 
 use std::future::Future;
@@ -62,6 +63,8 @@ pub fn run(
         Command::AccessLog(args) => access_log::access_log(&ctx, args),
         Command::AccessRequests(args) => access_requests::access_requests(&ctx, args),
         Command::Staff(command) => staff::staff(&ctx, command),
+        Command::Consent(command) => research::consent(&ctx, command),
+        Command::ResearchItems(command) => research::research_items(&ctx, command),
     }
 }
 

@@ -131,7 +131,7 @@ pub(super) fn hub(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn upload(state: &Path, camera: &str, file: &Path) -> Value {
+pub(super) fn upload(state: &Path, camera: &str, file: &Path) -> Value {
     json(&hub(&[
         "--json",
         "hub",
