@@ -596,6 +596,30 @@ pub enum StaffCommand {
         #[arg(value_enum, value_name = "WHAT")]
         what: GrantRead,
     },
+    /// Research items (annotators): list them, fetch one sealed to the research program's
+    /// key (every fetch is logged), label one.
+    #[command(subcommand)]
+    Research(StaffResearchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StaffResearchCommand {
+    /// Every item: id, day, size, labels.
+    List,
+    /// Write an item's sealed bytes (an age file for the research key) to FILE.
+    Get {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[arg(short, long, value_name = "FILE")]
+        output: std::path::PathBuf,
+    },
+    /// Add a label to an item.
+    Label {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[arg(value_name = "LABEL")]
+        label: String,
+    },
 }
 
 /// What `staff access` reads.

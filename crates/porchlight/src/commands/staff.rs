@@ -12,7 +12,7 @@ use serde::Serialize;
 use zeroize::Zeroize;
 
 use super::Ctx;
-use crate::cli::{GrantRead, StaffCommand, StaffLoginArgs, StaffRequestArgs};
+use crate::cli::{GrantRead, StaffCommand, StaffLoginArgs, StaffRequestArgs, StaffResearchCommand};
 use crate::input::Secrets;
 use crate::output::{Table, clean, print_json, rfc3339};
 use crate::report::CliError;
@@ -29,6 +29,65 @@ pub(super) fn staff(ctx: &Ctx, command: StaffCommand) -> anyhow::Result<()> {
         StaffCommand::ApproveBreakGlass { id } => approve_break_glass(ctx, &id),
         StaffCommand::Alerts => alerts(ctx),
         StaffCommand::Access { grant, what } => access(ctx, &grant, what),
+        StaffCommand::Research(command) => research(ctx, command),
+    }
+}
+
+/// The annotator's console: research items only.
+fn research(ctx: &Ctx, command: StaffResearchCommand) -> anyhow::Result<()> {
+    let (client, _) = signed_in(ctx)?;
+    match command {
+        StaffResearchCommand::List => {
+            let items = ctx
+                .block_on(client.staff_research_items())
+                .map_err(|e| session_error(ctx, e))?;
+            if ctx.json {
+                return print_json(&items);
+            }
+            let mut table = Table::new(&["ID", "DAY", "SIZE", "LABELS"]);
+            for i in &items.items {
+                table.row(&[
+                    &i.id,
+                    &i.day,
+                    &format!("{} B", i.size_bytes),
+                    &i.labels.join(", "),
+                ]);
+            }
+            print!("{}", table.render());
+            Ok(())
+        }
+        StaffResearchCommand::Get { id, output } => {
+            let bytes = ctx
+                .block_on(client.staff_research_item(&id))
+                .map_err(|e| session_error(ctx, e))?;
+            std::fs::write(&output, &bytes)?;
+            if ctx.json {
+                return print_json(
+                    &serde_json::json!({"id": id, "bytes": bytes.len(), "output": output.display().to_string()}),
+                );
+            }
+            println!(
+                "Item {} ({} bytes, sealed to the research key) written to {}; the view is in the transparency log.",
+                clean(&id),
+                bytes.len(),
+                output.display()
+            );
+            Ok(())
+        }
+        StaffResearchCommand::Label { id, label } => {
+            let item = ctx
+                .block_on(client.staff_label_research_item(&id, &label))
+                .map_err(|e| session_error(ctx, e))?;
+            if ctx.json {
+                return print_json(&item);
+            }
+            println!(
+                "Item {} is labelled {}.",
+                clean(&item.id),
+                clean(&item.labels.join(", "))
+            );
+            Ok(())
+        }
     }
 }
 

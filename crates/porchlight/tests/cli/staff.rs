@@ -35,7 +35,7 @@ fn failure(output: &Output) -> String {
 }
 
 /// `porchlight staff add …` against a data folder, password on stdin (no --server, no --home).
-fn staff_add(data: &Path, args: &[&str], stdin: &str) -> Output {
+pub(super) fn staff_add(data: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(BIN)
         .args(["staff", "add", "--data"])
         .arg(data)
