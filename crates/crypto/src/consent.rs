@@ -370,6 +370,16 @@ mod tests {
         assert_eq!(foreign.verify(other.chain()), Err(ConsentError::WrongChain));
     }
 
+    proptest::proptest! {
+        /// The parser is total, and what it accepts encodes back to the same bytes.
+        #[test]
+        fn parse_is_total_and_canonical(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            if let Ok(r) = ConsentReceipt::from_bytes(&data) {
+                proptest::prop_assert_eq!(r.to_bytes(), data);
+            }
+        }
+    }
+
     #[test]
     fn withdrawal_id_needs_the_file_key() {
         let device = DeviceSecret::generate();

@@ -184,6 +184,16 @@ mod tests {
         assert_eq!(strip_metadata(&stripped).unwrap(), stripped);
     }
 
+    proptest::proptest! {
+        /// Total on any input, and a fixed point: what it returns, it returns unchanged.
+        #[test]
+        fn strip_is_total_and_idempotent(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..1024)) {
+            if let Ok(once) = strip_metadata(&data) {
+                proptest::prop_assert_eq!(strip_metadata(&once).ok(), Some(once.clone()));
+            }
+        }
+    }
+
     #[test]
     fn refuses_malformed_input() {
         assert!(strip_metadata(&[0, 0, 0, 9, b'm', b'o', b'o', b'v']).is_err());
