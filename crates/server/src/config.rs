@@ -526,6 +526,25 @@ mod tests {
 
     #[test]
     #[allow(clippy::result_large_err)]
+    fn research_recipient_must_be_an_age_recipient() {
+        figment::Jail::expect_with(|jail| {
+            let c = Config::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.research.recipient(), None, "research is off by default");
+            jail.set_env("PORCHLIGHT_RESEARCH__RECIPIENT", "age1notarecipient");
+            let refused = Config::load(None, &ConfigOverrides::default()).unwrap_err();
+            assert!(refused.to_string().contains("research.recipient"));
+            let key = porchlight_crypto::age::x25519::Identity::generate()
+                .to_public()
+                .to_string();
+            jail.set_env("PORCHLIGHT_RESEARCH__RECIPIENT", &key);
+            let c = Config::load(None, &ConfigOverrides::default()).map_err(|e| e.to_string())?;
+            assert_eq!(c.research.recipient(), Some(key.as_str()));
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
     fn unknown_keys_and_bad_values_are_errors() {
         figment::Jail::expect_with(|_| {
             unknown_keys_in_jail();
