@@ -218,6 +218,15 @@ impl Store {
     /// Removes the item with this withdrawal id (labels too), returning its id.
     pub async fn withdraw_research_item(&self, withdrawal_id: &str) -> Result<Option<String>> {
         let mut tx = self.pool.begin().await?;
+        // A write first: on SQLite a transaction that reads before it writes can fail with a
+        // busy snapshot when another writer (the log appender) commits in between.
+        sqlx::query(
+            "DELETE FROM research_labels WHERE item_id IN \
+             (SELECT id FROM research_items WHERE withdrawal_id = $1)",
+        )
+        .bind(withdrawal_id)
+        .execute(&mut *tx)
+        .await?;
         let row = sqlx::query("SELECT id FROM research_items WHERE withdrawal_id = $1")
             .bind(withdrawal_id)
             .fetch_optional(&mut *tx)
@@ -226,10 +235,6 @@ impl Store {
             return Ok(None);
         };
         let id: String = row.try_get("id")?;
-        sqlx::query("DELETE FROM research_labels WHERE item_id = $1")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
         sqlx::query("DELETE FROM research_items WHERE id = $1")
             .bind(&id)
             .execute(&mut *tx)

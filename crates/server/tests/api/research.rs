@@ -407,6 +407,49 @@ async fn consent_research_and_annotators(app: &TestApp) {
         (r.status().as_u16(), ())
     };
     assert_eq!(status, 403);
+
+    // Per clip: consent for the garden clip alone puts that clip in, and its withdrawal
+    // takes it out; the porch clip stays out.
+    let garden_scope = ConsentScope::Clip(garden.id.clone());
+    research::record_consent(
+        ann.client(),
+        &chain,
+        &ann.device,
+        ConsentAction::Give,
+        garden_scope.clone(),
+        app.clock_now(),
+    )
+    .await
+    .unwrap();
+    research::add_item(ann.client(), &chain, &ann.device, &garden.id, work.path())
+        .await
+        .unwrap();
+    let refused =
+        research::add_item(ann.client(), &chain, &ann.device, &porch.id, work.path()).await;
+    assert_eq!(refused.unwrap_err().code(), "no_consent");
+    let mine = research::my_items(ann.client(), &ann.device).await.unwrap();
+    assert_eq!(
+        mine.iter().map(|m| m.clip_id.as_str()).collect::<Vec<_>>(),
+        [garden.id.as_str()]
+    );
+    let (_, withdrawn) = research::record_consent(
+        ann.client(),
+        &chain,
+        &ann.device,
+        ConsentAction::Withdraw,
+        garden_scope,
+        app.clock_now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(withdrawn, 1);
+    let after: Value = serde_json::from_str(
+        &send(app, "GET", "/api/staff/research/items", &ada.token)
+            .await
+            .1,
+    )
+    .unwrap();
+    assert_eq!(after["items"], json!([]));
 }
 
 /// The MP4 boxes hold no creation time, location, device or software name, by the box walker
