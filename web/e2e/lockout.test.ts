@@ -1,5 +1,5 @@
-// Locked out: repeated wrong sign-ins for one address pause sign-in for it, and the screen
-// says so plainly (its own server, so the lock touches no other test).
+// Sign-in states a person must be able to read: locked out (repeated wrong sign-ins for one
+// address pause sign-in for it; its own server, so the lock touches no other test) and offline.
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -9,7 +9,7 @@ import { device, launch, missing, serve, snap, type Server } from "./harness";
 const skip = missing();
 if (skip) console.log(`web e2e skipped: ${skip}`);
 
-describe("a locked-out sign-in in the browser", { skip: skip ?? false }, () => {
+describe("locked out and offline in the browser", { skip: skip ?? false }, () => {
   let server: Server;
   let browser: Browser;
 
@@ -41,5 +41,22 @@ describe("a locked-out sign-in in the browser", { skip: skip ?? false }, () => {
     assert.ok(paused, "sign-in pauses within 8 attempts");
     await snap(page, "signin-locked");
     assert.deepEqual(errors.filter((e) => !e.includes("status of 429")), []);
+  });
+
+  it("says so when the connection is gone, and carries on when it is back", async () => {
+    const { context, page, errors } = await device(browser);
+    await page.goto(`${server.url}/signin`);
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    await context.setOffline(true);
+    await page.getByText("You are offline.").waitFor();
+    await page.getByLabel("Email").fill("someone@example.com");
+    await page.getByLabel("Password").fill("whatever it is");
+    await page.getByLabel("Authenticator code").fill("123456");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("alert").filter({ hasText: "Porchlight cannot be reached" }).waitFor();
+    await snap(page, "offline");
+    await context.setOffline(false);
+    await page.getByText("You are offline.").waitFor({ state: "hidden" });
+    assert.deepEqual(errors.filter((e) => !e.includes("ERR_INTERNET_DISCONNECTED")), []);
   });
 });
