@@ -96,8 +96,14 @@ fn serve_at(data: &Path, listen: &str, env: &[(&str, &str)]) -> Server {
 }
 
 fn cli(server: &Server, home: &Path, args: &[&str], stdin: &str) -> Output {
+    cli_at(&server.url, home, args, stdin)
+}
+
+/// A client command against the server at `url` (one this file did not start), with its home
+/// in `home` and `stdin` as its input.
+fn cli_at(url: &str, home: &Path, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(BIN)
-        .args(["--server", &server.url, "--home"])
+        .args(["--server", url, "--home"])
         .arg(home)
         .args(args)
         .stdin(Stdio::piped())

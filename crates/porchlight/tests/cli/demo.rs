@@ -3,10 +3,10 @@
 //! code, find the camera and a clip and open it); then SIGTERM, which stops every process the
 //! demo started and keeps its data. And the ways it refuses to start, leaving nothing running.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -137,29 +137,9 @@ fn processes_using(dir: &Path) -> Vec<(u32, String)> {
     found
 }
 
-/// A client command against `url` with its home in `home`.
-fn client(url: &str, home: &Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(BIN)
-        .args(["--server", url, "--home"])
-        .arg(home)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
 /// The clips the server lists for `home`.
 fn clips(url: &str, home: &Path) -> Vec<Value> {
-    let listed = json(&client(url, home, &["--json", "clips", "list"], ""));
+    let listed = json(&super::cli_at(url, home, &["--json", "clips", "list"], ""));
     listed["clips"].as_array().unwrap().clone()
 }
 
@@ -197,7 +177,7 @@ fn demo_runs_until_sigterm_and_a_browser_signs_in_with_what_it_printed_and_sees_
     // The browser's part. The demo spent the code of the step it confirmed sign-up in; the
     // next step's code is inside the server's one step of skew and not spent.
     let browser = dir.path().join("browser");
-    let signed_in = json(&client(
+    let signed_in = json(&super::cli_at(
         url,
         &browser,
         &[
@@ -215,7 +195,7 @@ fn demo_runs_until_sigterm_and_a_browser_signs_in_with_what_it_printed_and_sees_
     ));
     assert_eq!(signed_in["device_state"], "pending");
     assert_eq!(signed_in["account_id"], ready["account_id"]);
-    let restored = json(&client(
+    let restored = json(&super::cli_at(
         url,
         &browser,
         &["--json", "recovery", "restore"],
@@ -275,7 +255,7 @@ fn demo_runs_until_sigterm_and_a_browser_signs_in_with_what_it_printed_and_sees_
                 continue;
             }
             let out = dir.path().join(format!("{id}.mp4"));
-            let got = client(
+            let got = super::cli_at(
                 url,
                 &browser,
                 &["--json", "clips", "get", &id, "-o", out.to_str().unwrap()],
