@@ -314,6 +314,24 @@ impl Client {
         self.json("GET /api/hub/chain", builder).await
     }
 
+    /// `GET /api/hub/members` (hub side): the owner's household members' chains.
+    pub async fn hub_members(&self) -> Result<proto::HouseholdChains, ClientError> {
+        let builder = self.request(Method::GET, "/api/hub/members", Auth::Bearer)?;
+        self.json("GET /api/hub/members", builder).await
+    }
+
+    /// `GET /api/household/members`: this account's household members' chains.
+    pub async fn household_members(&self) -> Result<proto::HouseholdChains, ClientError> {
+        let builder = self.request(Method::GET, "/api/household/members", Auth::Bearer)?;
+        self.json("GET /api/household/members", builder).await
+    }
+
+    /// `GET /api/household/owners`: the chains of the households this account belongs to.
+    pub async fn household_owners(&self) -> Result<proto::HouseholdChains, ClientError> {
+        let builder = self.request(Method::GET, "/api/household/owners", Auth::Bearer)?;
+        self.json("GET /api/household/owners", builder).await
+    }
+
     /// `PUT /api/hub/clips/{key}` (hub side): streams an age file (header ‖ payload) with its
     /// signed statement (base64). Returns whether the server made a new clip (`201`) or
     /// found this upload key done already (`200`), and the clip.

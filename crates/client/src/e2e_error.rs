@@ -92,6 +92,10 @@ pub enum E2eError {
     MetadataMismatch { subject: String, what: &'static str },
     #[error("{subject}: the server sent a malformed {what}")]
     BadClipDetail { subject: String, what: &'static str },
+    /// A clip or camera of another account that no verified household chain gives this
+    /// account: nothing to check its hub against.
+    #[error("{subject}: no household this account belongs to gives it this camera")]
+    NotGiven { subject: String },
     #[error("could not {action} {}: {source}", path.display())]
     Io {
         action: &'static str,
@@ -159,6 +163,7 @@ impl E2eError {
             Self::Corrupt { .. } | Self::PayloadMismatch { .. } => "clip_corrupt",
             Self::Statement { .. } | Self::MetadataMismatch { .. } => "clip_unverified",
             Self::BadClipDetail { .. } => "bad_response",
+            Self::NotGiven { .. } => "not_given",
             Self::Io { .. } => "io",
             Self::Pairing(_) => "invalid_code",
             Self::HubProof => "pairing_proof_invalid",

@@ -386,6 +386,34 @@ pub fn cached_chain(home: &HubHome) -> Result<Option<VerifiedChain>, E2eError> {
     Ok(Some(chain))
 }
 
+/// The chains of the owner's household members given a camera of this hub, fetched and
+/// verified from the roots `owner` (verified) names, no older than the ones kept; for a root
+/// whose served chain is refused, the kept one. What this hub seals given cameras to.
+pub async fn verified_members(
+    home: &HubHome,
+    client: &Client,
+    owner: &VerifiedChain,
+) -> Result<crate::household::Refreshed, E2eError> {
+    let secret = home.require_secret()?;
+    let roots = crate::household::member_roots(owner, Some(secret.public().as_bytes()));
+    let kept = crate::household::KeptChains::new(&home.dir, crate::household::MEMBERS_FILE);
+    if roots.is_empty() {
+        return kept.refresh(&roots, &proto::HouseholdChains { chains: Vec::new() });
+    }
+    kept.refresh(&roots, &client.hub_members().await?)
+}
+
+/// The members' chains as last verified (see [`verified_members`]), for sealing while the
+/// server is out of reach.
+pub fn cached_members(
+    home: &HubHome,
+    owner: &VerifiedChain,
+) -> Result<Vec<VerifiedChain>, E2eError> {
+    let secret = home.require_secret()?;
+    let roots = crate::household::member_roots(owner, Some(secret.public().as_bytes()));
+    crate::household::KeptChains::new(&home.dir, crate::household::MEMBERS_FILE).kept(&roots)
+}
+
 /// A sealed clip's signed statement and sizes.
 #[derive(Debug, Clone)]
 pub struct SealedClip {

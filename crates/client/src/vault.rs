@@ -104,6 +104,10 @@ impl Vault {
         })
     }
 
+    pub(crate) fn private_dir(&self) -> &PrivateDir {
+        &self.dir
+    }
+
     /// This device's keys, if it has made them.
     pub fn device_secret(&self) -> Result<Option<DeviceSecret>, E2eError> {
         let Some(bytes) = self.dir.read(DEVICE_KEY_FILE)? else {

@@ -400,14 +400,18 @@ pub async fn owned_clips(client: &Client) -> Result<Vec<proto::ClipSummary>, E2e
         .collect())
 }
 
-/// Re-wraps each clip's header to exactly `recipients`, opening it with `identity`.
-/// A header that changed meanwhile is fetched and re-wrapped again; a clip that still fails
-/// is reported, and the others go on.
+/// Who a clip of camera `camera` on hub `hub_key` is for: see
+/// [`VerifiedChain::recipients_for_camera`].
+pub type RecipientsFor<'a> = dyn Fn(&[u8; 32], &str) -> Vec<DevicePublic> + Sync + 'a;
+
+/// Re-wraps each clip's header to exactly `recipients(hub key, camera)`, opening it with
+/// `identity`. A header that changed meanwhile is fetched and re-wrapped again; a clip that
+/// still fails is reported, and the others go on.
 pub async fn rewrap_clips(
     client: &Client,
     clips: &[proto::ClipSummary],
     identity: &dyn Identity,
-    recipients: &[DevicePublic],
+    recipients: &RecipientsFor<'_>,
     progress: &mut dyn FnMut(usize, usize),
 ) -> RewrapReport {
     let mut report = RewrapReport::default();
@@ -430,7 +434,7 @@ async fn rewrap_one(
     client: &Client,
     id: &str,
     identity: &dyn Identity,
-    recipients: &[DevicePublic],
+    recipients: &RecipientsFor<'_>,
 ) -> Result<(), E2eError> {
     let mut attempt = 0;
     loop {
@@ -442,11 +446,18 @@ async fn rewrap_one(
                 subject: subject(id),
                 what: "header",
             })?;
-        let new_header =
-            rewrap(&header, identity, recipients).map_err(|source| E2eError::Clip {
+        let mut hub_key = [0u8; 32];
+        hex::decode_to_slice(&detail.hub_key, &mut hub_key).map_err(|_| {
+            E2eError::BadClipDetail {
                 subject: subject(id),
-                source,
-            })?;
+                what: "hub key",
+            }
+        })?;
+        let for_clip = recipients(&hub_key, &detail.summary.camera_name);
+        let new_header = rewrap(&header, identity, &for_clip).map_err(|source| E2eError::Clip {
+            subject: subject(id),
+            source,
+        })?;
         let previous = hex::encode(Sha256::digest(&header));
         match client.replace_header(id, &previous, new_header).await {
             Ok(_) => return Ok(()),

@@ -27,6 +27,9 @@ const TAG_ADD_HUB: u8 = 4;
 const TAG_REMOVE_HUB: u8 = 5;
 const TAG_ADD_MEMBER: u8 = 6;
 const TAG_REMOVE_MEMBER: u8 = 7;
+const TAG_MEMBER_CAMERAS: u8 = 8;
+/// Most cameras one `MemberCameras` link can give a household member.
+pub const MAX_MEMBER_CAMERAS: usize = 64;
 
 // ---- small types ----
 
@@ -167,6 +170,31 @@ pub enum ChainOp {
     RemoveMember {
         root: LinkHash,
     },
+    /// The cameras a household member may watch, live and recorded: replaces what the member
+    /// had. Hubs seal those cameras' clips to the member's devices too, and answer their live
+    /// offers; an empty list gives nothing.
+    MemberCameras {
+        root: LinkHash,
+        cameras: Vec<CameraRef>,
+    },
+}
+
+/// One camera, as hubs and statements name it: the hub's key and the camera's name on it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CameraRef {
+    pub hub_key: [u8; 32],
+    pub camera: String,
+}
+
+impl CameraRef {
+    /// A camera name is checked as statements check it (1 to 128 bytes, no control characters).
+    pub fn new(hub_key: [u8; 32], camera: &str) -> Result<Self, LinkParseError> {
+        crate::statement::check_camera_id(camera).map_err(|_| LinkParseError::BadCameraName)?;
+        Ok(Self {
+            hub_key,
+            camera: camera.to_owned(),
+        })
+    }
 }
 
 impl ChainOp {
@@ -179,6 +207,7 @@ impl ChainOp {
             ChainOp::RemoveHub { .. } => TAG_REMOVE_HUB,
             ChainOp::AddMember { .. } => TAG_ADD_MEMBER,
             ChainOp::RemoveMember { .. } => TAG_REMOVE_MEMBER,
+            ChainOp::MemberCameras { .. } => TAG_MEMBER_CAMERAS,
         }
     }
 
@@ -216,6 +245,14 @@ impl ChainOp {
             ChainOp::RemoveMember { root } => {
                 w.fixed(root.as_bytes());
             }
+            ChainOp::MemberCameras { root, cameras } => {
+                w.fixed(root.as_bytes());
+                // At most MAX_MEMBER_CAMERAS (checked when applied and when read).
+                w.u8(u8::try_from(cameras.len()).unwrap_or(u8::MAX));
+                for camera in cameras {
+                    w.fixed(&camera.hub_key).short(camera.camera.as_bytes());
+                }
+            }
         }
     }
 
@@ -248,6 +285,21 @@ impl ChainOp {
             TAG_REMOVE_MEMBER => ChainOp::RemoveMember {
                 root: LinkHash(r.array()?),
             },
+            TAG_MEMBER_CAMERAS => {
+                let root = LinkHash(r.array()?);
+                let count = usize::from(r.u8()?);
+                if count > MAX_MEMBER_CAMERAS {
+                    return Err(LinkParseError::TooManyCameras);
+                }
+                let mut cameras = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let hub_key = r.array()?;
+                    let name = std::str::from_utf8(r.short(crate::statement::MAX_CAMERA_ID_BYTES)?)
+                        .map_err(|_| LinkParseError::BadCameraName)?;
+                    cameras.push(CameraRef::new(hub_key, name)?);
+                }
+                ChainOp::MemberCameras { root, cameras }
+            }
             other => return Err(LinkParseError::UnknownOp(other)),
         };
         Ok(op)
@@ -284,6 +336,10 @@ pub enum LinkParseError {
     Key(KeyError),
     #[error("not 64 hex digits")]
     BadHex,
+    #[error("a camera name must be 1 to 128 bytes of UTF-8 without control characters")]
+    BadCameraName,
+    #[error("a link names more than {MAX_MEMBER_CAMERAS} cameras")]
+    TooManyCameras,
 }
 
 impl From<WireError> for LinkParseError {
@@ -436,6 +492,12 @@ pub enum OpError {
     MemberNotPresent,
     #[error("an account cannot be a member of itself")]
     SelfMember,
+    #[error("a camera given to a member is not on a hub of this chain")]
+    CameraHubNotPresent,
+    #[error("a link gives more than {MAX_MEMBER_CAMERAS} cameras")]
+    TooManyCameras,
+    #[error("a camera name must be 1 to 128 bytes of UTF-8 without control characters")]
+    BadCameraName,
 }
 
 /// Exactly what is wrong with a chain, and where: clients show it.
@@ -497,6 +559,17 @@ pub struct HubEntry {
 pub struct MemberEntry {
     pub root: LinkHash,
     pub label: Name,
+    /// The cameras this member may watch (none until a `MemberCameras` link gives some).
+    pub cameras: Vec<CameraRef>,
+}
+
+impl MemberEntry {
+    /// Whether this member may watch camera `camera` of hub `hub_key`.
+    pub fn may_watch(&self, hub_key: &[u8; 32], camera: &str) -> bool {
+        self.cameras
+            .iter()
+            .any(|c| c.hub_key == *hub_key && c.camera == camera)
+    }
 }
 
 /// The state of a chain that verified: who is in it now.
@@ -715,6 +788,10 @@ impl VerifiedChain {
                     .ok_or(OpError::HubNotPresent)?;
                 let removed = self.hubs.remove(index);
                 self.revoked.push(*removed.key.as_bytes());
+                // A removed hub's cameras are given to nobody any more.
+                for member in &mut self.members {
+                    member.cameras.retain(|c| c.hub_key != *hub_key);
+                }
                 Ok(())
             }
             ChainOp::AddMember { root, label } => {
@@ -727,6 +804,7 @@ impl VerifiedChain {
                 self.members.push(MemberEntry {
                     root: *root,
                     label: label.clone(),
+                    cameras: Vec::new(),
                 });
                 Ok(())
             }
@@ -737,6 +815,33 @@ impl VerifiedChain {
                     .position(|m| m.root == *root)
                     .ok_or(OpError::MemberNotPresent)?;
                 self.members.remove(index);
+                Ok(())
+            }
+            ChainOp::MemberCameras { root, cameras } => {
+                if cameras.len() > MAX_MEMBER_CAMERAS {
+                    return Err(OpError::TooManyCameras);
+                }
+                if cameras
+                    .iter()
+                    .any(|c| crate::statement::check_camera_id(&c.camera).is_err())
+                {
+                    return Err(OpError::BadCameraName);
+                }
+                if cameras
+                    .iter()
+                    .any(|c| !self.hubs.iter().any(|h| h.key.as_bytes() == &c.hub_key))
+                {
+                    return Err(OpError::CameraHubNotPresent);
+                }
+                let member = self
+                    .members
+                    .iter_mut()
+                    .find(|m| m.root == *root)
+                    .ok_or(OpError::MemberNotPresent)?;
+                let mut given = cameras.clone();
+                given.sort();
+                given.dedup();
+                member.cameras = given;
                 Ok(())
             }
         }
@@ -842,6 +947,38 @@ impl VerifiedChain {
             .map(|d| d.key.clone())
             .chain(std::iter::once(self.recovery.clone()))
             .collect()
+    }
+
+    /// The current member with this root, if any.
+    pub fn member(&self, root: &LinkHash) -> Option<&MemberEntry> {
+        self.members.iter().find(|m| m.root == *root)
+    }
+
+    /// What hub `hub_key` seals camera `camera`'s clips to: [`Self::recipients`], then the
+    /// current devices of every member this chain gives the camera to. `member_chains` are
+    /// the members' chains, each verified from the root this chain names; a chain whose root
+    /// is not a member given this camera adds nothing. Members' recovery keys are not added:
+    /// the camera stays the owner's, and a member's recovery restores the member's own clips.
+    pub fn recipients_for_camera(
+        &self,
+        hub_key: &[u8; 32],
+        camera: &str,
+        member_chains: &[VerifiedChain],
+    ) -> Vec<DevicePublic> {
+        let mut out = self.recipients();
+        for chain in member_chains {
+            let given = self
+                .member(&chain.root())
+                .is_some_and(|m| m.may_watch(hub_key, camera));
+            if given {
+                for device in chain.devices() {
+                    if !out.contains(&device.key) {
+                        out.push(device.key.clone());
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Whether `key` is a current hub (one whose clip statements clients accept).

@@ -44,8 +44,9 @@ pub mod recovery;
 pub mod statement;
 
 pub use chain::{
-    ChainBuilder, ChainError, ChainOp, DeviceEntry, HubEntry, Link, LinkHash, LinkParseError,
-    MemberEntry, Name, NameError, OpError, VerifiedChain, verify_chain,
+    CameraRef, ChainBuilder, ChainError, ChainOp, DeviceEntry, HubEntry, Link, LinkHash,
+    LinkParseError, MAX_MEMBER_CAMERAS, MemberEntry, Name, NameError, OpError, VerifiedChain,
+    verify_chain,
 };
 pub use clip::{
     ClipError, ClipReader, HashingWriter, MAX_RECIPIENTS, SealedSizes, open, open_file, seal,
@@ -58,7 +59,7 @@ pub use header::{ClipHeader, HeaderError, MAX_HEADER_BYTES, read_header, rewrap}
 pub use keys::{DevicePublic, DeviceSecret, HubKey, HubSecret, KeyError};
 pub use live::{
     AcceptedOffer, Answer, FrameHeader, FrameKind, FrameOpener, FrameSealer, LiveError, Offer,
-    OfferWindow, OpenedFrame, PendingView, StreamId, answer_offer,
+    OfferWindow, OpenedFrame, PendingView, StreamId, answer_household_offer, answer_offer,
 };
 pub use notice::{NoticeError, open_notice, seal_notice};
 pub use pairing::{PairingCode, PairingError, PairingSecret};

@@ -103,6 +103,8 @@ pub enum LiveError {
     OfferFromFuture { ahead_ms: u64, max_ms: u64 },
     #[error("the hub is not a current hub of the account's device chain")]
     HubNotInChain,
+    #[error("the device is a household member's, and the owner has not given them this camera")]
+    CameraNotGiven,
     #[error("the answer's signature does not verify under the hub key")]
     BadAnswerSignature,
     #[error("the answer is for another stream")]
@@ -151,6 +153,7 @@ impl LiveError {
             Self::OfferTooOld { .. } => "offer_too_old",
             Self::OfferFromFuture { .. } => "offer_from_future",
             Self::HubNotInChain => "hub_not_in_chain",
+            Self::CameraNotGiven => "camera_not_given",
             Self::BadAnswerSignature => "bad_answer_signature",
             Self::WrongStream => "wrong_stream",
             Self::OfferHashMismatch => "offer_hash_mismatch",
@@ -603,10 +606,25 @@ pub fn answer_offer(
     now_ms: u64,
     window: OfferWindow,
 ) -> Result<AcceptedOffer, LiveError> {
+    answer_household_offer(hub, chain, &[], offer, expected_camera, now_ms, window)
+}
+
+/// [`answer_offer`] for a camera the owner may have given household members: the offer may
+/// also come from a current device of a member's chain (each verified from the root the
+/// owner's `chain` names) when the owner's chain gives that member this camera of this hub.
+pub fn answer_household_offer(
+    hub: &HubSecret,
+    chain: &VerifiedChain,
+    members: &[VerifiedChain],
+    offer: &[u8],
+    expected_camera: Option<&str>,
+    now_ms: u64,
+    window: OfferWindow,
+) -> Result<AcceptedOffer, LiveError> {
     let ephemeral = StaticSecret::from(*random_bytes::<32>());
     answer_with(
         hub,
-        chain,
+        (chain, members),
         offer,
         expected_camera,
         now_ms,
@@ -618,7 +636,7 @@ pub fn answer_offer(
 /// [`answer_offer`] with the hub's ephemeral secret given (known-answer tests pin it).
 fn answer_with(
     hub: &HubSecret,
-    chain: &VerifiedChain,
+    (chain, members): (&VerifiedChain, &[VerifiedChain]),
     offer_bytes: &[u8],
     expected_camera: Option<&str>,
     now_ms: u64,
@@ -629,7 +647,12 @@ fn answer_with(
     if !chain.has_hub(&hub.public()) {
         return Err(LiveError::HubNotInChain);
     }
-    let device = current_device(chain, &offer.device_key)?;
+    let device = match current_device(chain, &offer.device_key) {
+        Err(LiveError::SignerNotInChain) => {
+            member_device(chain, members, hub, &offer.device_key, &offer.camera)?
+        }
+        other => other?,
+    };
     if !verify_strict(
         device.verifying_key(),
         &offer.signed_message(),
@@ -665,6 +688,29 @@ fn answer_with(
 }
 
 /// The current device with Ed25519 key `key`, or why there is none.
+/// A current device of a member's chain that `chain` names; refused unless that member was
+/// given `camera` of `hub`.
+fn member_device<'c>(
+    chain: &VerifiedChain,
+    members: &'c [VerifiedChain],
+    hub: &HubSecret,
+    key: &[u8; 32],
+    camera: &str,
+) -> Result<&'c DevicePublic, LiveError> {
+    for member_chain in members {
+        let Some(member) = chain.member(&member_chain.root()) else {
+            continue;
+        };
+        if let Some(entry) = member_chain.devices().iter().find(|d| d.key.sign() == key) {
+            if !member.may_watch(hub.public().as_bytes(), camera) {
+                return Err(LiveError::CameraNotGiven);
+            }
+            return Ok(&entry.key);
+        }
+    }
+    Err(LiveError::SignerNotInChain)
+}
+
 fn current_device<'c>(
     chain: &'c VerifiedChain,
     key: &[u8; 32],
@@ -1236,6 +1282,87 @@ mod tests {
         let mut not_utf8 = offer.to_vec();
         not_utf8[camera_len_at + 1] = 0xff;
         assert_eq!(Offer::from_bytes(&not_utf8), Err(LiveError::BadCamera));
+    }
+
+    #[test]
+    fn a_household_member_watches_only_the_cameras_given() {
+        let owner = Account::new();
+        let member = Account::new();
+        let member_root = member.chain().root();
+        let hub_key = *owner.hub.public().as_bytes();
+        let mut builder = owner.builder.clone();
+        builder
+            .append(
+                ChainOp::AddMember {
+                    root: member_root,
+                    label: name("lodger"),
+                },
+                &owner.phone,
+            )
+            .unwrap();
+        let members = [member.chain().clone()];
+        let answer = |chain: &VerifiedChain, camera: &str| {
+            let view = PendingView::start(&member.laptop, camera, NOW).unwrap();
+            answer_household_offer(
+                &owner.hub,
+                chain,
+                &members,
+                view.offer_bytes(),
+                Some(camera),
+                NOW,
+                OfferWindow::default(),
+            )
+            .map(|accepted| (view, accepted))
+        };
+        // A member, but given no camera.
+        assert_eq!(
+            answer(builder.chain(), CAMERA).unwrap_err(),
+            LiveError::CameraNotGiven
+        );
+        builder
+            .append(
+                ChainOp::MemberCameras {
+                    root: member_root,
+                    cameras: vec![crate::CameraRef::new(hub_key, CAMERA).unwrap()],
+                },
+                &owner.phone,
+            )
+            .unwrap();
+        // Given: the member's device gets a stream it can open, checked under the owner's chain.
+        let (view, accepted) = answer(builder.chain(), CAMERA).unwrap();
+        let mut opener = view
+            .finish(&accepted.answer, builder.chain(), &owner.hub.public())
+            .unwrap();
+        let mut sealer = accepted.sealer;
+        let frame = sealer.seal(FrameKind::Init, b"init").unwrap();
+        assert_eq!(opener.open(&frame).unwrap().payload, b"init");
+        // Another camera of the same hub is not given.
+        assert_eq!(
+            answer(builder.chain(), "garden").unwrap_err(),
+            LiveError::CameraNotGiven
+        );
+        // Without the member's chain, or once removed, the device is nobody.
+        let view = PendingView::start(&member.laptop, CAMERA, NOW).unwrap();
+        assert_eq!(
+            answer_offer(
+                &owner.hub,
+                builder.chain(),
+                view.offer_bytes(),
+                Some(CAMERA),
+                NOW,
+                OfferWindow::default()
+            )
+            .unwrap_err(),
+            LiveError::SignerNotInChain
+        );
+        builder
+            .append(ChainOp::RemoveMember { root: member_root }, &owner.phone)
+            .unwrap();
+        assert_eq!(
+            answer(builder.chain(), CAMERA).unwrap_err(),
+            LiveError::SignerNotInChain
+        );
+        assert_eq!(LiveError::CameraNotGiven.code(), "camera_not_given");
     }
 
     #[test]
@@ -1965,7 +2092,7 @@ mod tests {
         assert_eq!(hex::encode(view.offer_bytes()), KAT_OFFER);
         let accepted = answer_with(
             &hub,
-            chain,
+            (chain, &[]),
             view.offer_bytes(),
             Some(CAMERA),
             NOW,

@@ -6,7 +6,7 @@
 //!                                               sealed with the stream key
 //!                                                   │ stream id ‖ sealed frame
 //! server ◀──────────── control connection ◀─────────┘
-//!        ──offer──▶ refresh the chain, answer_offer ──answer──▶
+//!        ──offer──▶ refresh the chains, answer the offer ──answer──▶
 //! ```
 //!
 //! The hub keeps no open port: it dials out, reconnects with backoff, and answers an offer
@@ -23,7 +23,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use futures::{SinkExt, StreamExt};
 use porchlight_client::E2eError;
-use porchlight_client::crypto::live::{FrameKind, FrameSealer, OfferWindow, answer_offer};
+use porchlight_client::crypto::live::{
+    FrameKind, FrameSealer, OfferWindow, answer_household_offer,
+};
 use porchlight_client::hub as hubs;
 use porchlight_client::proto::{HUB_LIVE_PATH, HubControl, HubReport};
 use porchlight_media::{EventKind, FragmentEnd, Frame, VideoParams, fragment_since, init_segment};
@@ -131,6 +133,7 @@ pub(crate) async fn live_loop(hub: Arc<Hub>, mut shutdown: watch::Receiver<bool>
 /// One control connection, from connect to close. `Ok` only when the hub is stopping.
 async fn session(hub: &Arc<Hub>, shutdown: &mut watch::Receiver<bool>) -> Result<(), SessionError> {
     let (client, chain) = hubs::connect(&hub.home, now_ms()).await?;
+    hub.refresh_members(&client, &chain).await;
     hub.set_chain(chain);
     let mut socket = client
         .websocket(HUB_LIVE_PATH)
@@ -248,7 +251,8 @@ async fn control_message(
             // Through `connect`, which renews the hub's token: the control connection outlives
             // the 15-minute token it was opened with.
             let chain = match hubs::connect(&hub.home, now_ms()).await {
-                Ok((_, chain)) => {
+                Ok((client, chain)) => {
+                    hub.refresh_members(&client, &chain).await;
                     hub.set_chain(chain.clone());
                     chain
                 }
@@ -260,9 +264,10 @@ async fn control_message(
                 }
             };
             let now = u64::try_from(now_ms()).unwrap_or(0);
-            let accepted = match answer_offer(
+            let accepted = match answer_household_offer(
                 &hub.secret,
                 &chain,
+                &hub.members(),
                 &offer,
                 Some(&camera),
                 now,

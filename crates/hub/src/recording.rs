@@ -19,7 +19,7 @@ use crate::config::{CameraConfig, CameraSource};
 use crate::run::{Hub, now_ms, stopped};
 use crate::source::{self, RtspSource, SourceEvent, SourceStatus};
 use crate::spool::{ClipMeta, Spool, SpoolEntry, SpoolError};
-use porchlight_client::crypto::{HubSecret, VerifiedChain};
+use porchlight_client::crypto::{DevicePublic, HubSecret};
 
 /// Frames a camera's source may queue before it starts dropping (up to a keyframe).
 const SOURCE_QUEUE: usize = 256;
@@ -362,10 +362,12 @@ fn seal_into_spool(
     rest.seek(SeekFrom::Start(init_len))
         .map_err(|e| format!("{}: {e}", recording.display()))?;
     let plaintext = head.chain(Cursor::new(meta_box)).chain(rest);
+    let recipients =
+        chain.recipients_for_camera(hub.secret.public().as_bytes(), camera, &hub.members());
     seal_to_spool(
         &hub.spool,
         &hub.secret,
-        &chain,
+        &recipients,
         plaintext,
         camera,
         start_ms,
@@ -374,25 +376,25 @@ fn seal_into_spool(
     .map_err(|e| e.to_string())
 }
 
-/// Seals `plaintext` to the chain's devices and recovery key into the spool, with a fresh
-/// upload key and the hub's signed statement.
+/// Seals `plaintext` to `recipients` (`VerifiedChain::recipients_for_camera`: the owner's
+/// devices and recovery key, and the devices of household members given this camera) into the
+/// spool, with a fresh upload key and the hub's signed statement.
 pub fn seal_to_spool(
     spool: &Spool,
     secret: &HubSecret,
-    chain: &VerifiedChain,
+    recipients: &[DevicePublic],
     plaintext: impl Read,
     camera: &str,
     start_ms: i64,
     duration_ms: u64,
 ) -> Result<SpoolEntry, SpoolError> {
-    let recipients = chain.recipients();
     let mut key = [0u8; 16];
     rand::fill(&mut key);
     let upload_key: String = key.iter().map(|b| format!("{b:02x}")).collect();
     spool.add(|out: &File| {
         let sealed = seal_clip(
             secret,
-            &recipients,
+            recipients,
             std::io::BufReader::new(plaintext),
             out,
             camera,

@@ -109,6 +109,9 @@ pub struct Hub {
     pub(crate) spool: Spool,
     pub(crate) recording_dir: PathBuf,
     chain: RwLock<Option<Arc<VerifiedChain>>>,
+    /// The chains of household members given a camera of this hub, each verified from the
+    /// root the owner's chain names: their devices are sealed to and may watch live.
+    members: RwLock<Arc<Vec<VerifiedChain>>>,
     /// Wakes the uploader when a clip is queued.
     pub(crate) queued: Notify,
     /// Set when the server says the owner's chain changed: the uploader fetches and verifies
@@ -165,6 +168,41 @@ impl Hub {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(chain));
     }
 
+    /// The members' chains clips are sealed to: the last ones verified.
+    pub(crate) fn members(&self) -> Arc<Vec<VerifiedChain>> {
+        self.members
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// After the owner's chain was verified from the server: the members' chains too. A
+    /// member chain the server serves that does not verify is not used (the kept one is),
+    /// and a failure to fetch keeps what the hub had: sealing then names fewer devices, never
+    /// a device the owner did not give the camera to.
+    pub(crate) async fn refresh_members(
+        &self,
+        client: &porchlight_client::Client,
+        chain: &VerifiedChain,
+    ) {
+        let members = match hubs::verified_members(&self.home, client, chain).await {
+            Ok(refreshed) => {
+                for (root, error) in &refreshed.refused {
+                    tracing::warn!(member = %&root.to_hex()[..16], %error, "a household member's chain was refused; using the one kept");
+                }
+                refreshed.chains
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not fetch household members' chains; using the ones kept");
+                hubs::cached_members(&self.home, chain).unwrap_or_default()
+            }
+        };
+        *self
+            .members
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(members);
+    }
+
     pub(crate) fn camera_status(&self, name: &str, change: impl FnOnce(&mut CameraStatus)) {
         change(lock(&self.cameras).entry(name.to_owned()).or_default());
     }
@@ -203,9 +241,11 @@ impl Hub {
             "kind": kind.as_str(),
             "at_ms": now_ms(),
         });
+        let recipients =
+            chain.recipients_for_camera(self.secret.public().as_bytes(), camera, &self.members());
         match porchlight_client::crypto::seal_notice(
             &self.secret,
-            &chain.recipients(),
+            &recipients,
             body.to_string().as_bytes(),
         ) {
             Ok(notice) => {
@@ -260,6 +300,8 @@ pub async fn run(
 
     // A chain to seal to before any camera starts.
     let (_, chain) = connect_or_cached(&home).await?;
+    // Refreshed by the uploader as soon as it reaches the server.
+    let members = hubs::cached_members(&home, &chain).unwrap_or_default();
 
     let mut triggers = BTreeMap::new();
     let mut live = BTreeMap::new();
@@ -275,6 +317,7 @@ pub async fn run(
         secret,
         spool,
         recording_dir,
+        members: RwLock::new(Arc::new(members)),
         chain: RwLock::new(Some(Arc::new(chain))),
         queued: Notify::new(),
         chain_stale: AtomicBool::new(false),

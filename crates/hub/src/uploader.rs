@@ -56,6 +56,7 @@ pub(crate) async fn upload_loop(hub: Arc<Hub>, mut shutdown: watch::Receiver<boo
         if client.is_none() || stale || last_refresh.elapsed() >= CHAIN_REFRESH {
             match hubs::connect(&hub.home, now_ms()).await {
                 Ok((connected, chain)) => {
+                    hub.refresh_members(&connected, &chain).await;
                     hub.set_chain(chain);
                     client = Some(connected);
                     last_refresh = tokio::time::Instant::now();

@@ -116,6 +116,39 @@ pub enum Command {
     /// this device), withdraw one.
     #[command(subcommand)]
     ResearchItems(ResearchItemsCommand),
+    /// Household members: other accounts given some of this account's cameras, live and
+    /// recorded (their devices are named in those cameras' new clips and may watch them live);
+    /// and the households this account belongs to.
+    #[command(subcommand)]
+    Household(HouseholdCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HouseholdCommand {
+    /// This account's root, its household members, and the households it belongs to.
+    List,
+    /// Add an account (by its root) to the household, giving it the cameras named.
+    Add(HouseholdGiveArgs),
+    /// Set the cameras a member has (none when no --camera is given).
+    Cameras(HouseholdGiveArgs),
+    /// Remove a member: new clips no longer name their devices.
+    Remove {
+        /// The member's root (64 hex digits).
+        root: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct HouseholdGiveArgs {
+    /// The other account's root (64 hex digits; `porchlight household list` on their device
+    /// shows it).
+    pub root: String,
+    /// A label for the member, kept in the chain (`add` only).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// A camera of this account to give, by name or id; repeat for more.
+    #[arg(long)]
+    pub camera: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -286,3 +286,20 @@ pub struct HeaderReplace {
 pub struct Deleted {
     pub deleted: u64,
 }
+
+/// One account's device chain, with its root (hex of link 0's hash): a household member's,
+/// or the owner of a household one belongs to. The reader verifies it from the root it
+/// trusts (the one a verified chain names), never from this field alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountChain {
+    pub root: String,
+    pub links: Vec<String>,
+}
+
+/// Chains of the accounts on the other side of a household link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HouseholdChains {
+    pub chains: Vec<AccountChain>,
+}

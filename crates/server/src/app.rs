@@ -28,7 +28,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::notify::{DeliveryWorker, Notifier, NotifyError};
-use crate::routes::{access, accounts, clips, devices, hubs, live, log, ops, research, staff};
+use crate::routes::{
+    access, accounts, clips, devices, household, hubs, live, log, ops, research, staff,
+};
 use crate::state::{AppState, Shared};
 use crate::telemetry;
 use crate::tlog::LogSigner;
@@ -82,6 +84,9 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(hubs::hub_token))
         .routes(routes!(hubs::list_hubs))
         .routes(routes!(hubs::hub_chain))
+        .routes(routes!(household::hub_members))
+        .routes(routes!(household::members))
+        .routes(routes!(household::owners))
         .routes(routes!(clips::upload_clip))
         .routes(routes!(clips::list_cameras))
         .routes(routes!(clips::update_camera))

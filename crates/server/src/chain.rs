@@ -100,6 +100,19 @@ pub fn membership(chain: &VerifiedChain) -> ChainMembership {
             .iter()
             .map(|m| m.root.as_bytes().to_vec())
             .collect(),
+        member_cameras: chain
+            .members()
+            .iter()
+            .flat_map(|m| {
+                m.cameras.iter().map(|c| {
+                    (
+                        m.root.as_bytes().to_vec(),
+                        c.hub_key.to_vec(),
+                        c.camera.clone(),
+                    )
+                })
+            })
+            .collect(),
     }
 }
 
@@ -128,5 +141,13 @@ pub fn describe(link: &Link) -> (&'static str, String) {
             format!("household member \"{}\" added", label.as_str()),
         ),
         ChainOp::RemoveMember { .. } => ("member_removed", "household member removed".to_owned()),
+        ChainOp::MemberCameras { cameras, .. } => (
+            "member_cameras",
+            match cameras.len() {
+                0 => "household member given no cameras".to_owned(),
+                1 => "household member given 1 camera".to_owned(),
+                n => format!("household member given {n} cameras"),
+            },
+        ),
     }
 }

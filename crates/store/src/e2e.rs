@@ -28,6 +28,8 @@ pub struct ChainMembership {
     pub device_sign_keys: Vec<Vec<u8>>,
     pub hub_keys: Vec<Vec<u8>>,
     pub member_roots: Vec<Vec<u8>>,
+    /// `(member root, hub key, camera name)`: what each member was given.
+    pub member_cameras: Vec<(Vec<u8>, Vec<u8>, String)>,
 }
 
 /// What an append changed beyond the links.
@@ -134,17 +136,24 @@ pub struct ClipQuery {
     pub limit: i64,
 }
 
-/// True when `$1` may see what the account in `column` owns: it is that account, or that
-/// account's chain names `$1`'s root as a household member.
-macro_rules! visible_to_viewer {
-    ($column:literal) => {
+/// True when `$1` may see the camera whose row is `cam` (with its hub row joined as `$hub`):
+/// it owns the camera, or the owner's chain gave this camera to `$1`'s root as a household
+/// member's (`household_cameras`, kept in line with the verified chain).
+macro_rules! camera_visible_to_viewer {
+    ($cam:literal, $hub:literal) => {
         concat!(
             "(",
-            $column,
-            " = $1 OR ",
-            $column,
-            " IN (SELECT hm.owner_account_id FROM household_members hm \
-             JOIN chain_roots r ON r.root = hm.member_root WHERE r.account_id = $1))"
+            $cam,
+            ".account_id = $1 OR EXISTS (SELECT 1 FROM household_cameras hc \
+             JOIN chain_roots r ON r.root = hc.member_root \
+             WHERE r.account_id = $1 AND hc.owner_account_id = ",
+            $cam,
+            ".account_id \
+             AND hc.hub_key = ",
+            $hub,
+            ".hub_key AND hc.camera_name = ",
+            $cam,
+            ".name))"
         )
     };
 }
@@ -360,6 +369,22 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        sqlx::query("DELETE FROM household_cameras WHERE owner_account_id = $1")
+            .bind(account_id)
+            .execute(&mut *tx)
+            .await?;
+        for (root, hub_key, camera) in &membership.member_cameras {
+            sqlx::query(
+                "INSERT INTO household_cameras (owner_account_id, member_root, hub_key, camera_name) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(account_id)
+            .bind(root)
+            .bind(hub_key)
+            .bind(camera)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(outcome)
     }
@@ -371,6 +396,43 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.map(|r| r.try_get("account_id")).transpose()?)
+    }
+
+    /// `(root, account)` of each household member of `owner_account_id` that has an account
+    /// here (a member root nobody signed up with yet names nobody).
+    pub async fn household_members_of(
+        &self,
+        owner_account_id: &str,
+    ) -> Result<Vec<(Vec<u8>, String)>> {
+        let rows = sqlx::query(
+            "SELECT hm.member_root AS root, r.account_id AS account_id FROM household_members hm \
+             JOIN chain_roots r ON r.root = hm.member_root \
+             WHERE hm.owner_account_id = $1 ORDER BY hm.member_root",
+        )
+        .bind(owner_account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("root")?, r.try_get("account_id")?)))
+            .collect()
+    }
+
+    /// `(root, account)` of each account whose chain names `member_account_id`'s root as a
+    /// household member.
+    pub async fn households_of(&self, member_account_id: &str) -> Result<Vec<(Vec<u8>, String)>> {
+        let rows = sqlx::query(
+            "SELECT owner_root.root AS root, hm.owner_account_id AS account_id \
+             FROM household_members hm \
+             JOIN chain_roots mine ON mine.root = hm.member_root \
+             JOIN chain_roots owner_root ON owner_root.account_id = hm.owner_account_id \
+             WHERE mine.account_id = $1 ORDER BY owner_root.root",
+        )
+        .bind(member_account_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("root")?, r.try_get("account_id")?)))
+            .collect()
     }
 
     // ---- devices ----
@@ -651,9 +713,10 @@ impl Store {
     /// Cameras `viewer` may see: its own and its households'.
     pub async fn cameras_visible_to(&self, viewer: &str) -> Result<Vec<Camera>> {
         let sql = concat!(
-            "SELECT id, account_id, hub_id, name, retention_days, created_at_ms FROM cameras WHERE ",
-            visible_to_viewer!("account_id"),
-            " ORDER BY name, id"
+            "SELECT cam.id, cam.account_id, cam.hub_id, cam.name, cam.retention_days, \
+             cam.created_at_ms FROM cameras cam JOIN hubs h ON h.id = cam.hub_id WHERE ",
+            camera_visible_to_viewer!("cam", "h"),
+            " ORDER BY cam.name, cam.id"
         );
         let rows = sqlx::query(sql).bind(viewer).fetch_all(&self.pool).await?;
         rows.iter().map(camera).collect()
@@ -731,7 +794,7 @@ impl Store {
             clip_columns!(),
             " FROM clips c JOIN cameras cam ON cam.id = c.camera_id JOIN hubs h ON h.id = c.hub_id \
              WHERE c.id = $2 AND ",
-            visible_to_viewer!("c.account_id")
+            camera_visible_to_viewer!("cam", "h")
         );
         let row = sqlx::query(sql)
             .bind(viewer)
@@ -748,7 +811,7 @@ impl Store {
             "SELECT ",
             clip_columns!(),
             " FROM clips c JOIN cameras cam ON cam.id = c.camera_id JOIN hubs h ON h.id = c.hub_id WHERE ",
-            visible_to_viewer!("c.account_id"),
+            camera_visible_to_viewer!("cam", "h"),
             " AND ($2 = '' OR c.camera_id = $2) AND ($3 = '' OR cam.name = $3) \
              AND c.start_ms >= $4 AND c.start_ms < $5 \
              AND (c.start_ms > $6 OR (c.start_ms = $6 AND c.id > $7)) \

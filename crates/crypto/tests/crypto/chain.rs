@@ -1,6 +1,6 @@
 use porchlight_crypto::{
-    ChainBuilder, ChainError, ChainOp, DeviceSecret, HubKey, HubSecret, Link, LinkHash, OpError,
-    RecoveryKey, verify_chain,
+    CameraRef, ChainBuilder, ChainError, ChainOp, DeviceSecret, HubKey, HubSecret, Link, LinkHash,
+    LinkParseError, MAX_MEMBER_CAMERAS, OpError, RecoveryKey, verify_chain,
 };
 
 use crate::{fixed_device, name};
@@ -588,3 +588,171 @@ const ADD_HUB_HEX: &str = concat!(
     "7a113b2645b6d8b1415fa1edf1550702"
 );
 const ADD_HUB_HASH: &str = "3ce324590f80396565e93b615d234ee8d23bdd49c6cf9960c8de3c4634ebc28a";
+
+/// A member's own account: two devices and a recovery key.
+fn member_account() -> (ChainBuilder, DeviceSecret, DeviceSecret) {
+    let tablet = DeviceSecret::generate();
+    let watch = DeviceSecret::generate();
+    let (recovery, _) = RecoveryKey::generate();
+    let mut builder = ChainBuilder::genesis(&tablet, name("tablet"), recovery.public()).unwrap();
+    builder
+        .append(
+            ChainOp::AddDevice {
+                name: name("watch"),
+                device: watch.public(),
+            },
+            &tablet,
+        )
+        .unwrap();
+    (builder, tablet, watch)
+}
+
+#[test]
+fn member_cameras_decide_what_a_hub_seals_to() {
+    let mut a = account();
+    let (member, tablet, watch) = member_account();
+    let member_root = member.chain().root();
+    let hub_key = *a.hub.public().as_bytes();
+    a.builder
+        .append(
+            ChainOp::AddMember {
+                root: member_root,
+                label: name("lodger"),
+            },
+            &a.phone,
+        )
+        .unwrap();
+    let owner_only = a.builder.chain().recipients();
+    // Added, but given no camera yet: the member is named by nothing.
+    let members = [member.chain().clone()];
+    assert_eq!(
+        a.builder
+            .chain()
+            .recipients_for_camera(&hub_key, "front", &members),
+        owner_only
+    );
+
+    let front = CameraRef::new(hub_key, "front").unwrap();
+    a.builder
+        .append(
+            ChainOp::MemberCameras {
+                root: member_root,
+                cameras: vec![front.clone(), front.clone()],
+            },
+            &a.laptop,
+        )
+        .unwrap();
+    let chain = a.builder.chain();
+    assert_eq!(chain.member(&member_root).unwrap().cameras, vec![front]);
+    let mut expected = owner_only.clone();
+    expected.extend([tablet.public(), watch.public()]);
+    assert_eq!(
+        chain.recipients_for_camera(&hub_key, "front", &members),
+        expected
+    );
+    // Another camera, another hub, or a chain that is not a member: owner only.
+    assert_eq!(
+        chain.recipients_for_camera(&hub_key, "garden", &members),
+        owner_only
+    );
+    assert_eq!(
+        chain.recipients_for_camera(&[9; 32], "front", &members),
+        owner_only
+    );
+    let (stranger, _, _) = member_account();
+    assert_eq!(
+        chain.recipients_for_camera(&hub_key, "front", &[stranger.chain().clone()]),
+        owner_only
+    );
+
+    // The link survives its encoding, and a verifier reaches the same state.
+    let links = a.builder.links().to_vec();
+    let decoded: Vec<Link> = links
+        .iter()
+        .map(|l| Link::from_bytes(&l.to_bytes()).unwrap())
+        .collect();
+    assert_eq!(decoded, links);
+    let verified = verify_chain(&decoded, &root(&links), None).unwrap();
+    assert_eq!(
+        verified.recipients_for_camera(&hub_key, "front", &members),
+        expected
+    );
+
+    // Removing the member: new clips no longer name the member's devices.
+    a.builder
+        .append(ChainOp::RemoveMember { root: member_root }, &a.phone)
+        .unwrap();
+    assert_eq!(
+        a.builder
+            .chain()
+            .recipients_for_camera(&hub_key, "front", &members),
+        owner_only
+    );
+}
+
+#[test]
+fn member_cameras_must_make_sense() {
+    let mut a = account();
+    let hub_key = *a.hub.public().as_bytes();
+    let gran = LinkHash::from_bytes([7; 32]);
+    let give = |root: LinkHash, cameras: Vec<CameraRef>| ChainOp::MemberCameras { root, cameras };
+    let front = CameraRef::new(hub_key, "front").unwrap();
+
+    let refused = |a: &mut Account, op: ChainOp, want: OpError| {
+        let phone = a.phone.clone();
+        let err = a.builder.append(op, &phone).unwrap_err();
+        assert!(
+            matches!(err, ChainError::InvalidOp { reason, .. } if reason == want),
+            "{err:?}"
+        );
+    };
+    refused(
+        &mut a,
+        give(LinkHash::from_bytes([8; 32]), vec![front.clone()]),
+        OpError::MemberNotPresent,
+    );
+    refused(
+        &mut a,
+        give(gran, vec![CameraRef::new([3; 32], "front").unwrap()]),
+        OpError::CameraHubNotPresent,
+    );
+    let many: Vec<CameraRef> = (0..=MAX_MEMBER_CAMERAS)
+        .map(|i| CameraRef::new(hub_key, &format!("cam{i}")).unwrap())
+        .collect();
+    refused(&mut a, give(gran, many), OpError::TooManyCameras);
+    refused(
+        &mut a,
+        give(
+            gran,
+            vec![CameraRef {
+                hub_key,
+                camera: "bad\nname".to_owned(),
+            }],
+        ),
+        OpError::BadCameraName,
+    );
+    assert!(CameraRef::new(hub_key, "").is_err());
+    assert!(CameraRef::new(hub_key, &"x".repeat(129)).is_err());
+
+    // Removing the hub takes its cameras from every member.
+    a.builder.append(give(gran, vec![front]), &a.phone).unwrap();
+    let given = a.builder.links().last().unwrap().to_bytes();
+    a.builder
+        .append(ChainOp::RemoveHub { hub_key }, &a.phone)
+        .unwrap();
+    assert!(a.builder.chain().member(&gran).unwrap().cameras.is_empty());
+
+    // A link claiming more cameras than allowed does not even parse.
+    let at = given
+        .windows(33)
+        .position(|w| w[..32] == *gran.as_bytes() && w[32] == 1)
+        .unwrap()
+        + 32;
+    let mut bytes = given.clone();
+    bytes[at] = u8::try_from(MAX_MEMBER_CAMERAS + 1).unwrap();
+    assert_eq!(
+        Link::from_bytes(&bytes).unwrap_err(),
+        LinkParseError::TooManyCameras
+    );
+    assert!(Link::from_bytes(&given).is_ok());
+}

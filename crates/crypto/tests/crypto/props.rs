@@ -28,6 +28,16 @@ static LINKS: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
             name: name("porch"),
             hub: hub.public(),
         },
+        ChainOp::AddMember {
+            root: LinkHash::from_bytes([6; 32]),
+            label: name("lodger"),
+        },
+        ChainOp::MemberCameras {
+            root: LinkHash::from_bytes([6; 32]),
+            cameras: vec![
+                porchlight_crypto::CameraRef::new(*hub.public().as_bytes(), "front").unwrap(),
+            ],
+        },
         ChainOp::RemoveHub {
             hub_key: *hub.public().as_bytes(),
         },

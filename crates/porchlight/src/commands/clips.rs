@@ -4,7 +4,8 @@
 use std::path::Path;
 
 use porchlight_client::crypto::age::Identity;
-use porchlight_client::vault::CheckedChain;
+use porchlight_client::household;
+use porchlight_client::vault::{CheckedChain, Vault};
 use porchlight_client::viewer::{
     RewrapReport, download_and_open, export_clip, open_age_file, owned_clips, rewrap_clips,
 };
@@ -26,15 +27,26 @@ pub(super) fn clips(ctx: &Ctx, command: ClipsCommand) -> anyhow::Result<()> {
     }
 }
 
-/// Re-wraps every clip the account owns for the devices `checked` names, with a progress bar.
+/// Re-wraps every clip the account owns for the devices `checked` names and the devices of
+/// the household members given each clip's camera, with a progress bar.
 pub(super) fn rewrap_owned(
     ctx: &Ctx,
     client: &Client,
+    vault: &Vault,
     identity: &dyn Identity,
     checked: &CheckedChain,
 ) -> anyhow::Result<RewrapReport> {
     let clips = ctx.block_on(owned_clips(client))?;
-    let recipients = checked.chain.recipients();
+    let members = ctx.block_on(household::members(client, vault, &checked.chain))?;
+    for (root, error) in &members.refused {
+        eprintln!(
+            "warning: household member {}: {error}; using the chain kept for it",
+            &root.to_hex()[..16]
+        );
+    }
+    let chain = &checked.chain;
+    let recipients =
+        |hub: &[u8; 32], camera: &str| chain.recipients_for_camera(hub, camera, &members.chains);
     let mut progress = Progress::new("re-wrapping clips");
     let report = ctx.block_on(rewrap_clips(
         client,
@@ -103,7 +115,14 @@ fn get(ctx: &Ctx, id: &str, output: &Path) -> anyhow::Result<()> {
     let (client, session, vault) = ctx.keyed()?;
     let me = vault.require_device_secret()?;
     let checked = ctx.block_on(vault.verified_chain(&client, &session))?;
-    let opened = ctx.block_on(download_and_open(&client, &checked.chain, id, me, output))?;
+    // A household's clip is checked under the owner's chain, the one that gave the camera.
+    let chain = ctx.block_on(household::chain_for_clip(
+        &client,
+        &vault,
+        &checked.chain,
+        id,
+    ))?;
+    let opened = ctx.block_on(download_and_open(&client, &chain, id, me, output))?;
     let clip = &opened.clip;
     let got = GotClip {
         id: clip.summary.id.clone(),
@@ -190,7 +209,12 @@ fn export(ctx: &Ctx, out: &Path) -> anyhow::Result<()> {
     let mut failed = Vec::new();
     for (done, summary) in clips.iter().enumerate() {
         progress.update(done, clips.len());
-        match ctx.block_on(export_clip(&client, &checked.chain, &summary.id, out)) {
+        let exported = ctx.block_on(async {
+            let chain =
+                household::chain_for_clip(&client, &vault, &checked.chain, &summary.id).await?;
+            export_clip(&client, &chain, &summary.id, out).await
+        });
+        match exported {
             Ok(exported) => entries.push(IndexEntry {
                 id: exported.clip.summary.id.clone(),
                 camera: exported.clip.statement.camera_id().to_owned(),
@@ -284,7 +308,7 @@ fn rewrap(ctx: &Ctx) -> anyhow::Result<()> {
     if !checked.chain.devices().iter().any(|d| d.key == me.public()) {
         return Err(E2eError::NotInChain.into());
     }
-    let report = rewrap_owned(ctx, &client, &me, &checked)?;
+    let report = rewrap_owned(ctx, &client, &vault, &me, &checked)?;
     let answer = RewrapOutput {
         chain: ChainSummary::from(&checked.chain),
         recipients: checked.chain.recipients().len(),

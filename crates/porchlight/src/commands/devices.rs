@@ -229,13 +229,13 @@ struct ChainChange {
 }
 
 #[derive(Serialize)]
-struct RewrapFailed {
-    clip_id: String,
-    code: &'static str,
-    message: String,
+pub(super) struct RewrapFailed {
+    pub(super) clip_id: String,
+    pub(super) code: &'static str,
+    pub(super) message: String,
 }
 
-fn failures(report: &RewrapReport) -> Vec<RewrapFailed> {
+pub(super) fn failures(report: &RewrapReport) -> Vec<RewrapFailed> {
     report
         .failed
         .iter()
@@ -330,7 +330,7 @@ fn approve(ctx: &Ctx, id: &str, expected: Option<&str>) -> anyhow::Result<()> {
             device: public.clone(),
         })
     }))?;
-    let report = rewrap_owned(ctx, &client, &me, &checked)?;
+    let report = rewrap_owned(ctx, &client, &vault, &me, &checked)?;
     finish_change(
         ctx,
         &ChainChange {
@@ -372,7 +372,7 @@ fn remove(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
             device_sign_key: *public.sign(),
         })
     }))?;
-    let report = rewrap_owned(ctx, &client, &me, &checked)?;
+    let report = rewrap_owned(ctx, &client, &vault, &me, &checked)?;
     finish_change(
         ctx,
         &ChainChange {
@@ -432,7 +432,7 @@ fn restore(ctx: &Ctx) -> anyhow::Result<()> {
             })
         }),
     )?;
-    let report = rewrap_owned(ctx, &client, &recovery, &checked)?;
+    let report = rewrap_owned(ctx, &client, &vault, &recovery, &checked)?;
     finish_change(
         ctx,
         &ChainChange {

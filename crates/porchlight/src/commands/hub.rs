@@ -252,6 +252,13 @@ fn hub_upload(
     let config = home.require_config()?;
     warn_if_plaintext(&config.server_url);
     let (client, chain) = runtime.block_on(hubs::connect(&home, now_ms()))?;
+    let members = runtime.block_on(hubs::verified_members(&home, &client, &chain))?;
+    for (root, error) in &members.refused {
+        eprintln!(
+            "warning: household member {}: {error}; sealing to the chain kept for it",
+            &root.to_hex()[..16]
+        );
+    }
     let start_ms = hubs::file_time_ms(&args.file, now_ms());
     // Through the durable queue, as `hub run` does: sealed and synced first, then uploaded,
     // and forgotten only once the server has it.
@@ -259,7 +266,7 @@ fn hub_upload(
     let entry = seal_file(
         &home,
         &spool,
-        &chain,
+        (&chain, &members.chains),
         &args.file,
         &args.camera,
         start_ms,
@@ -307,7 +314,10 @@ fn open_spool(state: &std::path::Path) -> anyhow::Result<Spool> {
 fn seal_file(
     home: &HubHome,
     spool: &Spool,
-    chain: &porchlight_client::crypto::VerifiedChain,
+    (chain, members): (
+        &porchlight_client::crypto::VerifiedChain,
+        &[porchlight_client::crypto::VerifiedChain],
+    ),
     file: &std::path::Path,
     camera: &str,
     start_ms: i64,
@@ -316,10 +326,11 @@ fn seal_file(
     let secret = home.require_secret()?;
     let plaintext =
         std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+    let recipients = chain.recipients_for_camera(secret.public().as_bytes(), camera, members);
     Ok(seal_to_spool(
         spool,
         &secret,
-        chain,
+        &recipients,
         plaintext,
         camera,
         start_ms,
@@ -391,7 +402,15 @@ fn hub_enqueue(
         return Err(E2eError::HubNotPaired { path: args.state }.into());
     }
     let home = HubHome::open(&args.state)?;
-    let (_, chain) = runtime.block_on(porchlight_hub::run::connect_or_cached(&home))?;
+    let (client, chain) = runtime.block_on(porchlight_hub::run::connect_or_cached(&home))?;
+    let members = match &client {
+        Some(client) => {
+            runtime
+                .block_on(hubs::verified_members(&home, client, &chain))?
+                .chains
+        }
+        None => hubs::cached_members(&home, &chain)?,
+    };
     let spool = open_spool(&args.state)?;
     let mut queued = Vec::new();
     for file in &args.files {
@@ -399,7 +418,7 @@ fn hub_enqueue(
         let entry = seal_file(
             &home,
             &spool,
-            &chain,
+            (&chain, &members),
             file,
             &args.camera,
             start_ms,

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use porchlight_client::crypto::HubKey;
+use porchlight_client::household;
 use porchlight_client::live::{LiveLimits, LiveSummary, watch};
 use porchlight_client::proto::CameraInfo;
 use serde::Serialize;
@@ -37,27 +38,46 @@ pub(super) fn live(ctx: &Ctx, args: LiveArgs) -> anyhow::Result<()> {
         .map_err(|e| ctx.session_error(e))?
         .cameras;
     let camera = pick_camera(&cameras, &args.camera)?;
-    let hubs = ctx
-        .block_on(client.hubs())
-        .map_err(|e| ctx.session_error(e))?
-        .hubs;
-    let hub_key = hubs
-        .iter()
-        .find(|h| h.id == camera.hub_id)
-        .and_then(|h| {
-            let mut bytes = [0u8; 32];
-            hex::decode_to_slice(&h.hub_key, &mut bytes).ok()?;
-            HubKey::from_bytes(bytes).ok()
-        })
-        .ok_or_else(|| {
-            CliError::new(
-                "hub_unknown",
-                format!(
-                    "the hub of camera \"{}\" is not one of this account's hubs",
-                    clean(&camera.name)
-                ),
-            )
-        })?;
+    // A camera of this account is checked under its own chain; one a household gave it,
+    // under the owner's chain, which names both the hub and the gift.
+    let (chain, hub_key) = if camera.owned {
+        let hubs = ctx
+            .block_on(client.hubs())
+            .map_err(|e| ctx.session_error(e))?
+            .hubs;
+        let hub_key = hubs
+            .iter()
+            .find(|h| h.id == camera.hub_id)
+            .and_then(|h| {
+                let mut bytes = [0u8; 32];
+                hex::decode_to_slice(&h.hub_key, &mut bytes).ok()?;
+                HubKey::from_bytes(bytes).ok()
+            })
+            .ok_or_else(|| {
+                CliError::new(
+                    "hub_unknown",
+                    format!(
+                        "the hub of camera \"{}\" is not one of this account's hubs",
+                        clean(&camera.name)
+                    ),
+                )
+            })?;
+        (checked.chain.clone(), hub_key)
+    } else {
+        let my_root = checked.chain.root();
+        let owners = ctx.block_on(household::owners(&client, &vault, &my_root))?;
+        let (chain, hub_key) = household::given_camera(&owners.chains, &my_root, &camera.name)
+            .ok_or_else(|| {
+                CliError::new(
+                    "not_given",
+                    format!(
+                        "no household this account belongs to gives it camera \"{}\"",
+                        clean(&camera.name)
+                    ),
+                )
+            })?;
+        (chain.clone(), hub_key)
+    };
     let limits = LiveLimits {
         duration: args.seconds.map(Duration::from_secs),
         fragments: args.frames,
@@ -76,7 +96,7 @@ pub(super) fn live(ctx: &Ctx, args: LiveArgs) -> anyhow::Result<()> {
             Box::new(file)
         };
         let watched = tokio::select! {
-            watched = watch(&client, &me, &checked.chain, camera, &hub_key, &mut out, limits) => watched?,
+            watched = watch(&client, &me, &chain, camera, &hub_key, &mut out, limits) => watched?,
             // Ctrl-C ends a live view like any other viewer leaving: what was written plays.
             _ = tokio::signal::ctrl_c() => LiveSummary::default(),
         };

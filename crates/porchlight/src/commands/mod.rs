@@ -7,6 +7,7 @@ mod account;
 mod clips;
 mod devices;
 mod events;
+mod household;
 mod hub;
 mod info;
 mod live;
@@ -65,6 +66,7 @@ pub fn run(
         Command::Staff(command) => staff::staff(&ctx, command),
         Command::Consent(command) => research::consent(&ctx, command),
         Command::ResearchItems(command) => research::research_items(&ctx, command),
+        Command::Household(command) => household::household(&ctx, command),
     }
 }
 

@@ -66,6 +66,7 @@ fn kind(method: &str, path: &str) -> Kind {
         ) => Kind::AnnsOnly,
         (_, p) if p.starts_with("/api/staff/") => Kind::Staff,
         ("GET", "/api/cameras" | "/api/clips") => Kind::ViewList,
+        ("GET", "/api/household/members" | "/api/household/owners") => Kind::Own,
         ("GET", "/api/clips/{id}" | "/api/clips/{id}/payload" | "/api/cameras/{id}/live") => {
             Kind::View
         }
@@ -254,6 +255,15 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
     })
     .await;
     let mut ann_hub = pair_hub(app, &mut ann, "ann hub").await;
+    // Meg is given the camera Ann's clips are of.
+    ann.append(ChainOp::MemberCameras {
+        root: meg.root(),
+        cameras: vec![
+            porchlight_crypto::CameraRef::new(*ann_hub.secret.public().as_bytes(), "ann cam")
+                .unwrap(),
+        ],
+    })
+    .await;
     let mut bob_hub = pair_hub(app, &mut bob, "bob hub").await;
     let bob_clip = upload(&bob, &bob_hub, "bob cam", app.clock_now(), b"bob").await;
 
@@ -475,7 +485,11 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
                     let may_see_anns = match who {
                         Who::Owner => true,
                         Who::OwnHub => via == Via::Bearer,
-                        Who::Member => matches!(kind, Kind::View | Kind::ViewList),
+                        // A member's device reads the owner's chain to check her hubs.
+                        Who::Member => {
+                            matches!(kind, Kind::View | Kind::ViewList)
+                                || path == "/api/household/owners"
+                        }
                         _ => false,
                     };
                     if !may_see_anns {
