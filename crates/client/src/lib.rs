@@ -24,6 +24,7 @@ pub mod access_log;
 pub mod hub;
 pub mod live;
 pub mod research;
+pub mod shares;
 pub mod staff;
 pub mod vault;
 pub mod viewer;
