@@ -15,6 +15,8 @@ mod e2e;
 mod hub_run;
 #[path = "cli/research.rs"]
 mod research;
+#[path = "cli/shares.rs"]
+mod shares;
 #[path = "cli/staff.rs"]
 mod staff;
 

@@ -11,6 +11,7 @@ mod hub;
 mod info;
 mod live;
 mod research;
+mod shares;
 mod staff;
 
 use std::future::Future;
@@ -65,6 +66,10 @@ pub fn run(
         Command::Staff(command) => staff::staff(&ctx, command),
         Command::Consent(command) => research::consent(&ctx, command),
         Command::ResearchItems(command) => research::research_items(&ctx, command),
+        Command::Share(args) => shares::share(&ctx, &args),
+        Command::Unshare(args) => shares::unshare(&ctx, &args),
+        Command::Shares(args) => shares::list(&ctx, &args),
+        Command::Shared(command) => shares::shared(&ctx, command),
     }
 }
 
