@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::Ctx;
 use crate::cli::{ShareArgs, SharedCommand, SharesArgs, UnshareArgs};
 use crate::output::{Table, clean, print_json, rfc3339};
+use crate::report::CliError;
 
 /// What is said whenever a share ends: the server forgets the header; bytes already on the
 /// other account's devices stay there.
@@ -104,7 +105,9 @@ pub(super) fn unshare(ctx: &Ctx, args: &UnshareArgs) -> anyhow::Result<()> {
     let target = match (&args.share_id, &args.with) {
         (_, Some(root)) => ShareTarget::With(parse_root(root)?),
         (Some(id), None) => ShareTarget::Id(id.clone()),
-        (None, None) => unreachable!("clap requires SHARE_ID or --with"),
+        (None, None) => {
+            return Err(CliError::usage("name the share: SHARE_ID, or --with ROOT").into());
+        }
     };
     let (client, _session) = ctx.signed_in()?;
     let share = ctx.block_on(client_shares::unshare(&client, &args.clip, &target))?;
