@@ -134,6 +134,10 @@ pub enum E2eError {
     NotOwned { subject: String },
     #[error("the research item could not be made: {0}")]
     Research(String),
+    #[error("the root: {reason}")]
+    BadRoot { reason: String },
+    #[error("{subject} has no such share")]
+    NoSuchShare { subject: String },
 }
 
 impl E2eError {
@@ -176,6 +180,8 @@ impl E2eError {
             Self::NoConsent { .. } => "no_consent",
             Self::NotOwned { .. } => "not_owned",
             Self::Research(_) => "research_item",
+            Self::BadRoot { .. } => "invalid_input",
+            Self::NoSuchShare { .. } => "not_found",
         }
     }
 

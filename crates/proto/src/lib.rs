@@ -13,11 +13,13 @@ use utoipa::ToSchema;
 mod e2e;
 mod live;
 mod research;
+mod shares;
 mod staff;
 mod tlog;
 pub use e2e::*;
 pub use live::*;
 pub use research::*;
+pub use shares::*;
 pub use staff::*;
 pub use tlog::*;
 
@@ -127,6 +129,8 @@ pub enum ErrorCode {
     NoConsent,
     /// This server has no research program configured.
     ResearchOff,
+    /// No account has a device chain with the root given.
+    UnknownAccount,
 }
 
 impl ErrorCode {
@@ -162,6 +166,7 @@ impl ErrorCode {
             Self::ReceiptStale => "receipt_stale",
             Self::NoConsent => "no_consent",
             Self::ResearchOff => "research_off",
+            Self::UnknownAccount => "unknown_account",
         }
     }
 }

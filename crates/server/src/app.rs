@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::notify::{DeliveryWorker, Notifier, NotifyError};
 use crate::routes::{
-    access, accounts, clips, devices, household, hubs, live, log, ops, research, staff,
+    access, accounts, clips, devices, household, hubs, live, log, ops, research, shares, staff,
 };
 use crate::state::{AppState, Shared};
 use crate::telemetry;
@@ -123,6 +123,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(access::approve))
         .routes(routes!(access::deny))
         .routes(routes!(access::revoke))
+        .routes(routes!(shares::account_chain))
+        .routes(routes!(shares::share_clip, shares::list_shares))
+        .routes(routes!(shares::revoke_share))
+        .routes(routes!(shares::shared_with_me))
+        .routes(routes!(shares::shared_clip_detail))
+        .routes(routes!(shares::shared_payload))
 }
 
 /// The OpenAPI document of every route, generated from the handlers.

@@ -23,6 +23,7 @@ mod e2e;
 mod model;
 mod queries;
 mod research;
+mod shares;
 mod staff;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -32,6 +33,7 @@ pub use blobs::*;
 pub use e2e::*;
 pub use model::*;
 pub use research::*;
+pub use shares::*;
 pub use staff::*;
 pub use tlog::*;
 

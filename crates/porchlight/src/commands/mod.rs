@@ -12,6 +12,7 @@ mod hub;
 mod info;
 mod live;
 mod research;
+mod shares;
 mod staff;
 
 use std::future::Future;
@@ -67,6 +68,10 @@ pub fn run(
         Command::Consent(command) => research::consent(&ctx, command),
         Command::ResearchItems(command) => research::research_items(&ctx, command),
         Command::Household(command) => household::household(&ctx, command),
+        Command::Share(args) => shares::share(&ctx, &args),
+        Command::Unshare(args) => shares::unshare(&ctx, &args),
+        Command::Shares(args) => shares::list(&ctx, &args),
+        Command::Shared(command) => shares::shared(&ctx, command),
     }
 }
 

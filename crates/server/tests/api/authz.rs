@@ -53,6 +53,9 @@ enum Kind {
     Hub,
     /// The staff API: staff sessions only (roles and grants: `staff.rs`).
     Staff,
+    /// One of Ann's clips shared with Meg, by share id: Meg only (Ann shares, she does not
+    /// open through the share).
+    SharedWith,
 }
 
 fn kind(method: &str, path: &str) -> Kind {
@@ -65,6 +68,8 @@ fn kind(method: &str, path: &str) -> Kind {
             | "/api/access-requests/{id}/revoke",
         ) => Kind::AnnsOnly,
         (_, p) if p.starts_with("/api/staff/") => Kind::Staff,
+        (_, "/api/clips/{id}/shares" | "/api/clips/{id}/shares/{share_id}") => Kind::AnnsOnly,
+        ("GET", "/api/shared/{share_id}" | "/api/shared/{share_id}/payload") => Kind::SharedWith,
         ("GET", "/api/cameras" | "/api/clips") => Kind::ViewList,
         ("GET", "/api/household/members" | "/api/household/owners") => Kind::Own,
         ("GET", "/api/clips/{id}" | "/api/clips/{id}/payload" | "/api/cameras/{id}/live") => {
@@ -98,7 +103,9 @@ fn kind(method: &str, path: &str) -> Kind {
             | "/api/research/recipient"
             | "/api/research/items"
             | "/api/research/items/withdraw/{withdrawal_id}"
-            | "/api/research/withdrawal-ids",
+            | "/api/research/withdrawal-ids"
+            | "/api/shared"
+            | "/api/accounts/{root}/chain",
         )
         | ("POST", "/api/log/checkpoint") => Kind::Own,
         _ => panic!("{method} {path}: a new route; classify it here"),
@@ -161,6 +168,8 @@ fn expected(kind: Kind, who: Who) -> Answer {
         (Kind::OwnerWrite, Who::Owner) => Reached,
         (Kind::OwnerWrite, Who::Member) => Forbidden,
         (Kind::View | Kind::OwnerWrite, Who::Other) => NotFound,
+        (Kind::SharedWith, Who::Member) => Reached,
+        (Kind::SharedWith, Who::Owner | Who::Other) => NotFound,
         (_, Who::Staff) => Unauthenticated,
     }
 }
@@ -386,10 +395,29 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
                     | "/api/cameras/{id}/trigger" => clip.camera_id.clone(),
                     _ => clip.id.clone(),
                 };
-                let concrete = path.replace("{id}", &target).replace(
-                    "{key}",
-                    &format!("key-{}", porchlight_server::auth::secrets::random_id()),
-                );
+                // A share of the clip with Meg, for the routes that name one.
+                let share = if path.contains("{share_id}") {
+                    let header = ann.client().clip(&clip.id).await.unwrap().header;
+                    let request = porchlight_client::proto::ShareRequest {
+                        root: meg.root().to_hex(),
+                        header,
+                    };
+                    ann.client()
+                        .share_clip(&clip.id, &request)
+                        .await
+                        .unwrap()
+                        .id
+                } else {
+                    String::new()
+                };
+                let concrete = path
+                    .replace("{id}", &target)
+                    .replace(
+                        "{key}",
+                        &format!("key-{}", porchlight_server::auth::secrets::random_id()),
+                    )
+                    .replace("{share_id}", &share)
+                    .replace("{root}", &bob.root().to_hex());
                 // What must never reach anyone but Ann (and, for footage, her household).
                 let anns = [
                     clip.id.as_str(),
@@ -487,7 +515,7 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
                         Who::OwnHub => via == Via::Bearer,
                         // A member's device reads the owner's chain to check her hubs.
                         Who::Member => {
-                            matches!(kind, Kind::View | Kind::ViewList)
+                            matches!(kind, Kind::View | Kind::ViewList | Kind::SharedWith)
                                 || path == "/api/household/owners"
                         }
                         _ => false,

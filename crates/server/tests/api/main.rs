@@ -15,5 +15,6 @@ mod live;
 mod log;
 mod notifications;
 mod research;
+mod shares;
 mod staff;
 mod web;
