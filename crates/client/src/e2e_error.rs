@@ -138,6 +138,8 @@ pub enum E2eError {
     BadRoot { reason: String },
     #[error("{subject} has no such share")]
     NoSuchShare { subject: String },
+    #[error("the feed post could not be made: {0}")]
+    Feed(String),
 }
 
 impl E2eError {
@@ -182,6 +184,7 @@ impl E2eError {
             Self::Research(_) => "research_item",
             Self::BadRoot { .. } => "invalid_input",
             Self::NoSuchShare { .. } => "not_found",
+            Self::Feed(_) => "feed_post",
         }
     }
 

@@ -11,12 +11,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 mod e2e;
+mod feed;
 mod live;
 mod research;
 mod shares;
 mod staff;
 mod tlog;
 pub use e2e::*;
+pub use feed::*;
 pub use live::*;
 pub use research::*;
 pub use shares::*;
@@ -131,6 +133,8 @@ pub enum ErrorCode {
     ResearchOff,
     /// No account has a device chain with the root given.
     UnknownAccount,
+    /// A feed post's area is finer than a 0.01° grid cell (an exact point).
+    ExactLocation,
 }
 
 impl ErrorCode {
@@ -167,6 +171,7 @@ impl ErrorCode {
             Self::NoConsent => "no_consent",
             Self::ResearchOff => "research_off",
             Self::UnknownAccount => "unknown_account",
+            Self::ExactLocation => "exact_location",
         }
     }
 }
@@ -437,6 +442,7 @@ mod tests {
             ErrorCode::NotOwned,
             ErrorCode::ReceiptReplayed,
             ErrorCode::ResearchOff,
+            ErrorCode::ExactLocation,
         ] {
             let json = serde_json::to_value(code).unwrap_or_default();
             assert_eq!(json, serde_json::Value::String(code.as_str().to_owned()));

@@ -29,7 +29,8 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::notify::{DeliveryWorker, Notifier, NotifyError};
 use crate::routes::{
-    access, accounts, clips, devices, household, hubs, live, log, ops, research, shares, staff,
+    access, accounts, clips, devices, feed, household, hubs, live, log, ops, research, shares,
+    staff,
 };
 use crate::state::{AppState, Shared};
 use crate::telemetry;
@@ -129,6 +130,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(shares::shared_with_me))
         .routes(routes!(shares::shared_clip_detail))
         .routes(routes!(shares::shared_payload))
+        .routes(routes!(feed::create_post))
+        .routes(routes!(feed::list_feed))
+        .routes(routes!(feed::my_posts))
+        .routes(routes!(feed::post_video))
+        .routes(routes!(feed::delete_post))
 }
 
 /// The OpenAPI document of every route, generated from the handlers.

@@ -7,6 +7,7 @@ mod account;
 mod clips;
 mod devices;
 mod events;
+mod feed;
 mod household;
 mod hub;
 mod info;
@@ -72,6 +73,9 @@ pub fn run(
         Command::Unshare(args) => shares::unshare(&ctx, &args),
         Command::Shares(args) => shares::list(&ctx, &args),
         Command::Shared(command) => shares::shared(&ctx, command),
+        Command::Post(args) => feed::post(&ctx, &args),
+        Command::Unpost(args) => feed::unpost(&ctx, &args),
+        Command::Feed(command) => feed::feed(&ctx, command),
     }
 }
 

@@ -270,8 +270,8 @@ fn valid_withdrawal_id(id: &str) -> bool {
 }
 
 /// An owner's client uploads a research item: an age file sealed to the research recipient,
-/// streamed. The caller must hold at least one live consent; which clip it came from is the
-/// client's to check and is never told to the server.
+/// streamed. The caller must hold at least one live consent or feed post; which clip it came
+/// from is the client's to check and is never told to the server.
 #[utoipa::path(post, path = "/api/research/items", tag = "research", security(("bearer" = [])), params(ItemUpload),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "an age v1 file sealed to the research recipient"),
     responses((status = 201, body = ResearchItemInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -288,16 +288,19 @@ pub async fn upload_item(
             "day must be YYYY-MM-DD and withdrawal_id 64 lowercase hex characters",
         ));
     }
+    // Research takes consented clips and public feed posts (DESIGN §9); which clip an item
+    // came from is never told, so the caller needs a live consent or a post of its own.
     if state
         .store
         .live_consents_of(&authed.account.id)
         .await?
         .is_empty()
+        && !state.store.has_feed_posts(&authed.account.id).await?
     {
         return Err(refused(
             StatusCode::FORBIDDEN,
             ErrorCode::NoConsent,
-            "give consent for the camera or clip first: research takes only consented clips",
+            "give consent for the camera or clip first (or post it to the feed): research takes only consented clips and feed posts",
         ));
     }
     let mut input = BufReader::with_capacity(

@@ -56,6 +56,8 @@ enum Kind {
     /// One of Ann's clips shared with Meg, by share id: Meg only (Ann shares, she does not
     /// open through the share).
     SharedWith,
+    /// The neighbourhood feed's public side: anyone signed in, shown nothing of whose.
+    Feed,
 }
 
 fn kind(method: &str, path: &str) -> Kind {
@@ -70,6 +72,9 @@ fn kind(method: &str, path: &str) -> Kind {
         (_, p) if p.starts_with("/api/staff/") => Kind::Staff,
         (_, "/api/clips/{id}/shares" | "/api/clips/{id}/shares/{share_id}") => Kind::AnnsOnly,
         ("GET", "/api/shared/{share_id}" | "/api/shared/{share_id}/payload") => Kind::SharedWith,
+        ("GET", "/api/feed" | "/api/feed/posts/{id}/video") => Kind::Feed,
+        ("POST", "/api/feed/posts") | ("GET", "/api/feed/mine") => Kind::Own,
+        ("DELETE", "/api/feed/posts/{id}") => Kind::AnnsOnly,
         ("GET", "/api/cameras" | "/api/clips") => Kind::ViewList,
         ("GET", "/api/household/members" | "/api/household/owners") => Kind::Own,
         ("GET", "/api/clips/{id}" | "/api/clips/{id}/payload" | "/api/cameras/{id}/live") => {
@@ -161,7 +166,7 @@ fn expected(kind: Kind, who: Who) -> Answer {
         (Kind::Hub, Who::OwnHub | Who::OtherHub) => Reached,
         (Kind::Hub, _) => Unauthenticated,
         (_, Who::OwnHub | Who::OtherHub) => Unauthenticated,
-        (Kind::Own | Kind::ViewList, _) => Reached,
+        (Kind::Own | Kind::ViewList | Kind::Feed, _) => Reached,
         (Kind::AnnsOnly, Who::Owner) => Reached,
         (Kind::AnnsOnly, _) => NotFound,
         (Kind::View, Who::Owner | Who::Member) => Reached,
@@ -393,6 +398,9 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
                     "/api/cameras/{id}"
                     | "/api/cameras/{id}/live"
                     | "/api/cameras/{id}/trigger" => clip.camera_id.clone(),
+                    p if p.starts_with("/api/feed/posts/") => {
+                        crate::feed::post_raw(app, &ann, &clip.id).await
+                    }
                     _ => clip.id.clone(),
                 };
                 // A share of the clip with Meg, for the routes that name one.
