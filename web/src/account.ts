@@ -147,7 +147,9 @@ export async function approve(device: DeviceInfo): Promise<RewrapReport> {
   const link = await store.withDeviceKey((s) => chain.append(s, op));
   await api.post("/api/chain", JSON.parse(link));
   await remember(chain);
-  return rewrapOwned((header) => store.withDeviceKey((s) => chain.rewrap(header, s)));
+  return rewrapOwned(chain, (header, hub, camera) =>
+    store.withDeviceKey((s) => chain.rewrap(header, s, hub, camera)),
+  );
 }
 
 /** Removes a device: its sessions end, and stored clips stop naming it. */
@@ -157,7 +159,9 @@ export async function removeDevice(device: DeviceInfo): Promise<RewrapReport> {
   const link = await store.withDeviceKey((s) => chain.append(s, op));
   await api.post("/api/chain", JSON.parse(link));
   await remember(chain);
-  return rewrapOwned((header) => store.withDeviceKey((s) => chain.rewrap(header, s)));
+  return rewrapOwned(chain, (header, hub, camera) =>
+    store.withDeviceKey((s) => chain.rewrap(header, s, hub, camera)),
+  );
 }
 
 /** Adds this (pending) browser to the chain with the key recovery code, which signs the link
@@ -185,7 +189,9 @@ export async function restore(recoveryCode: string, deviceName: string): Promise
   const link = chain.appendByRecovery(code, op);
   await api.post("/api/chain", JSON.parse(link));
   await remember(chain);
-  return rewrapOwned(async (header) => chain.rewrapByRecovery(header, code));
+  return rewrapOwned(chain, async (header, hub, camera) =>
+    chain.rewrapByRecovery(header, code, hub, camera),
+  );
 }
 
 export interface RewrapReport {
@@ -193,9 +199,14 @@ export interface RewrapReport {
   failed: string[];
 }
 
-async function rewrapOwned(
-  rewrap: (header: string) => Promise<string>,
-): Promise<RewrapReport> {
+/** Re-wraps a clip header (base64) for the clip's hub and camera. */
+type Rewrap = (header: string, hubKey: string, camera: string) => Promise<string>;
+
+/** Re-wraps every clip of the account's own cameras to its devices, and to the devices of the
+ * household members its chain gives each clip's camera (their chains verified in wasm from the
+ * roots the account's chain names). */
+async function rewrapOwned(chain: Chain, rewrap: Rewrap): Promise<RewrapReport> {
+  chain.setMembers(JSON.stringify(await api.get("/api/household/members")));
   const cameras = (await api.get<{ cameras: CameraInfo[] }>("/api/cameras")).cameras;
   const owned = new Set(cameras.filter((c) => c.owned).map((c) => c.id));
   const report: RewrapReport = { rewrapped: 0, failed: [] };
@@ -218,10 +229,11 @@ async function rewrapOwned(
   return report;
 }
 
-async function rewrapOne(id: string, rewrap: (header: string) => Promise<string>): Promise<void> {
+async function rewrapOne(id: string, rewrap: Rewrap): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const detail = await api.get<ClipDetail>(`/api/clips/${encodeURIComponent(id)}`);
-    const header = Uint8Array.from(atob(await rewrap(detail.header)), (c) => c.charCodeAt(0));
+    const sealed = await rewrap(detail.header, detail.hub_key, detail.camera_name);
+    const header = Uint8Array.from(atob(sealed), (c) => c.charCodeAt(0));
     try {
       // Compare-and-swap: refused (412) if another device re-wrapped it meanwhile.
       await api.call("PUT", `/api/clips/${encodeURIComponent(id)}/header`, header, {

@@ -186,6 +186,9 @@ fn hash(text: &str, what: &str) -> Result<LinkHash> {
 pub struct Chain {
     chain: VerifiedChain,
     pinned_now: bool,
+    /// Household members' chains, each verified from the root this chain names: re-wrapping
+    /// a clip of a camera given to a member keeps the member's devices in its header.
+    members: Vec<VerifiedChain>,
 }
 
 impl Chain {
@@ -202,6 +205,7 @@ impl Chain {
             Self {
                 chain,
                 pinned_now: true,
+                members: Vec::new(),
             },
             links,
             code.expose().to_owned(),
@@ -235,6 +239,7 @@ impl Chain {
         Ok(Self {
             chain,
             pinned_now: trust_text.is_none(),
+            members: Vec::new(),
         })
     }
 
@@ -259,6 +264,7 @@ impl Chain {
         Ok(Self {
             chain,
             pinned_now: true,
+            members: Vec::new(),
         })
     }
 
@@ -363,25 +369,89 @@ impl Chain {
         self.sign_next(key.as_device(), op)
     }
 
+    /// Takes the household members' chains (`GET /api/household/members`:
+    /// `{"chains": [{"root", "links"}]}`), keeping each one that verifies from the root this
+    /// chain names for a member given at least one camera. Returns how many were kept; a chain
+    /// that does not verify is left out (its member's devices are then not re-wrapped to).
+    pub fn set_members(&mut self, text: &str) -> Result<usize> {
+        #[derive(Deserialize)]
+        struct Served {
+            chains: Vec<ServedChain>,
+        }
+        #[derive(Deserialize)]
+        struct ServedChain {
+            root: String,
+            links: Vec<String>,
+        }
+        let served: Served = serde_json::from_str(text)
+            .map_err(|_| "the household members' chains are not in the expected form".to_owned())?;
+        let mut kept = Vec::new();
+        for member in self
+            .chain
+            .members()
+            .iter()
+            .filter(|m| !m.cameras.is_empty())
+        {
+            let Some(found) = served
+                .chains
+                .iter()
+                .find(|c| c.root.eq_ignore_ascii_case(&member.root.to_hex()))
+            else {
+                continue;
+            };
+            let links = serde_json::json!({ "links": found.links }).to_string();
+            let verified = decode_links(&links).and_then(|links| {
+                verify_chain(&links, &member.root, None).map_err(|e| e.to_string())
+            });
+            if let Ok(chain) = verified {
+                kept.push(chain);
+            }
+        }
+        let count = kept.len();
+        self.members = kept;
+        Ok(count)
+    }
+
     fn rewrap_with(
         &self,
         header: &str,
         identity: &dyn porchlight_crypto::age::Identity,
+        hub_key: &str,
+        camera: &str,
     ) -> Result<String> {
         let bytes = STANDARD
             .decode(header)
             .map_err(|_| "the clip header is not base64".to_owned())?;
-        let out = porchlight_crypto::rewrap(&bytes, identity, &self.chain.recipients())
+        let recipients = self.chain.recipients_for_camera(
+            &key32(hub_key, "the hub key")?,
+            camera,
+            &self.members,
+        );
+        let out = porchlight_crypto::rewrap(&bytes, identity, &recipients)
             .map_err(|e| format!("re-wrapping the clip: {e}"))?;
         Ok(STANDARD.encode(out))
     }
 
-    pub fn rewrap(&self, header: &str, secret_bytes: &[u8]) -> Result<String> {
-        self.rewrap_with(header, &secret(secret_bytes)?)
+    /// A clip header re-wrapped to every device of the chain and of the members given the
+    /// clip's camera (`hub_key` hex, `camera` as the clip detail names them).
+    pub fn rewrap(
+        &self,
+        header: &str,
+        secret_bytes: &[u8],
+        hub_key: &str,
+        camera: &str,
+    ) -> Result<String> {
+        self.rewrap_with(header, &secret(secret_bytes)?, hub_key, camera)
     }
 
-    pub fn rewrap_by_recovery(&self, header: &str, code: &str) -> Result<String> {
-        self.rewrap_with(header, &recovery(code)?)
+    pub fn rewrap_by_recovery(
+        &self,
+        header: &str,
+        code: &str,
+        hub_key: &str,
+        camera: &str,
+    ) -> Result<String> {
+        self.rewrap_with(header, &recovery(code)?, hub_key, camera)
     }
 }
 
@@ -389,6 +459,75 @@ impl Chain {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rewrapping_keeps_the_members_given_the_camera() {
+        use porchlight_crypto::{CameraRef, HubSecret};
+        let owner = DeviceSecret::generate();
+        let (recovery, _) = RecoveryKey::generate();
+        let hub = HubSecret::generate();
+        let hub_hex = hex::encode(hub.public().as_bytes());
+        let member_device = DeviceSecret::generate();
+        let (member_recovery, _) = RecoveryKey::generate();
+        let member = ChainBuilder::genesis(
+            &member_device,
+            Name::new("tablet").unwrap(),
+            member_recovery.public(),
+        )
+        .unwrap();
+        let member_root = member.chain().root();
+        let mut builder =
+            ChainBuilder::genesis(&owner, Name::new("phone").unwrap(), recovery.public()).unwrap();
+        for op in [
+            ChainOp::AddHub {
+                name: Name::new("porch").unwrap(),
+                hub: hub.public(),
+            },
+            ChainOp::AddMember {
+                root: member_root,
+                label: Name::new("lodger").unwrap(),
+            },
+            ChainOp::MemberCameras {
+                root: member_root,
+                cameras: vec![CameraRef::new(*hub.public().as_bytes(), "front").unwrap()],
+            },
+        ] {
+            builder.append(op, &owner).unwrap();
+        }
+        let mut chain = Chain::verify(&encode_links(builder.links()), None).unwrap();
+        let served = serde_json::json!({"chains": [
+            {"root": member_root.to_hex(), "links": serde_json::from_str::<serde_json::Value>(&encode_links(member.links())).unwrap()["links"]},
+            // Not a member: ignored.
+            {"root": "00".repeat(32), "links": []},
+        ]});
+        assert_eq!(chain.set_members(&served.to_string()).unwrap(), 1);
+        assert!(chain.set_members("not json").is_err());
+
+        let mut header = Vec::new();
+        let mut payload = Vec::new();
+        porchlight_crypto::seal(&b"clip"[..], &mut header, &mut payload, &[owner.public()])
+            .unwrap();
+        let header = STANDARD.encode(header);
+        let opens = |header_b64: &str, who: &DeviceSecret| {
+            let h = STANDARD.decode(header_b64).unwrap();
+            porchlight_crypto::open(&h, payload.as_slice(), who).is_ok()
+        };
+        let front = chain
+            .rewrap(&header, &owner.to_bytes(), &hub_hex, "front")
+            .unwrap();
+        assert!(opens(&front, &member_device));
+        assert!(opens(&front, &owner));
+        let garden = chain
+            .rewrap(&header, &owner.to_bytes(), &hub_hex, "garden")
+            .unwrap();
+        assert!(!opens(&garden, &member_device));
+        assert!(opens(&garden, &owner));
+        assert!(
+            chain
+                .rewrap(&header, &owner.to_bytes(), "zz", "front")
+                .is_err()
+        );
+    }
 
     #[test]
     fn a_chain_started_here_verifies_from_its_own_pin_and_grows() {

@@ -135,16 +135,38 @@ impl Chain {
         self.0.append_by_recovery(recovery_code, op).map_err(js)
     }
 
-    /// A clip header (base64) re-wrapped to every device now in the chain, opened with this
-    /// device's secret. Base64 out.
-    pub fn rewrap(&self, header: &str, secret: &[u8]) -> Result<String, JsError> {
-        self.0.rewrap(header, secret).map_err(js)
+    /// Takes the household members' chains (`GET /api/household/members`, as JSON text),
+    /// keeping those that verify from the roots this chain names. Returns how many.
+    #[wasm_bindgen(js_name = setMembers)]
+    pub fn set_members(&mut self, members: &str) -> Result<usize, JsError> {
+        self.0.set_members(members).map_err(js)
+    }
+
+    /// A clip header (base64) re-wrapped to every device now in the chain and to the devices
+    /// of the household members given the clip's camera (`hubKey` hex and `camera`, from the
+    /// clip's detail), opened with this device's secret. Base64 out.
+    pub fn rewrap(
+        &self,
+        header: &str,
+        secret: &[u8],
+        hub_key: &str,
+        camera: &str,
+    ) -> Result<String, JsError> {
+        self.0.rewrap(header, secret, hub_key, camera).map_err(js)
     }
 
     /// As [`Chain::rewrap`], opened with the key recovery code's key.
     #[wasm_bindgen(js_name = rewrapByRecovery)]
-    pub fn rewrap_by_recovery(&self, header: &str, recovery_code: &str) -> Result<String, JsError> {
-        self.0.rewrap_by_recovery(header, recovery_code).map_err(js)
+    pub fn rewrap_by_recovery(
+        &self,
+        header: &str,
+        recovery_code: &str,
+        hub_key: &str,
+        camera: &str,
+    ) -> Result<String, JsError> {
+        self.0
+            .rewrap_by_recovery(header, recovery_code, hub_key, camera)
+            .map_err(js)
     }
 }
 
