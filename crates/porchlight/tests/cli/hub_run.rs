@@ -1,7 +1,8 @@
 //! `porchlight hub run` as a real process: a real RTSP camera (GStreamer) recorded into sealed
 //! clips that open on the owner's device and play, and watched live through the server's
 //! relay with `porchlight live`; a hub killed with SIGKILL while clips
-//! wait, and a server stopped while the hub records: every clip arrives exactly once.
+//! wait, and a server stopped while the hub records: every clip arrives exactly once; and a
+//! household member watching and opening only the camera given, until removed.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -569,4 +570,115 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// `clips get` on `home` into `dir`: the clip's recipient count.
+fn recipients_of(server: &Server, home: &Path, dir: &Path, id: &str) -> u64 {
+    let out = dir.join(format!("{id}.mp4"));
+    json(&cli(
+        server,
+        home,
+        &["--json", "clips", "get", id, "-o", out.to_str().unwrap()],
+        "",
+    ))["recipients"]
+        .as_u64()
+        .unwrap()
+}
+
+#[test]
+fn a_household_member_watches_and_opens_only_the_camera_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path());
+    let ann = sign_up(&server, &dir.path().join("ann"), "ann@example.com");
+    let meg = sign_up(&server, &dir.path().join("meg"), "meg@example.com");
+    let state = dir.path().join("hub");
+    pair_hub(&server, &ann.home, &state, "porch");
+    let local = format!("127.0.0.1:{}", free_port());
+    let config = write_config(
+        dir.path(),
+        &local,
+        "[[cameras]]\nname = \"front door\"\nurl = \"synthetic\"\nmotion = false\n\
+         [[cameras]]\nname = \"garden\"\nurl = \"synthetic\"\nmotion = false\n",
+    );
+    let mut hub = RunningHub::start(&state, &config, local);
+    hub.wait_for("the live connection", Duration::from_secs(20), |s| {
+        s["live"]["state"] == "connected"
+    });
+    let meg_root = json(&cli(
+        &server,
+        &meg.home,
+        &["--json", "household", "list"],
+        "",
+    ))["root"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    json(&cli(
+        &server,
+        &ann.home,
+        &[
+            "--json",
+            "household",
+            "add",
+            &meg_root,
+            "--label",
+            "Meg",
+            "--camera",
+            "front door",
+        ],
+        "",
+    ));
+
+    // Live: the hub answers Meg's device for the front door, and she has no garden.
+    let live = dir.path().join("meg-live.mp4");
+    let watched = json(&cli(
+        &server,
+        &meg.home,
+        &[
+            "--json",
+            "live",
+            "front door",
+            "-o",
+            live.to_str().unwrap(),
+            "--frames",
+            "5",
+        ],
+        "",
+    ));
+    assert_eq!(watched["frames"], 5, "{watched}");
+    let garden = cli(&server, &meg.home, &["live", "garden", "-o", "-"], "");
+    assert_eq!(garden.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&garden.stderr).contains("camera_not_found"));
+
+    // Recorded: the running hub seals the front door's next clip to Meg's device too.
+    assert_eq!(hub.post("/cameras/front%20door/trigger"), 202);
+    hub.wait_for("the clip", Duration::from_secs(30), |s| {
+        s["upload"]["uploaded"] == 1
+    });
+    let megs = clip_ids(&server, &meg.home);
+    assert_eq!(megs.len(), 1, "{}", hub.log_text());
+    // Ann's device, her recovery key, Meg's device.
+    assert_eq!(recipients_of(&server, &meg.home, dir.path(), &megs[0]), 3);
+
+    // Removed: no live view, and the hub's next clip names only Ann's keys.
+    json(&cli(
+        &server,
+        &ann.home,
+        &["--json", "household", "remove", &meg_root],
+        "",
+    ));
+    let refused = cli(&server, &meg.home, &["live", "front door", "-o", "-"], "");
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("camera_not_found"));
+    assert_eq!(hub.post("/cameras/front%20door/trigger"), 202);
+    hub.wait_for("the next clip", Duration::from_secs(30), |s| {
+        s["upload"]["uploaded"] == 2
+    });
+    let newest = clip_ids(&server, &ann.home)
+        .into_iter()
+        .find(|id| *id != megs[0])
+        .unwrap();
+    assert_eq!(recipients_of(&server, &ann.home, dir.path(), &newest), 2);
+    assert!(clip_ids(&server, &meg.home).is_empty());
+    assert!(hub.terminate().success());
 }
