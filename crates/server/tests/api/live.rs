@@ -170,6 +170,35 @@ fn watch_in_background(
     })
 }
 
+/// As [`watch_in_background`], writing into a pipe the test reads as the viewer writes: what
+/// tells the test the viewer has the frames before it changes something under them.
+fn watch_into_pipe(
+    client: porchlight_client::Client,
+    device: DeviceSecret,
+    chain: VerifiedChain,
+    camera: CameraInfo,
+    hub: &PairedHub,
+) -> (
+    tokio::task::JoinHandle<Result<LiveSummary, LiveViewError>>,
+    tokio::io::DuplexStream,
+) {
+    let hub_key = hub.secret.public();
+    let (mut write, read) = tokio::io::duplex(1 << 16);
+    let task = tokio::spawn(async move {
+        watch(
+            &client,
+            &device,
+            &chain,
+            &camera,
+            &hub_key,
+            &mut write,
+            LiveLimits::default(),
+        )
+        .await
+    });
+    (task, read)
+}
+
 /// Ann's account with a paired hub on its control connection, announcing camera `front`.
 async fn home_with_hub(app: &TestApp) -> (Owner, PairedHub, HubSide, CameraInfo) {
     let mut ann = owner(app, "ann@example.com").await;
@@ -444,13 +473,12 @@ async fn removing_a_device_ends_its_stream(app: &TestApp) {
     })
     .await;
 
-    let viewer = watch_in_background(
+    let (viewer, mut out) = watch_into_pipe(
         phone_client.clone(),
         phone.clone(),
         ann.chain.chain().clone(),
         front.clone(),
         &hub,
-        LiveLimits::default(),
     );
     let mut stream = hub_side.answer_next(&hub, ann.chain.chain()).await;
     hub_side.send(&mut stream, FrameKind::Init, b"init").await;
@@ -461,14 +489,23 @@ async fn removing_a_device_ends_its_stream(app: &TestApp) {
             b"frame",
         )
         .await;
+    // The viewer has both frames before the device is removed.
+    let mut got = [0u8; 9];
+    tokio::time::timeout(
+        WAIT,
+        tokio::io::AsyncReadExt::read_exact(&mut out, &mut got),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(&got, b"initframe");
     ann.append(ChainOp::RemoveDevice {
         device_sign_key: *phone.public().sign(),
     })
     .await;
-    let (summary, out) = tokio::time::timeout(WAIT, viewer).await.unwrap().unwrap();
+    let summary = tokio::time::timeout(WAIT, viewer).await.unwrap().unwrap();
     let summary = summary.unwrap();
     assert_eq!(summary.ended_by.unwrap().0, "device_removed");
-    assert_eq!(out, b"initframe");
     match hub_side.next().await {
         HubControl::Stop { reason, .. } => assert_eq!(reason, "device_removed"),
         other => panic!("expected stop, got {other:?}"),
