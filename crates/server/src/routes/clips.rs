@@ -545,7 +545,7 @@ pub async fn get_clip(
 
 /// One `bytes=` range from a `Range` header: `Ok(None)` for none (or one this server does not
 /// serve, which RFC 9110 says to ignore), `Err` for one that lies outside the payload.
-pub(crate) fn requested_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
+fn requested_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
     let Some(spec) = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
@@ -610,25 +610,55 @@ pub(crate) async fn serve_payload(
     clip: &Clip,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let key = blob_key(&clip.id)?;
-    let size = u64::try_from(clip.payload_size).unwrap_or(0);
-    let range = requested_range(headers, size).map_err(|()| ApiError {
-        retry_after_secs: None,
-        ..ApiError::new(
-            StatusCode::RANGE_NOT_SATISFIABLE,
-            ErrorCode::InvalidInput,
-            format!("the range lies outside the {size}-byte payload"),
-        )
-    });
-    let range = match range {
-        Ok(range) => range,
-        Err(e) => {
-            let mut response = e.into_response();
-            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
-                response.headers_mut().insert(header::CONTENT_RANGE, v);
-            }
-            return Ok(response);
+    let blob = ServedBlob {
+        key: blob_key(&clip.id)?,
+        size: u64::try_from(clip.payload_size).unwrap_or(0),
+        content_type: "application/octet-stream",
+        etag: Some(hex::encode(&clip.payload_sha256)),
+        what: "payload",
+    };
+    serve_blob(state, headers, blob).await
+}
+
+/// A blob to stream back: a clip's payload, a feed post's video.
+pub(crate) struct ServedBlob {
+    pub(crate) key: BlobKey,
+    pub(crate) size: u64,
+    pub(crate) content_type: &'static str,
+    /// Quoted into the `ETag` when given.
+    pub(crate) etag: Option<String>,
+    /// What the blob is, for the out-of-range message ("payload", "video").
+    pub(crate) what: &'static str,
+}
+
+/// A blob as a response: whole, or the one range `headers` ask for (`206`), or `416` with the
+/// size when the range lies outside it. The caller has decided the asker may have it.
+pub(crate) async fn serve_blob(
+    state: &AppState,
+    headers: &HeaderMap,
+    blob: ServedBlob,
+) -> ApiResult<Response> {
+    let ServedBlob {
+        key,
+        size,
+        content_type,
+        etag,
+        what,
+    } = blob;
+    let Ok(range) = requested_range(headers, size) else {
+        let mut response = ApiError {
+            retry_after_secs: None,
+            ..ApiError::new(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                ErrorCode::InvalidInput,
+                format!("the range lies outside the {size}-byte {what}"),
+            )
         }
+        .into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+            response.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+        return Ok(response);
     };
     let (status, reader, length, content_range) = match range {
         None => {
@@ -655,14 +685,11 @@ pub(crate) async fn serve_payload(
     )));
     *response.status_mut() = status;
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&clip.payload_sha256))) {
-        h.insert(header::ETAG, etag);
+    if let Some(v) = etag.and_then(|e| HeaderValue::from_str(&format!("\"{e}\"")).ok()) {
+        h.insert(header::ETAG, v);
     }
     if let Some(v) = content_range.and_then(|r| HeaderValue::from_str(&r).ok()) {
         h.insert(header::CONTENT_RANGE, v);

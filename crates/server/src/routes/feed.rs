@@ -14,20 +14,20 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Query, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::Response;
 use futures::TryStreamExt;
 use porchlight_proto::{ErrorBody, ErrorCode, FeedPage, FeedPost, MyFeedPost, MyFeedPosts};
 use porchlight_store::{BlobKey, BlobReader, FeedPost as StoredPost, FeedQuery, StoreError};
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
-use tokio_util::io::{ReaderStream, StreamReader};
+use tokio_util::io::StreamReader;
 use utoipa::IntoParams;
 
 use crate::auth::secrets::random_id;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, DeviceAuthed};
-use crate::routes::clips::{after_draining, blob_error, discard_blob, requested_range};
+use crate::routes::clips::{ServedBlob, after_draining, blob_error, discard_blob, serve_blob};
 use crate::state::AppState;
 
 /// The longest neighbourhood name, in bytes of UTF-8.
@@ -532,52 +532,14 @@ pub async fn post_video(
         .feed_post(&id)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    let key = blob_key(&post.id)?;
-    let size = u64::try_from(post.size_bytes).unwrap_or(0);
-    let Ok(range) = requested_range(&headers, size) else {
-        let mut response = ApiError::new(
-            StatusCode::RANGE_NOT_SATISFIABLE,
-            ErrorCode::InvalidInput,
-            format!("the range lies outside the {size}-byte video"),
-        )
-        .into_response();
-        if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
-            response.headers_mut().insert(header::CONTENT_RANGE, v);
-        }
-        return Ok(response);
+    let blob = ServedBlob {
+        key: blob_key(&post.id)?,
+        size: u64::try_from(post.size_bytes).unwrap_or(0),
+        content_type: "video/mp4",
+        etag: None,
+        what: "video",
     };
-    let (status, reader, length, content_range) = match range {
-        None => {
-            let (_, reader) = state.blobs.get(&key).await.map_err(blob_error)?;
-            (StatusCode::OK, reader, size, None)
-        }
-        Some((start, end)) => {
-            let (_, reader) = state
-                .blobs
-                .get_range(&key, start, end)
-                .await
-                .map_err(blob_error)?;
-            (
-                StatusCode::PARTIAL_CONTENT,
-                reader,
-                end - start + 1,
-                Some(format!("bytes {start}-{end}/{size}")),
-            )
-        }
-    };
-    let mut response = Response::new(Body::from_stream(ReaderStream::with_capacity(
-        reader,
-        64 * 1024,
-    )));
-    *response.status_mut() = status;
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    if let Some(v) = content_range.and_then(|r| HeaderValue::from_str(&r).ok()) {
-        h.insert(header::CONTENT_RANGE, v);
-    }
-    Ok(response)
+    serve_blob(&state, &headers, blob).await
 }
 
 /// Deletes one of the caller's posts and its video. Anyone else's post is "no such post".
