@@ -464,8 +464,17 @@ impl Client {
         range: Option<(u64, u64)>,
     ) -> Result<Response, ClientError> {
         let path = format!("/api/clips/{}/payload", encode_path_segment(id));
+        self.get_ranged(&path, range).await
+    }
+
+    /// A streamed `GET` of `path` with at most one byte range (inclusive).
+    async fn get_ranged(
+        &self,
+        path: &str,
+        range: Option<(u64, u64)>,
+    ) -> Result<Response, ClientError> {
         let mut builder = self
-            .request(Method::GET, &path, Auth::Bearer)?
+            .request(Method::GET, path, Auth::Bearer)?
             .timeout(TRANSFER_TIMEOUT);
         if let Some((start, end)) = range {
             builder = builder.header(reqwest::header::RANGE, format!("bytes={start}-{end}"));
@@ -688,13 +697,7 @@ impl Client {
         range: Option<(u64, u64)>,
     ) -> Result<Response, ClientError> {
         let path = format!("/api/feed/posts/{}/video", encode_path_segment(id));
-        let mut builder = self
-            .request(Method::GET, &path, Auth::Bearer)?
-            .timeout(TRANSFER_TIMEOUT);
-        if let Some((start, end)) = range {
-            builder = builder.header(reqwest::header::RANGE, format!("bytes={start}-{end}"));
-        }
-        send(builder).await
+        self.get_ranged(&path, range).await
     }
 
     /// `DELETE /api/feed/posts/{id}`: removes one of this account's posts and its video.
