@@ -11,6 +11,7 @@ pub mod clip;
 pub mod core;
 pub mod log;
 pub mod mp4;
+pub mod research;
 
 use wasm_bindgen::prelude::*;
 
@@ -422,5 +423,78 @@ impl LiveView {
             skipped: opened.skipped,
             payload: opened.payload,
         })
+    }
+}
+
+/// Research (DESIGN §9): a consent receipt signed with this device's key for the verified
+/// chain's account; base64 of its bytes for `POST /api/consents`.
+#[wasm_bindgen(js_name = consentReceipt)]
+pub fn consent_receipt(
+    chain: &Chain,
+    secret: &[u8],
+    action: &str,
+    scope_kind: &str,
+    scope_id: &str,
+    now_ms: f64,
+) -> Result<String, JsError> {
+    research::consent_receipt(
+        chain.0.verified(),
+        secret,
+        action,
+        scope_kind,
+        scope_id,
+        now_ms as i64,
+    )
+    .map_err(js)
+}
+
+/// The research withdrawal id (hex) of a clip, from its header (base64), with this device's
+/// key: only the account's devices can compute it.
+#[wasm_bindgen(js_name = withdrawalId)]
+pub fn withdrawal_id(header: &str, secret: &[u8]) -> Result<String, JsError> {
+    research::withdrawal_id(header, secret).map_err(js)
+}
+
+/// A research item made on this device as the clip downloads (see [`research::ResearchItem`]).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct ResearchItem(research::ResearchItem);
+
+#[wasm_bindgen]
+impl ResearchItem {
+    /// Checks the clip's details against the chain, as the player does, and starts sealing
+    /// to the research program's age `recipient`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        chain: &Chain,
+        detail: &str,
+        secret: &[u8],
+        recipient: &str,
+    ) -> Result<ResearchItem, JsError> {
+        research::ResearchItem::new(chain.0.verified(), detail, secret, recipient)
+            .map(ResearchItem)
+            .map_err(js)
+    }
+
+    /// The clip's withdrawal id (hex).
+    #[wasm_bindgen(getter, js_name = withdrawalId)]
+    pub fn withdrawal_id(&self) -> String {
+        self.0.withdrawal_id().to_owned()
+    }
+
+    /// The clip's UTC day (`YYYY-MM-DD`).
+    #[wasm_bindgen(getter)]
+    pub fn day(&self) -> String {
+        self.0.day().to_owned()
+    }
+
+    /// The next downloaded bytes of the sealed payload.
+    pub fn push(&mut self, ciphertext: &[u8]) -> Result<(), JsError> {
+        self.0.push(ciphertext).map_err(js)
+    }
+
+    /// The download ended: the sealed item (one age file), once the payload is checked.
+    pub fn finish(&mut self) -> Result<Vec<u8>, JsError> {
+        self.0.finish().map_err(js)
     }
 }
