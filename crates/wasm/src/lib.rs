@@ -12,6 +12,7 @@ pub mod core;
 pub mod log;
 pub mod mp4;
 pub mod research;
+pub mod sharing;
 
 use wasm_bindgen::prelude::*;
 
@@ -94,6 +95,15 @@ impl Chain {
     /// (`{"root", "seen_seq", "seen_hash"}`), or pins link 0 when `trust` is absent.
     pub fn verify(links: &str, trust: Option<String>) -> Result<Chain, JsError> {
         core::Chain::verify(links, trust.as_deref())
+            .map(Chain)
+            .map_err(js)
+    }
+
+    /// Verifies another account's `links` from the root (hex) it is known by: the owner of a
+    /// share, or the account a clip is shared with. Nothing is pinned.
+    #[wasm_bindgen(js_name = verifyFromRoot)]
+    pub fn verify_from_root(links: &str, root: &str) -> Result<Chain, JsError> {
+        core::Chain::verify_from_root(links, root)
             .map(Chain)
             .map_err(js)
     }
@@ -494,6 +504,36 @@ impl ResearchItem {
     }
 
     /// The download ended: the sealed item (one age file), once the payload is checked.
+    pub fn finish(&mut self) -> Result<Vec<u8>, JsError> {
+        self.0.finish().map_err(js)
+    }
+}
+
+/// A share's header: the clip's header (base64) opened with this device's secret and its file
+/// key wrapped to the devices of `sharee`, the other account's verified chain. Base64 out.
+#[wasm_bindgen(js_name = shareHeader)]
+pub fn share_header(header: &str, secret: &[u8], sharee: &Chain) -> Result<String, JsError> {
+    sharing::share_header(header, secret, sharee.0.verified()).map_err(js)
+}
+
+/// A clip opened and stripped of its metadata as it downloads (see [`sharing::StrippedClip`]).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct StrippedClip(sharing::StrippedClip);
+
+#[wasm_bindgen]
+impl StrippedClip {
+    #[wasm_bindgen(constructor)]
+    pub fn new(chain: &Chain, detail: &str, secret: &[u8]) -> Result<StrippedClip, JsError> {
+        sharing::StrippedClip::new(chain.0.verified(), detail, secret)
+            .map(StrippedClip)
+            .map_err(js)
+    }
+
+    pub fn push(&mut self, ciphertext: &[u8]) -> Result<Vec<u8>, JsError> {
+        self.0.push(ciphertext).map_err(js)
+    }
+
     pub fn finish(&mut self) -> Result<Vec<u8>, JsError> {
         self.0.finish().map_err(js)
     }
