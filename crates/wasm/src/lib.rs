@@ -538,3 +538,9 @@ impl StrippedClip {
         self.0.finish().map_err(js)
     }
 }
+
+/// `plaintext` sealed as one age file to the research recipient (a feed post's research copy).
+#[wasm_bindgen(js_name = sealToResearch)]
+pub fn seal_to_research(plaintext: &[u8], recipient: &str) -> Result<Vec<u8>, JsError> {
+    research::seal_to_research(plaintext, recipient).map_err(js)
+}

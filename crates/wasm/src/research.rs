@@ -75,6 +75,21 @@ pub fn withdrawal_id(header: &str, secret: &[u8]) -> Result<String> {
     Ok(hex::encode(id))
 }
 
+/// `plaintext` sealed as one age file to the research `recipient`: the research copy of a
+/// video this device has already opened and stripped (a feed post's).
+pub fn seal_to_research(plaintext: &[u8], recipient: &str) -> Result<Vec<u8>> {
+    let recipient: age::x25519::Recipient = recipient.trim().parse().map_err(|_| {
+        "the server's research recipient is not an age recipient: nothing was sent".to_owned()
+    })?;
+    let fail = |e: &dyn std::fmt::Display| format!("sealing the research item: {e}");
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .map_err(|e| fail(&e))?;
+    let mut writer = encryptor.wrap_output(Vec::new()).map_err(|e| fail(&e))?;
+    writer.write_all(plaintext).map_err(|e| fail(&e))?;
+    writer.finish().map_err(|e| fail(&e))
+}
+
 /// `YYYY-MM-DD` of a time in ms since the epoch, UTC: the day a research item is filed under.
 pub fn utc_day(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
@@ -467,6 +482,22 @@ mod tests {
         let stranger = DeviceSecret::generate().to_bytes();
         let refused = consent_receipt(&s.chain, &stranger, "give", "camera", "cam-1", 1);
         assert!(refused.unwrap_err().contains("not an approved device"));
+    }
+
+    #[test]
+    fn a_research_copy_opens_with_the_research_key_only() {
+        let research = age::x25519::Identity::generate();
+        let sealed =
+            seal_to_research(b"stripped video", &research.to_public().to_string()).unwrap();
+        assert_eq!(open_item(&sealed, &research), b"stripped video");
+        let other = age::x25519::Identity::generate();
+        let decryptor = age::Decryptor::new(&sealed[..]).unwrap();
+        assert!(
+            decryptor
+                .decrypt(std::iter::once(&other as &dyn age::Identity))
+                .is_err()
+        );
+        assert!(seal_to_research(b"x", "age1nope").is_err());
     }
 
     #[test]
