@@ -609,6 +609,95 @@ impl Client {
         .await
     }
 
+    // ---- the neighbourhood feed ----
+
+    /// `POST /api/feed/posts`: publishes the plaintext MP4 in `video` (stripped of container
+    /// metadata) as a post of the owned clip `clip_id`.
+    pub async fn create_feed_post(
+        &self,
+        clip_id: &str,
+        neighbourhood: &str,
+        area: &str,
+        video: tokio::fs::File,
+    ) -> Result<proto::FeedPost, ClientError> {
+        let length = video
+            .metadata()
+            .await
+            .map_err(|e| ClientError::Local(format!("reading the video to post: {e}")))?
+            .len();
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(
+            video,
+            256 * 1024,
+        ));
+        let builder = self
+            .request(Method::POST, "/api/feed/posts", Auth::Bearer)?
+            .timeout(TRANSFER_TIMEOUT)
+            .query(&[
+                ("clip_id", clip_id),
+                ("neighbourhood", neighbourhood),
+                ("area", area),
+            ])
+            .header(reqwest::header::CONTENT_TYPE, "video/mp4")
+            .header(reqwest::header::CONTENT_LENGTH, length)
+            .body(body);
+        self.json("POST /api/feed/posts", builder).await
+    }
+
+    /// `GET /api/feed`: a page of a neighbourhood's posts (one grid cell if `area` is given),
+    /// newest hour first; `before` is the previous page's `next_cursor`.
+    pub async fn feed(
+        &self,
+        neighbourhood: &str,
+        area: Option<&str>,
+        before: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<proto::FeedPage, ClientError> {
+        let mut query = vec![("neighbourhood", neighbourhood.to_owned())];
+        if let Some(area) = area {
+            query.push(("area", area.to_owned()));
+        }
+        if let Some(before) = before {
+            query.push(("before", before.to_owned()));
+        }
+        if let Some(limit) = limit {
+            query.push(("limit", limit.to_string()));
+        }
+        let builder = self
+            .request(Method::GET, "/api/feed", Auth::Bearer)?
+            .query(&query);
+        self.json("GET /api/feed", builder).await
+    }
+
+    /// `GET /api/feed/mine`: this account's posts, each with the clip it came from.
+    pub async fn my_feed_posts(&self) -> Result<proto::MyFeedPosts, ClientError> {
+        let builder = self.request(Method::GET, "/api/feed/mine", Auth::Bearer)?;
+        self.json("GET /api/feed/mine", builder).await
+    }
+
+    /// `GET /api/feed/posts/{id}/video`, optionally one byte range (inclusive): the streaming
+    /// response.
+    pub async fn feed_video(
+        &self,
+        id: &str,
+        range: Option<(u64, u64)>,
+    ) -> Result<Response, ClientError> {
+        let path = format!("/api/feed/posts/{}/video", encode_path_segment(id));
+        let mut builder = self
+            .request(Method::GET, &path, Auth::Bearer)?
+            .timeout(TRANSFER_TIMEOUT);
+        if let Some((start, end)) = range {
+            builder = builder.header(reqwest::header::RANGE, format!("bytes={start}-{end}"));
+        }
+        send(builder).await
+    }
+
+    /// `DELETE /api/feed/posts/{id}`: removes one of this account's posts and its video.
+    pub async fn delete_feed_post(&self, id: &str) -> Result<(), ClientError> {
+        let path = format!("/api/feed/posts/{}", encode_path_segment(id));
+        let builder = self.request(Method::DELETE, &path, Auth::Bearer)?;
+        self.empty("DELETE /api/feed/posts/{id}", builder).await
+    }
+
     // ---- operations ----
 
     /// `GET /healthz`: the process is up.

@@ -130,6 +130,8 @@ pub enum E2eError {
     NotOwned { subject: String },
     #[error("the research item could not be made: {0}")]
     Research(String),
+    #[error("the feed post could not be made: {0}")]
+    Feed(String),
 }
 
 impl E2eError {
@@ -171,6 +173,7 @@ impl E2eError {
             Self::NoConsent { .. } => "no_consent",
             Self::NotOwned { .. } => "not_owned",
             Self::Research(_) => "research_item",
+            Self::Feed(_) => "feed_post",
         }
     }
 

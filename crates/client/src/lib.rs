@@ -21,6 +21,7 @@ mod home;
 mod secret;
 
 pub mod access_log;
+pub mod feed;
 pub mod hub;
 pub mod live;
 pub mod research;

@@ -116,6 +116,71 @@ pub enum Command {
     /// this device), withdraw one.
     #[command(subcommand)]
     ResearchItems(ResearchItemsCommand),
+    /// Publish one of this account's clips to the neighbourhood feed: opened on this device,
+    /// stripped of its container metadata and uploaded as plaintext that every signed-in user
+    /// can watch, and added to the research dataset. Shows what becomes public and posts only
+    /// when you type `post` (or pass --yes).
+    Post(PostArgs),
+    /// Delete one of this account's feed posts, and withdraw its research item.
+    Unpost(UnpostArgs),
+    /// The neighbourhood feed: list a neighbourhood's posts, this account's own, or fetch
+    /// one post's video.
+    #[command(subcommand)]
+    Feed(FeedCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct PostArgs {
+    /// The clip to publish (one of this account's own cameras).
+    #[arg(value_name = "CLIP")]
+    pub clip: String,
+    /// The neighbourhood the post is listed under.
+    #[arg(long, value_name = "NAME")]
+    pub neighbourhood: String,
+    /// The coarse area: a 0.01° grid cell (about 1 km), e.g. 51.51,-0.12. At most two
+    /// decimals; an exact point is refused.
+    #[arg(long, value_name = "LAT,LON", allow_hyphen_values = true)]
+    pub area: String,
+    /// Post without asking (the confirmation is still printed).
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnpostArgs {
+    #[arg(value_name = "POST_ID")]
+    pub post: String,
+    /// The clip the post came from, to withdraw its research item when the post itself is
+    /// gone already (a run that stopped half-way).
+    #[arg(long, value_name = "CLIP")]
+    pub clip: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeedCommand {
+    /// A neighbourhood's posts, newest hour first, a page at a time.
+    List {
+        #[arg(long, value_name = "NAME")]
+        neighbourhood: String,
+        /// Only this grid cell (LAT,LON with at most two decimals).
+        #[arg(long, value_name = "LAT,LON", allow_hyphen_values = true)]
+        area: Option<String>,
+        /// Posts per page, 1 to 100.
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        page_size: u32,
+        /// The cursor a previous page printed, for the page after it.
+        #[arg(long, value_name = "CURSOR")]
+        before: Option<String>,
+    },
+    /// This account's own posts, with the clip each came from.
+    Mine,
+    /// Write a post's video (MP4) to FILE.
+    Get {
+        #[arg(value_name = "POST_ID")]
+        id: String,
+        #[arg(short, long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,8 @@ mod access_log;
 mod demo;
 #[path = "cli/e2e.rs"]
 mod e2e;
+#[path = "cli/feed.rs"]
+mod feed;
 #[path = "cli/hub_run.rs"]
 mod hub_run;
 #[path = "cli/research.rs"]

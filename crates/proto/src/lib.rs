@@ -11,11 +11,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 mod e2e;
+mod feed;
 mod live;
 mod research;
 mod staff;
 mod tlog;
 pub use e2e::*;
+pub use feed::*;
 pub use live::*;
 pub use research::*;
 pub use staff::*;
@@ -127,6 +129,8 @@ pub enum ErrorCode {
     NoConsent,
     /// This server has no research program configured.
     ResearchOff,
+    /// A feed post's area is finer than a 0.01° grid cell (an exact point).
+    ExactLocation,
 }
 
 impl ErrorCode {
@@ -162,6 +166,7 @@ impl ErrorCode {
             Self::ReceiptStale => "receipt_stale",
             Self::NoConsent => "no_consent",
             Self::ResearchOff => "research_off",
+            Self::ExactLocation => "exact_location",
         }
     }
 }
@@ -432,6 +437,7 @@ mod tests {
             ErrorCode::NotOwned,
             ErrorCode::ReceiptReplayed,
             ErrorCode::ResearchOff,
+            ErrorCode::ExactLocation,
         ] {
             let json = serde_json::to_value(code).unwrap_or_default();
             assert_eq!(json, serde_json::Value::String(code.as_str().to_owned()));

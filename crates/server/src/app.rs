@@ -28,7 +28,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::notify::{DeliveryWorker, Notifier, NotifyError};
-use crate::routes::{access, accounts, clips, devices, hubs, live, log, ops, research, staff};
+use crate::routes::{
+    access, accounts, clips, devices, feed, hubs, live, log, ops, research, staff,
+};
 use crate::state::{AppState, Shared};
 use crate::telemetry;
 use crate::tlog::LogSigner;
@@ -118,6 +120,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(access::approve))
         .routes(routes!(access::deny))
         .routes(routes!(access::revoke))
+        .routes(routes!(feed::create_post))
+        .routes(routes!(feed::list_feed))
+        .routes(routes!(feed::my_posts))
+        .routes(routes!(feed::post_video))
+        .routes(routes!(feed::delete_post))
 }
 
 /// The OpenAPI document of every route, generated from the handlers.

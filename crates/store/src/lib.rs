@@ -20,6 +20,7 @@
 
 mod blobs;
 mod e2e;
+mod feed;
 mod model;
 mod queries;
 mod research;
@@ -30,6 +31,7 @@ mod tlog;
 
 pub use blobs::*;
 pub use e2e::*;
+pub use feed::*;
 pub use model::*;
 pub use research::*;
 pub use staff::*;

@@ -7,6 +7,7 @@ mod account;
 mod clips;
 mod devices;
 mod events;
+mod feed;
 mod hub;
 mod info;
 mod live;
@@ -65,6 +66,9 @@ pub fn run(
         Command::Staff(command) => staff::staff(&ctx, command),
         Command::Consent(command) => research::consent(&ctx, command),
         Command::ResearchItems(command) => research::research_items(&ctx, command),
+        Command::Post(args) => feed::post(&ctx, &args),
+        Command::Unpost(args) => feed::unpost(&ctx, &args),
+        Command::Feed(command) => feed::feed(&ctx, command),
     }
 }
 

@@ -545,7 +545,7 @@ pub async fn get_clip(
 
 /// One `bytes=` range from a `Range` header: `Ok(None)` for none (or one this server does not
 /// serve, which RFC 9110 says to ignore), `Err` for one that lies outside the payload.
-fn requested_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
+pub(crate) fn requested_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
     let Some(spec) = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())

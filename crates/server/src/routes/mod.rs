@@ -4,6 +4,7 @@ pub mod access;
 pub mod accounts;
 pub mod clips;
 pub mod devices;
+pub mod feed;
 pub mod hubs;
 pub mod live;
 pub mod log;

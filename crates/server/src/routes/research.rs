@@ -288,16 +288,19 @@ pub async fn upload_item(
             "day must be YYYY-MM-DD and withdrawal_id 64 lowercase hex characters",
         ));
     }
+    // Research takes consented clips and public feed posts (DESIGN §9); which clip an item
+    // came from is never told, so the caller needs a live consent or a post of its own.
     if state
         .store
         .live_consents_of(&authed.account.id)
         .await?
         .is_empty()
+        && !state.store.has_feed_posts(&authed.account.id).await?
     {
         return Err(refused(
             StatusCode::FORBIDDEN,
             ErrorCode::NoConsent,
-            "give consent for the camera or clip first: research takes only consented clips",
+            "give consent for the camera or clip first (or post it to the feed): research takes only consented clips and feed posts",
         ));
     }
     let mut input = BufReader::with_capacity(

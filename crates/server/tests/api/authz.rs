@@ -53,6 +53,8 @@ enum Kind {
     Hub,
     /// The staff API: staff sessions only (roles and grants: `staff.rs`).
     Staff,
+    /// The neighbourhood feed's public side: anyone signed in, shown nothing of whose.
+    Feed,
 }
 
 fn kind(method: &str, path: &str) -> Kind {
@@ -65,6 +67,9 @@ fn kind(method: &str, path: &str) -> Kind {
             | "/api/access-requests/{id}/revoke",
         ) => Kind::AnnsOnly,
         (_, p) if p.starts_with("/api/staff/") => Kind::Staff,
+        ("GET", "/api/feed" | "/api/feed/posts/{id}/video") => Kind::Feed,
+        ("POST", "/api/feed/posts") | ("GET", "/api/feed/mine") => Kind::Own,
+        ("DELETE", "/api/feed/posts/{id}") => Kind::AnnsOnly,
         ("GET", "/api/cameras" | "/api/clips") => Kind::ViewList,
         ("GET", "/api/clips/{id}" | "/api/clips/{id}/payload" | "/api/cameras/{id}/live") => {
             Kind::View
@@ -153,7 +158,7 @@ fn expected(kind: Kind, who: Who) -> Answer {
         (Kind::Hub, Who::OwnHub | Who::OtherHub) => Reached,
         (Kind::Hub, _) => Unauthenticated,
         (_, Who::OwnHub | Who::OtherHub) => Unauthenticated,
-        (Kind::Own | Kind::ViewList, _) => Reached,
+        (Kind::Own | Kind::ViewList | Kind::Feed, _) => Reached,
         (Kind::AnnsOnly, Who::Owner) => Reached,
         (Kind::AnnsOnly, _) => NotFound,
         (Kind::View, Who::Owner | Who::Member) => Reached,
@@ -374,6 +379,9 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
                     "/api/cameras/{id}"
                     | "/api/cameras/{id}/live"
                     | "/api/cameras/{id}/trigger" => clip.camera_id.clone(),
+                    p if p.starts_with("/api/feed/posts/") => {
+                        crate::feed::post_raw(app, &ann, &clip.id).await
+                    }
                     _ => clip.id.clone(),
                 };
                 let concrete = path.replace("{id}", &target).replace(

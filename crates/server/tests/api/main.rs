@@ -10,6 +10,7 @@ mod accounts;
 mod authz;
 mod clips;
 mod defences;
+mod feed;
 mod input;
 mod live;
 mod log;

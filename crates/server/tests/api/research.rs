@@ -20,7 +20,7 @@ use crate::staff::staff;
 /// The research program's key, held here as the program would hold it.
 static RESEARCH: LazyLock<Identity> = LazyLock::new(Identity::generate);
 
-fn research_on(c: &mut porchlight_server::config::Config) {
+pub fn research_on(c: &mut porchlight_server::config::Config) {
     c.research.recipient = Some(RESEARCH.to_public().to_string());
 }
 
@@ -39,7 +39,7 @@ fn boxed(kind: &[u8; 4], body: &[u8]) -> Vec<u8> {
 
 /// A real clip (the synthetic camera's H.264) as another muxer might have written it:
 /// creation times, a handler name, `udta` with software, device and location, a `uuid`.
-fn dirty_mp4() -> Vec<u8> {
+pub fn dirty_mp4() -> Vec<u8> {
     let camera = porchlight_media::SyntheticCamera::new(10).unwrap();
     let params = camera.params().clone();
     let mut plain = Vec::new();
@@ -76,7 +76,7 @@ fn receipt(
         .to_bytes()
 }
 
-async fn log_count(app: &TestApp, kind: &str, with_account: bool) -> i64 {
+pub async fn log_count(app: &TestApp, kind: &str, with_account: bool) -> i64 {
     let sql = format!(
         "SELECT COUNT(*) AS n FROM (SELECT kind, account_id FROM log_queue UNION ALL \
          SELECT kind, account_id FROM log_entries) t WHERE kind = $1 AND account_id IS {} NULL",
@@ -454,7 +454,7 @@ async fn consent_research_and_annotators(app: &TestApp) {
 
 /// The MP4 boxes hold no creation time, location, device or software name, by the box walker
 /// and by ffprobe (when installed).
-fn assert_metadata_stripped(mp4: &[u8]) {
+pub fn assert_metadata_stripped(mp4: &[u8]) {
     let boxes = walk(mp4).unwrap();
     for b in &boxes {
         assert!(
