@@ -461,19 +461,7 @@ impl Client {
         id: &str,
         out: &mut W,
     ) -> Result<u64, ClientError> {
-        use tokio::io::AsyncWriteExt;
-        let mut response = self.clip_payload(id, None).await?;
-        let mut written = 0u64;
-        while let Some(chunk) = response.chunk().await.map_err(ClientError::transport)? {
-            out.write_all(&chunk)
-                .await
-                .map_err(|e| ClientError::Local(format!("writing the download: {e}")))?;
-            written += chunk.len() as u64;
-        }
-        out.flush()
-            .await
-            .map_err(|e| ClientError::Local(format!("writing the download: {e}")))?;
-        Ok(written)
+        stream_into(self.clip_payload(id, None).await?, out).await
     }
 
     /// `PUT /api/clips/{id}/header`: a re-wrapped header, if the current one still hashes to
@@ -1014,6 +1002,98 @@ impl Client {
             })
         }
     }
+}
+
+// ---- shares ----
+
+impl Client {
+    /// `GET /api/accounts/{root}/chain`: the chain of the account with that root (hex), for
+    /// the caller to verify from the root it was given.
+    pub async fn account_chain(&self, root: &str) -> Result<proto::ChainLinks, ClientError> {
+        let path = format!("/api/accounts/{}/chain", encode_path_segment(root));
+        let builder = self.request(Method::GET, &path, Auth::Bearer)?;
+        self.json("GET /api/accounts/{root}/chain", builder).await
+    }
+
+    /// `POST /api/clips/{id}/shares`: shares an owned clip with a header for the sharee.
+    pub async fn share_clip(
+        &self,
+        clip_id: &str,
+        request: &proto::ShareRequest,
+    ) -> Result<proto::ShareInfo, ClientError> {
+        let path = format!("/api/clips/{}/shares", encode_path_segment(clip_id));
+        let builder = self.request(Method::POST, &path, Auth::Bearer)?;
+        self.json("POST /api/clips/{id}/shares", builder.json(request))
+            .await
+    }
+
+    /// `GET /api/clips/{id}/shares`: the shares of an owned clip.
+    pub async fn clip_shares(&self, clip_id: &str) -> Result<proto::ShareList, ClientError> {
+        let path = format!("/api/clips/{}/shares", encode_path_segment(clip_id));
+        let builder = self.request(Method::GET, &path, Auth::Bearer)?;
+        self.json("GET /api/clips/{id}/shares", builder).await
+    }
+
+    /// `DELETE /api/clips/{id}/shares/{share_id}`: revokes a share.
+    pub async fn revoke_share(&self, clip_id: &str, share_id: &str) -> Result<(), ClientError> {
+        let path = format!(
+            "/api/clips/{}/shares/{}",
+            encode_path_segment(clip_id),
+            encode_path_segment(share_id)
+        );
+        let builder = self.request(Method::DELETE, &path, Auth::Bearer)?;
+        self.empty("DELETE /api/clips/{id}/shares/{share_id}", builder)
+            .await
+    }
+
+    /// `GET /api/shared`: clips other accounts shared with this one.
+    pub async fn shared_with_me(&self) -> Result<proto::SharedClipList, ClientError> {
+        let builder = self.request(Method::GET, "/api/shared", Auth::Bearer)?;
+        self.json("GET /api/shared", builder).await
+    }
+
+    /// `GET /api/shared/{share_id}`: the share's header, the clip's statement and the
+    /// owner's chain.
+    pub async fn shared_clip(
+        &self,
+        share_id: &str,
+    ) -> Result<proto::SharedClipDetail, ClientError> {
+        let path = format!("/api/shared/{}", encode_path_segment(share_id));
+        let builder = self.request(Method::GET, &path, Auth::Bearer)?;
+        self.json("GET /api/shared/{share_id}", builder).await
+    }
+
+    /// Streams a shared clip's payload into `out`; returns the bytes written.
+    pub async fn download_shared_payload<W: tokio::io::AsyncWrite + Unpin>(
+        &self,
+        share_id: &str,
+        out: &mut W,
+    ) -> Result<u64, ClientError> {
+        let path = format!("/api/shared/{}/payload", encode_path_segment(share_id));
+        let builder = self
+            .request(Method::GET, &path, Auth::Bearer)?
+            .timeout(TRANSFER_TIMEOUT);
+        stream_into(send(builder).await?, out).await
+    }
+}
+
+/// Streams a payload response into `out`; returns the bytes written.
+async fn stream_into<W: tokio::io::AsyncWrite + Unpin>(
+    mut response: Response,
+    out: &mut W,
+) -> Result<u64, ClientError> {
+    use tokio::io::AsyncWriteExt;
+    let mut written = 0u64;
+    while let Some(chunk) = response.chunk().await.map_err(ClientError::transport)? {
+        out.write_all(&chunk)
+            .await
+            .map_err(|e| ClientError::Local(format!("writing the download: {e}")))?;
+        written += chunk.len() as u64;
+    }
+    out.flush()
+        .await
+        .map_err(|e| ClientError::Local(format!("writing the download: {e}")))?;
+    Ok(written)
 }
 
 /// A WebSocket to the server.

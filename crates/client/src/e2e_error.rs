@@ -132,6 +132,10 @@ pub enum E2eError {
     Research(String),
     #[error("the feed post could not be made: {0}")]
     Feed(String),
+    #[error("the root: {reason}")]
+    BadRoot { reason: String },
+    #[error("{subject} has no such share")]
+    NoSuchShare { subject: String },
 }
 
 impl E2eError {
@@ -174,6 +178,8 @@ impl E2eError {
             Self::NotOwned { .. } => "not_owned",
             Self::Research(_) => "research_item",
             Self::Feed(_) => "feed_post",
+            Self::BadRoot { .. } => "invalid_input",
+            Self::NoSuchShare { .. } => "not_found",
         }
     }
 

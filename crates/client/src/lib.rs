@@ -25,6 +25,7 @@ pub mod feed;
 pub mod hub;
 pub mod live;
 pub mod research;
+pub mod shares;
 pub mod staff;
 pub mod vault;
 pub mod viewer;

@@ -193,11 +193,34 @@ where
     I: Identity + Send + 'static,
 {
     let clip = fetch_verified(client, chain, id).await?;
+    open_verified(client, clip, PayloadFrom::Clip(id), identity, output).await
+}
+
+/// Where a verified clip's payload is downloaded from: the clip (its owner and household) or
+/// a share of it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum PayloadFrom<'a> {
+    Clip(&'a str),
+    Share(&'a str),
+}
+
+/// Downloads a verified clip's payload, checks it against the hub's statement, opens it with
+/// `identity` and writes the plaintext to `output` (atomically: a rename once complete).
+pub(crate) async fn open_verified<I>(
+    client: &Client,
+    clip: VerifiedClip,
+    from: PayloadFrom<'_>,
+    identity: I,
+    output: &Path,
+) -> Result<OpenedClip, E2eError>
+where
+    I: Identity + Send + 'static,
+{
     let dir = parent_dir(output);
-    let payload = download_checked(client, &clip, &dir).await?;
+    let payload = download_checked(client, &clip, from, &dir).await?;
     let output = output.to_owned();
     let header = clip.header.clone();
-    let who = subject(id);
+    let who = subject(&clip.summary.id);
     let target = output.clone();
     let plaintext_bytes = tokio::task::spawn_blocking(move || {
         let reader = payload
@@ -224,6 +247,7 @@ where
 async fn download_checked(
     client: &Client,
     clip: &VerifiedClip,
+    from: PayloadFrom<'_>,
     dir: &Path,
 ) -> Result<tempfile::NamedTempFile, E2eError> {
     let id = &clip.summary.id;
@@ -236,7 +260,10 @@ async fn download_checked(
         .reopen()
         .map_err(|e| E2eError::io("write", temp.path(), e))?;
     let mut sink = HashingSink::new(tokio::fs::File::from_std(file));
-    client.download_payload(id, &mut sink).await?;
+    match from {
+        PayloadFrom::Clip(id) => client.download_payload(id, &mut sink).await?,
+        PayloadFrom::Share(id) => client.download_shared_payload(id, &mut sink).await?,
+    };
     if sink.digest() != *clip.statement.payload_sha256() {
         return Err(E2eError::PayloadMismatch {
             subject: subject(id),

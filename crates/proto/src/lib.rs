@@ -14,12 +14,14 @@ mod e2e;
 mod feed;
 mod live;
 mod research;
+mod shares;
 mod staff;
 mod tlog;
 pub use e2e::*;
 pub use feed::*;
 pub use live::*;
 pub use research::*;
+pub use shares::*;
 pub use staff::*;
 pub use tlog::*;
 
@@ -131,6 +133,8 @@ pub enum ErrorCode {
     ResearchOff,
     /// A feed post's area is finer than a 0.01° grid cell (an exact point).
     ExactLocation,
+    /// No account has a device chain with the root given.
+    UnknownAccount,
 }
 
 impl ErrorCode {
@@ -167,6 +171,7 @@ impl ErrorCode {
             Self::NoConsent => "no_consent",
             Self::ResearchOff => "research_off",
             Self::ExactLocation => "exact_location",
+            Self::UnknownAccount => "unknown_account",
         }
     }
 }

@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::notify::{DeliveryWorker, Notifier, NotifyError};
 use crate::routes::{
-    access, accounts, clips, devices, feed, hubs, live, log, ops, research, staff,
+    access, accounts, clips, devices, feed, hubs, live, log, ops, research, shares, staff,
 };
 use crate::state::{AppState, Shared};
 use crate::telemetry;
@@ -125,6 +125,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(feed::my_posts))
         .routes(routes!(feed::post_video))
         .routes(routes!(feed::delete_post))
+        .routes(routes!(shares::account_chain))
+        .routes(routes!(shares::share_clip, shares::list_shares))
+        .routes(routes!(shares::revoke_share))
+        .routes(routes!(shares::shared_with_me))
+        .routes(routes!(shares::shared_clip_detail))
+        .routes(routes!(shares::shared_payload))
 }
 
 /// The OpenAPI document of every route, generated from the handlers.

@@ -206,7 +206,7 @@ fn camera(row: &AnyRow) -> Result<Camera> {
     })
 }
 
-fn clip_view(row: &AnyRow) -> Result<ClipView> {
+pub(crate) fn clip_view(row: &AnyRow) -> Result<ClipView> {
     Ok(ClipView {
         clip: Clip {
             id: row.try_get("id")?,

@@ -24,6 +24,7 @@ mod feed;
 mod model;
 mod queries;
 mod research;
+mod shares;
 mod staff;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -34,6 +35,7 @@ pub use e2e::*;
 pub use feed::*;
 pub use model::*;
 pub use research::*;
+pub use shares::*;
 pub use staff::*;
 pub use tlog::*;
 

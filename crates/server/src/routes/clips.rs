@@ -118,7 +118,7 @@ fn summary(view: &ClipView) -> ClipSummary {
     }
 }
 
-fn detail(view: &ClipView) -> ClipDetail {
+pub(crate) fn detail(view: &ClipView) -> ClipDetail {
     let c = &view.clip;
     ClipDetail {
         summary: summary(view),
@@ -600,9 +600,19 @@ pub async fn clip_payload(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let view = visible_clip(&state, &authed, &id).await?;
-    let key = blob_key(&view.clip.id)?;
-    let size = u64::try_from(view.clip.payload_size).unwrap_or(0);
-    let range = requested_range(&headers, size).map_err(|()| ApiError {
+    serve_payload(&state, &view.clip, &headers).await
+}
+
+/// A clip's sealed payload as a response: whole, or the one range `headers` ask for. The
+/// caller has decided the asker may have it.
+pub(crate) async fn serve_payload(
+    state: &AppState,
+    clip: &Clip,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let key = blob_key(&clip.id)?;
+    let size = u64::try_from(clip.payload_size).unwrap_or(0);
+    let range = requested_range(headers, size).map_err(|()| ApiError {
         retry_after_secs: None,
         ..ApiError::new(
             StatusCode::RANGE_NOT_SATISFIABLE,
@@ -651,9 +661,7 @@ pub async fn clip_payload(
     );
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    if let Ok(etag) =
-        HeaderValue::from_str(&format!("\"{}\"", hex::encode(&view.clip.payload_sha256)))
-    {
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", hex::encode(&clip.payload_sha256))) {
         h.insert(header::ETAG, etag);
     }
     if let Some(v) = content_range.and_then(|r| HeaderValue::from_str(&r).ok()) {

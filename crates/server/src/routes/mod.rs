@@ -10,4 +10,5 @@ pub mod live;
 pub mod log;
 pub mod ops;
 pub mod research;
+pub mod shares;
 pub mod staff;

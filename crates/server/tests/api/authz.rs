@@ -55,6 +55,9 @@ enum Kind {
     Staff,
     /// The neighbourhood feed's public side: anyone signed in, shown nothing of whose.
     Feed,
+    /// One of Ann's clips shared with Meg, by share id: Meg only (Ann shares, she does not
+    /// open through the share).
+    SharedWith,
 }
 
 fn kind(method: &str, path: &str) -> Kind {
@@ -70,6 +73,8 @@ fn kind(method: &str, path: &str) -> Kind {
         ("GET", "/api/feed" | "/api/feed/posts/{id}/video") => Kind::Feed,
         ("POST", "/api/feed/posts") | ("GET", "/api/feed/mine") => Kind::Own,
         ("DELETE", "/api/feed/posts/{id}") => Kind::AnnsOnly,
+        (_, "/api/clips/{id}/shares" | "/api/clips/{id}/shares/{share_id}") => Kind::AnnsOnly,
+        ("GET", "/api/shared/{share_id}" | "/api/shared/{share_id}/payload") => Kind::SharedWith,
         ("GET", "/api/cameras" | "/api/clips") => Kind::ViewList,
         ("GET", "/api/clips/{id}" | "/api/clips/{id}/payload" | "/api/cameras/{id}/live") => {
             Kind::View
@@ -102,7 +107,9 @@ fn kind(method: &str, path: &str) -> Kind {
             | "/api/research/recipient"
             | "/api/research/items"
             | "/api/research/items/withdraw/{withdrawal_id}"
-            | "/api/research/withdrawal-ids",
+            | "/api/research/withdrawal-ids"
+            | "/api/shared"
+            | "/api/accounts/{root}/chain",
         )
         | ("POST", "/api/log/checkpoint") => Kind::Own,
         _ => panic!("{method} {path}: a new route; classify it here"),
@@ -165,6 +172,8 @@ fn expected(kind: Kind, who: Who) -> Answer {
         (Kind::OwnerWrite, Who::Owner) => Reached,
         (Kind::OwnerWrite, Who::Member) => Forbidden,
         (Kind::View | Kind::OwnerWrite, Who::Other) => NotFound,
+        (Kind::SharedWith, Who::Member) => Reached,
+        (Kind::SharedWith, Who::Owner | Who::Other) => NotFound,
         (_, Who::Staff) => Unauthenticated,
     }
 }
@@ -384,10 +393,29 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
                     }
                     _ => clip.id.clone(),
                 };
-                let concrete = path.replace("{id}", &target).replace(
-                    "{key}",
-                    &format!("key-{}", porchlight_server::auth::secrets::random_id()),
-                );
+                // A share of the clip with Meg, for the routes that name one.
+                let share = if path.contains("{share_id}") {
+                    let header = ann.client().clip(&clip.id).await.unwrap().header;
+                    let request = porchlight_client::proto::ShareRequest {
+                        root: meg.root().to_hex(),
+                        header,
+                    };
+                    ann.client()
+                        .share_clip(&clip.id, &request)
+                        .await
+                        .unwrap()
+                        .id
+                } else {
+                    String::new()
+                };
+                let concrete = path
+                    .replace("{id}", &target)
+                    .replace(
+                        "{key}",
+                        &format!("key-{}", porchlight_server::auth::secrets::random_id()),
+                    )
+                    .replace("{share_id}", &share)
+                    .replace("{root}", &bob.root().to_hex());
                 // What must never reach anyone but Ann (and, for footage, her household).
                 let anns = [
                     clip.id.as_str(),
@@ -483,7 +511,9 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
                     let may_see_anns = match who {
                         Who::Owner => true,
                         Who::OwnHub => via == Via::Bearer,
-                        Who::Member => matches!(kind, Kind::View | Kind::ViewList),
+                        Who::Member => {
+                            matches!(kind, Kind::View | Kind::ViewList | Kind::SharedWith)
+                        }
                         _ => false,
                     };
                     if !may_see_anns {

@@ -16,5 +16,6 @@ mod live;
 mod log;
 mod notifications;
 mod research;
+mod shares;
 mod staff;
 mod web;
