@@ -98,6 +98,12 @@ export async function myItems(): Promise<MyItem[]> {
   return mine;
 }
 
+/** Whether this account posted the clip to the feed (a post's research copy is an item too). */
+export async function postedToFeed(clipId: string): Promise<boolean> {
+  const { posts } = await api.get<{ posts: { clip_id: string | null }[] }>("/api/feed/mine");
+  return posts.some((p) => p.clip_id === clipId);
+}
+
 export async function withdrawItem(withdrawalIdHex: string): Promise<void> {
   await api.del(`/api/research/items/withdraw/${encodeURIComponent(withdrawalIdHex)}`);
 }

@@ -8,6 +8,7 @@ import type { CameraInfo, ClipDetail, ClipSummary } from "../types";
 import { onLeave } from "../router";
 import { h, message, notice, show, time } from "../ui";
 import { cameraResearch, clipResearch } from "./research";
+import { clipSharing } from "./sharing";
 
 const DAY_MS = 86_400_000;
 const DAYS_SHOWN = 14;
@@ -230,6 +231,7 @@ export async function clip(params: Record<string, string>): Promise<void> {
     events,
     buttons,
     owned && clipResearch(detail),
+    owned && clipSharing(detail),
     h("p", {}, h("a", { href: `/cameras/${encodeURIComponent(detail.camera_id)}`, "data-link": true }, "Back to the camera")),
   );
   try {

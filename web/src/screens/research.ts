@@ -124,7 +124,17 @@ export function clipResearch(detail: ClipDetail): HTMLElement {
   const render = async (said?: string) => {
     status.textContent = said ?? "";
     try {
-      const [list, listed, mine] = await Promise.all([research.consents(), research.listedIds(), research.withdrawalIdOf(detail)]);
+      const list = await research.consents();
+      // Without any consent ever given, or a feed post of this clip, nothing of it can be in
+      // research: the dataset is not asked (a server without a research program answers 503).
+      if (list.receipts.length === 0 && !(await research.postedToFeed(detail.id))) {
+        items.replaceChildren(
+          h("p", { class: "muted", "data-research": "out" }, "Not in research. Give consent for this clip or its camera to add it."),
+          status,
+        );
+        return;
+      }
+      const [listed, mine] = await Promise.all([research.listedIds(), research.withdrawalIdOf(detail)]);
       if (mine && listed.has(mine)) {
         const out = h("button", { type: "button", class: "danger" }, "Withdraw from research");
         out.addEventListener("click", async () => {
