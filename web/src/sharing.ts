@@ -220,8 +220,11 @@ export async function unpost(p: MyFeedPost): Promise<boolean> {
   }
 }
 
+/** Posts a feed page shows: a handful of videos, then "Older posts". */
+export const FEED_PAGE = 5;
+
 export async function feedPage(neighbourhood: string, area: string, before?: string): Promise<FeedPage> {
-  const q = new URLSearchParams({ neighbourhood, limit: "10" });
+  const q = new URLSearchParams({ neighbourhood, limit: String(FEED_PAGE) });
   if (area) q.set("area", area);
   if (before) q.set("before", before);
   return api.get<FeedPage>(`/api/feed?${q}`);
