@@ -1885,3 +1885,103 @@ async fn the_feed_is_idempotent_on_id_and_lists_newest_first() {
     })
     .await;
 }
+
+// ---- the neighbourhood feed ----
+
+fn feed_post(account_id: &str, area: &str, hour: i64) -> porchlight_store::FeedPost {
+    porchlight_store::FeedPost {
+        id: hex::encode(random_bytes::<16>()),
+        account_id: account_id.to_owned(),
+        clip_id: None,
+        neighbourhood: "Elm Park".into(),
+        area: area.into(),
+        hour_ms: T0 + hour * 3_600_000,
+        size_bytes: 1000,
+        created_at_ms: T0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn feed_pages_by_hour_then_id_and_only_the_owner_deletes() {
+    each_backend(|store, db| async move {
+        let ann = sign_up(&store, "ann@example.com").await.account_id;
+        let bob = sign_up(&store, "bob@example.com").await.account_id;
+        assert!(!store.has_feed_posts(&ann).await.unwrap());
+        let mut posts = Vec::new();
+        for (hour, area) in [
+            (0, "51.51,-0.12"),
+            (1, "51.51,-0.12"),
+            (1, "51.52,-0.12"),
+            (2, "51.51,-0.12"),
+        ] {
+            let p = feed_post(&ann, area, hour);
+            store
+                .insert_feed_post(&p, "feed_post", b"{}")
+                .await
+                .unwrap();
+            posts.push(p);
+        }
+        assert!(store.has_feed_posts(&ann).await.unwrap());
+        assert!(!store.has_feed_posts(&bob).await.unwrap());
+        assert_eq!(db.count("log_queue WHERE kind = 'feed_post'").await, 4);
+
+        // Two at a time: newest hour first, ties by id, no post twice.
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .feed_page(&porchlight_store::FeedQuery {
+                    neighbourhood: "Elm Park".into(),
+                    area: None,
+                    after: after.clone(),
+                    limit: 2,
+                })
+                .await
+                .unwrap();
+            let Some(last) = page.last() else { break };
+            after = Some((last.hour_ms, last.id.clone()));
+            seen.extend(page);
+        }
+        let mut want = posts.clone();
+        want.sort_by(|a, b| b.hour_ms.cmp(&a.hour_ms).then(a.id.cmp(&b.id)));
+        assert_eq!(seen, want);
+        let cell = store
+            .feed_page(&porchlight_store::FeedQuery {
+                neighbourhood: "Elm Park".into(),
+                area: Some("51.52,-0.12".into()),
+                after: None,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(cell, vec![posts[2].clone()]);
+
+        // Bob cannot delete Ann's post; Ann can, once.
+        let id = &posts[1].id;
+        assert!(
+            store
+                .delete_feed_post(&bob, id, "feed_unpost", b"{}", T0)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .delete_feed_post(&ann, id, "feed_unpost", b"{}", T0)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .delete_feed_post(&ann, id, "feed_unpost", b"{}", T0)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(store.feed_post(id).await.unwrap().is_none());
+        assert_eq!(store.feed_posts_of(&ann).await.unwrap().len(), 3);
+        assert_eq!(db.count("log_queue WHERE kind = 'feed_unpost'").await, 1);
+    })
+    .await;
+}

@@ -164,4 +164,29 @@ fn post_confirm_list_get_and_unpost_removes_the_research_item() {
         "",
     ));
     assert_eq!(in_research, serde_json::json!([]));
+
+    // Both acts are in the account's transparency-log entries, and the log verifies.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let listing = loop {
+        let listing = json(&cli(&server, home, &["--json", "access-log"], ""));
+        if listing["pending"] == 0 {
+            break listing;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still pending: {listing}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let kinds: Vec<&str> = listing["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"feed_post") && kinds.contains(&"feed_unpost"),
+        "{kinds:?}"
+    );
+    json(&cli(&server, home, &["--json", "access-log", "verify"], ""));
 }

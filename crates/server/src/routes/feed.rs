@@ -72,6 +72,8 @@ pub fn parse_area(area: &str) -> ApiResult<String> {
             "area is out of range: latitude -90 to 90, longitude -180 to 180",
         ));
     }
+    // 180° and -180° are one meridian: one name for its cells.
+    let lon = if lon == 18_000 { -18_000 } else { lon };
     Ok(format!("{},{}", degrees(lat), degrees(lon)))
 }
 
@@ -303,7 +305,13 @@ async fn prepare_post(
         .clip_visible_to(&authed.account.id, &q.clip_id)
         .await?
         .filter(|v| v.clip.account_id == authed.account.id)
-        .ok_or_else(ApiError::not_found)?;
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::NotFound,
+                "no such clip on a camera of yours (a household's shared camera is its owner's to post)",
+            )
+        })?;
     let posted = state.store.feed_posts_of(&authed.account.id).await?;
     if posted
         .iter()
@@ -612,7 +620,7 @@ mod tests {
     fn areas_are_grid_cells_in_canonical_form() {
         assert_eq!(parse_area("51.51,-0.12").unwrap(), "51.51,-0.12");
         assert_eq!(parse_area(" 51.5 , -0.1").unwrap(), "51.50,-0.10");
-        assert_eq!(parse_area("-0.0,180").unwrap(), "0.00,180.00");
+        assert_eq!(parse_area("-0.0,180").unwrap(), "0.00,-180.00");
         assert_eq!(parse_area("-90,-180").unwrap(), "-90.00,-180.00");
         for exact in ["51.507,-0.12", "51.51,-0.1276", "0.001,0"] {
             assert_eq!(

@@ -270,8 +270,8 @@ fn valid_withdrawal_id(id: &str) -> bool {
 }
 
 /// An owner's client uploads a research item: an age file sealed to the research recipient,
-/// streamed. The caller must hold at least one live consent; which clip it came from is the
-/// client's to check and is never told to the server.
+/// streamed. The caller must hold at least one live consent or feed post; which clip it came
+/// from is the client's to check and is never told to the server.
 #[utoipa::path(post, path = "/api/research/items", tag = "research", security(("bearer" = [])), params(ItemUpload),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "an age v1 file sealed to the research recipient"),
     responses((status = 201, body = ResearchItemInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),

@@ -472,6 +472,16 @@ async fn bad_posts_are_refused_and_nothing_is_stored(app: &TestApp) {
         assert!(!message.contains("51.5072"), "echoes the point: {message}");
         assert_eq!(feed_rows(app).await, 0, "{query}: a row was stored");
     }
+    let shared = post_body(app, &meg, &good, "video/mp4", clean_mp4())
+        .await
+        .1;
+    assert!(
+        shared["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("camera of yours"),
+        "{shared}"
+    );
     let dirty = post_body(app, &ann, &good, "video/mp4", dirty_mp4())
         .await
         .1;
