@@ -127,6 +127,18 @@ pub enum Command {
     /// one post's video.
     #[command(subcommand)]
     Feed(FeedCommand),
+    /// Share a clip of this account with another account: the clip's key is wrapped, on this
+    /// device, to the devices of the chain whose root they gave you (their `porchlight
+    /// identity root`). Sharing again re-wraps to their devices as they are now.
+    Share(ShareArgs),
+    /// Revoke a share of a clip, by share id or by the account's root. Copies already
+    /// downloaded are beyond reach.
+    Unshare(UnshareArgs),
+    /// The shares of a clip of this account.
+    Shares(SharesArgs),
+    /// Clips other accounts shared with this one: list them, or download, check and open one.
+    #[command(subcommand)]
+    Shared(SharedCommand),
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +192,54 @@ pub enum FeedCommand {
         id: String,
         #[arg(short, long, value_name = "FILE")]
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ShareArgs {
+    #[arg(value_name = "CLIP")]
+    pub clip: String,
+    /// The other account's root: 64 hex digits they read from `porchlight identity root`.
+    #[arg(long = "with", value_name = "ROOT")]
+    pub with: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UnshareArgs {
+    #[arg(value_name = "CLIP")]
+    pub clip: String,
+    /// The share (`porchlight shares CLIP` lists them).
+    #[arg(
+        value_name = "SHARE_ID",
+        conflicts_with = "with",
+        required_unless_present = "with"
+    )]
+    pub share_id: Option<String>,
+    /// The share with the account of this root.
+    #[arg(long = "with", value_name = "ROOT")]
+    pub with: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SharesArgs {
+    #[arg(value_name = "CLIP")]
+    pub clip: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SharedCommand {
+    /// Clips shared with this account: share id, owner's root, camera, time, size.
+    List,
+    /// Download a shared clip, check it (the owner's chain, the hub's signature, the payload
+    /// hash), open it with this device's key and write it to FILE.
+    Get {
+        #[arg(value_name = "SHARE_ID")]
+        share_id: String,
+        #[arg(short, long, value_name = "FILE")]
+        out: PathBuf,
+        /// Refuse unless the owner's chain starts at this root (what the owner told you).
+        #[arg(long, value_name = "ROOT")]
+        owner: Option<String>,
     },
 }
 
@@ -518,6 +578,9 @@ pub enum IdentityCommand {
     /// Print this device's `AGE-SECRET-KEY-1…` identity, for `age -d -i`. It opens every clip
     /// sealed to this device: keep it secret.
     Export,
+    /// Print this account's root (the hash of its device chain's first link): give it to
+    /// someone who wants to share clips with you or add you to their household.
+    Root,
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,8 @@ mod feed;
 mod hub_run;
 #[path = "cli/research.rs"]
 mod research;
+#[path = "cli/shares.rs"]
+mod shares;
 #[path = "cli/staff.rs"]
 mod staff;
 

@@ -450,6 +450,7 @@ fn restore(ctx: &Ctx) -> anyhow::Result<()> {
 pub(super) fn identity(ctx: &Ctx, command: IdentityCommand) -> anyhow::Result<()> {
     match command {
         IdentityCommand::Export => export_identity(ctx),
+        IdentityCommand::Root => super::shares::identity_root(ctx),
     }
 }
 

@@ -12,6 +12,7 @@ mod hub;
 mod info;
 mod live;
 mod research;
+mod shares;
 mod staff;
 
 use std::future::Future;
@@ -69,6 +70,10 @@ pub fn run(
         Command::Post(args) => feed::post(&ctx, &args),
         Command::Unpost(args) => feed::unpost(&ctx, &args),
         Command::Feed(command) => feed::feed(&ctx, command),
+        Command::Share(args) => shares::share(&ctx, &args),
+        Command::Unshare(args) => shares::unshare(&ctx, &args),
+        Command::Shares(args) => shares::list(&ctx, &args),
+        Command::Shared(command) => shares::shared(&ctx, command),
     }
 }
 

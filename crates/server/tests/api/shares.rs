@@ -445,6 +445,31 @@ async fn sharing_refuses_bad_input(app: &TestApp) {
         );
     }
 
+    // The store checks the owner again, whatever a route did first.
+    let store = &app.server.state.store;
+    let forged = porchlight_store::ClipShare {
+        id: "forged".into(),
+        clip_id: clip.id.clone(),
+        sharee_account_id: meg.account.session.account_id.clone(),
+        header: b"x".to_vec(),
+        created_at_ms: app.clock_now(),
+    };
+    let bob_id = &bob.account.session.account_id;
+    assert_eq!(
+        store
+            .put_share(bob_id, &forged, "clip_shared", b"{}")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        store
+            .shares_of_clip(bob_id, &clip.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
     // Nothing of that made a share or a log entry; the good request still works.
     assert!(
         ann.client()
@@ -475,4 +500,11 @@ async fn sharing_refuses_bad_input(app: &TestApp) {
         .await
         .unwrap();
     assert_eq!(made.sharee_root, meg.root().to_hex());
+    assert!(
+        !store
+            .delete_share(bob_id, &clip.id, &made.id, "clip_unshared", b"{}", 0)
+            .await
+            .unwrap()
+    );
+    assert_eq!(meg.client().shared_with_me().await.unwrap().clips.len(), 1);
 }
