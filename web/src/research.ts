@@ -6,6 +6,7 @@
 // for the account's own clips. The server is never asked which items are ours: it cannot tell.
 
 import * as api from "./api";
+import { ApiError } from "./api";
 import * as account from "./account";
 import { payload } from "./player";
 import * as store from "./store";
@@ -115,7 +116,15 @@ export async function recordConsent(action: "give" | "withdraw", kind: ScopeKind
   const receipt = await store.withDeviceKey((secret) => consentReceipt(chain, secret, action, kind, id, Date.now()));
   await api.post<ConsentInfo>("/api/consents", { receipt });
   if (action === "give") return 0;
-  const covered = (await myItems()).filter((m) => (kind === "camera" ? m.clip.camera_id === id : m.clip.id === id));
+  let mine: MyItem[];
+  try {
+    mine = await myItems();
+  } catch (e) {
+    // Without a research program there is no dataset, so nothing to withdraw.
+    if (e instanceof ApiError && e.code === "research_off") return 0;
+    throw e;
+  }
+  const covered = mine.filter((m) => (kind === "camera" ? m.clip.camera_id === id : m.clip.id === id));
   for (const m of covered) await withdrawItem(m.withdrawal_id);
   return covered.length;
 }
