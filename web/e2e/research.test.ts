@@ -100,6 +100,21 @@ describe("research in the browser", { skip: skip ?? false }, () => {
     await page.goto(clipUrl);
     await page.locator('[data-research="out"]').waitFor();
     assert.equal(await page.getByRole("button", { name: "Add to research" }).count(), 0);
+
+    // Consent for this one clip, from its own screen: added, then withdrawn with the consent.
+    await page.getByRole("button", { name: "Give research consent…" }).click();
+    const forClip = page.getByRole("group", { name: /^Give research consent for this clip from porch\?$/ });
+    assert.match((await forClip.textContent()) ?? "", /This clip .* may be added/);
+    await forClip.getByRole("button", { name: "Give consent" }).click();
+    await page.locator('[data-consent="given"]').waitFor();
+    await page.getByRole("button", { name: "Add to research" }).click();
+    await page.locator('[data-research="in"]').waitFor({ timeout: 60_000 });
+    await page.getByRole("button", { name: "Withdraw research consent…" }).click();
+    await page.getByRole("button", { name: "Withdraw consent" }).click();
+    await page.getByText("Consent withdrawn; 1 research item of yours withdrawn with it.").waitFor({ timeout: 30_000 });
+    await page.locator('[data-research="out"]').waitFor();
+    await page.getByRole("link", { name: "Research", exact: true }).click();
+    await page.getByText("None of your clips is in research.").waitFor({ timeout: 30_000 });
     assert.deepEqual(owner.errors, []);
   });
 });
