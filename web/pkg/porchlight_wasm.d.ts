@@ -41,6 +41,11 @@ export class Chain {
      */
     static verifyByRecovery(links: string, recovery_code: string): Chain;
     /**
+     * Verifies another account's `links` from the root (hex) it is known by: the owner of a
+     * share, or the account a clip is shared with. Nothing is pinned.
+     */
+    static verifyFromRoot(links: string, root: string): Chain;
+    /**
      * Verifies `links` (`{"links": [...]}` as the server serves them) from the pinned trust
      * (`{"root", "seen_seq", "seen_hash"}`), or pins link 0 when `trust` is absent.
      */
@@ -215,6 +220,52 @@ export class Pairing {
 }
 
 /**
+ * A research item made on this device as the clip downloads (see [`research::ResearchItem`]).
+ */
+export class ResearchItem {
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * The download ended: the sealed item (one age file), once the payload is checked.
+     */
+    finish(): Uint8Array;
+    /**
+     * Checks the clip's details against the chain, as the player does, and starts sealing
+     * to the research program's age `recipient`.
+     */
+    constructor(chain: Chain, detail: string, secret: Uint8Array | number[], recipient: string);
+    /**
+     * The next downloaded bytes of the sealed payload.
+     */
+    push(ciphertext: Uint8Array | number[]): void;
+    /**
+     * The clip's UTC day (`YYYY-MM-DD`).
+     */
+    readonly day: string;
+    /**
+     * The clip's withdrawal id (hex).
+     */
+    readonly withdrawalId: string;
+}
+
+/**
+ * A clip opened and stripped of its metadata as it downloads (see [`sharing::StrippedClip`]).
+ */
+export class StrippedClip {
+    free(): void;
+    [Symbol.dispose](): void;
+    finish(): Uint8Array;
+    constructor(chain: Chain, detail: string, secret: Uint8Array | number[]);
+    push(ciphertext: Uint8Array | number[]): Uint8Array;
+}
+
+/**
+ * Research (DESIGN §9): a consent receipt signed with this device's key for the verified
+ * chain's account; base64 of its bytes for `POST /api/consents`.
+ */
+export function consentReceipt(chain: Chain, secret: Uint8Array | number[], action: string, scope_kind: string, scope_id: string, now_ms: number): string;
+
+/**
  * A fresh device key pair; the secret half as bytes, for the app to wrap and store.
  */
 export function deviceGenerate(): Uint8Array;
@@ -234,6 +285,23 @@ export function fingerprintOf(sign_key: string, age_recipient: string): string;
  */
 export function qrSvg(text: string): string;
 
+/**
+ * `plaintext` sealed as one age file to the research recipient (a feed post's research copy).
+ */
+export function sealToResearch(plaintext: Uint8Array | number[], recipient: string): Uint8Array;
+
+/**
+ * A share's header: the clip's header (base64) opened with this device's secret and its file
+ * key wrapped to the devices of `sharee`, the other account's verified chain. Base64 out.
+ */
+export function shareHeader(header: string, secret: Uint8Array | number[], sharee: Chain): string;
+
+/**
+ * The research withdrawal id (hex) of a clip, from its header (base64), with this device's
+ * key: only the account's devices can compute it.
+ */
+export function withdrawalId(header: string, secret: Uint8Array | number[]): string;
+
 export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
 
 export interface InitOutput {
@@ -246,6 +314,8 @@ export interface InitOutput {
     readonly __wbg_logcheck_free: (a: number, b: number) => void;
     readonly __wbg_mp4feed_free: (a: number, b: number) => void;
     readonly __wbg_pairing_free: (a: number, b: number) => void;
+    readonly __wbg_researchitem_free: (a: number, b: number) => void;
+    readonly __wbg_strippedclip_free: (a: number, b: number) => void;
     readonly chain_append: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
     readonly chain_appendByRecovery: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
     readonly chain_pinnedNow: (a: number) => number;
@@ -255,11 +325,13 @@ export interface InitOutput {
     readonly chain_trust: (a: number) => [number, number];
     readonly chain_verify: (a: number, b: number, c: number, d: number) => [number, number, number];
     readonly chain_verifyByRecovery: (a: number, b: number, c: number, d: number) => [number, number, number];
+    readonly chain_verifyFromRoot: (a: number, b: number, c: number, d: number) => [number, number, number];
     readonly chain_view: (a: number) => [number, number];
     readonly clipopener_checked: (a: number) => [number, number];
     readonly clipopener_finish: (a: number) => [number, number, number, number];
     readonly clipopener_new: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
     readonly clipopener_push: (a: number, b: number, c: number) => [number, number, number, number];
+    readonly consentReceipt: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number, j: number) => [number, number, number, number];
     readonly deviceGenerate: () => [number, number];
     readonly devicePublic: (a: number, b: number) => [number, number, number, number];
     readonly fingerprintOf: (a: number, b: number, c: number, d: number) => [number, number, number, number];
@@ -288,6 +360,17 @@ export interface InitOutput {
     readonly pairing_qrSvg: (a: number) => [number, number, number, number];
     readonly pairing_verifier: (a: number) => [number, number];
     readonly qrSvg: (a: number, b: number) => [number, number, number, number];
+    readonly researchitem_day: (a: number) => [number, number];
+    readonly researchitem_finish: (a: number) => [number, number, number, number];
+    readonly researchitem_new: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => [number, number, number];
+    readonly researchitem_push: (a: number, b: number, c: number) => [number, number];
+    readonly researchitem_withdrawalId: (a: number) => [number, number];
+    readonly sealToResearch: (a: number, b: number, c: number, d: number) => [number, number, number, number];
+    readonly shareHeader: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
+    readonly strippedclip_finish: (a: number) => [number, number, number, number];
+    readonly strippedclip_new: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
+    readonly strippedclip_push: (a: number, b: number, c: number) => [number, number, number, number];
+    readonly withdrawalId: (a: number, b: number, c: number, d: number) => [number, number, number, number];
     readonly __wbindgen_exn_store: (a: number) => void;
     readonly __externref_table_alloc: () => number;
     readonly __wbindgen_externrefs: WebAssembly.Table;

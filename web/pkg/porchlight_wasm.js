@@ -237,6 +237,31 @@ export class Chain {
         return Chain.__wrap(ret[0]);
     }
     /**
+     * Verifies another account's `links` from the root (hex) it is known by: the owner of a
+     * share, or the account a clip is shared with. Nothing is pinned.
+     * @param {string} links
+     * @param {string} root
+     * @returns {Chain}
+     */
+    static verifyFromRoot(links, root) {
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(links, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(root, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.chain_verifyFromRoot(ptr0, len0, ptr1, len1);
+        if (ret[2]) {
+            throw takeFromExternrefTable0(ret[1]);
+        }
+        return Chain.__wrap(ret[0]);
+    }
+    /**
      * Verifies `links` (`{"links": [...]}` as the server serves them) from the pinned trust
      * (`{"root", "seen_seq", "seen_hash"}`), or pins link 0 when `trust` is absent.
      * @param {string} links
@@ -880,6 +905,231 @@ export class Pairing {
 if (Symbol.dispose) Pairing.prototype[Symbol.dispose] = Pairing.prototype.free;
 
 /**
+ * A research item made on this device as the clip downloads (see [`research::ResearchItem`]).
+ */
+export class ResearchItem {
+    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        ResearchItemFinalization.unregister(this);
+        return ptr;
+    }
+    free() {
+        const ptr = this.__destroy_into_raw();
+        wasm.__wbg_researchitem_free(ptr, 0);
+    }
+    /**
+     * The clip's UTC day (`YYYY-MM-DD`).
+     * @returns {string}
+     */
+    get day() {
+        let deferred1_0;
+        let deferred1_1;
+        try {
+            const ret = wasm.researchitem_day(this.__wbg_ptr);
+            deferred1_0 = ret[0];
+            deferred1_1 = ret[1];
+            return getStringFromWasm0(ret[0], ret[1]);
+        } finally {
+            wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
+        }
+    }
+    /**
+     * The download ended: the sealed item (one age file), once the payload is checked.
+     * @returns {Uint8Array}
+     */
+    finish() {
+        const ret = wasm.researchitem_finish(this.__wbg_ptr);
+        if (ret[3]) {
+            throw takeFromExternrefTable0(ret[2]);
+        }
+        var v1 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+        wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+        return v1;
+    }
+    /**
+     * Checks the clip's details against the chain, as the player does, and starts sealing
+     * to the research program's age `recipient`.
+     * @param {Chain} chain
+     * @param {string} detail
+     * @param {Uint8Array | number[]} secret
+     * @param {string} recipient
+     */
+    constructor(chain, detail, secret, recipient) {
+        _assertClass(chain, Chain);
+        let ptr0, len0, ptr1, len1, ptr2, len2;
+        try {
+            ptr0 = passStringToWasm0(detail, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passArray8ToWasm0(secret, wasm.__wbindgen_malloc);
+            len1 = WASM_VECTOR_LEN;
+            ptr2 = passStringToWasm0(recipient, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len2 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.researchitem_new(chain.__wbg_ptr, ptr0, len0, ptr1, len1, ptr2, len2);
+        if (ret[2]) {
+            throw takeFromExternrefTable0(ret[1]);
+        }
+        this.__wbg_ptr = ret[0];
+        ResearchItemFinalization.register(this, this.__wbg_ptr, this);
+        return this;
+    }
+    /**
+     * The next downloaded bytes of the sealed payload.
+     * @param {Uint8Array | number[]} ciphertext
+     */
+    push(ciphertext) {
+        const ptr0 = passArray8ToWasm0(ciphertext, wasm.__wbindgen_malloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.researchitem_push(this.__wbg_ptr, ptr0, len0);
+        if (ret[1]) {
+            throw takeFromExternrefTable0(ret[0]);
+        }
+    }
+    /**
+     * The clip's withdrawal id (hex).
+     * @returns {string}
+     */
+    get withdrawalId() {
+        let deferred1_0;
+        let deferred1_1;
+        try {
+            const ret = wasm.researchitem_withdrawalId(this.__wbg_ptr);
+            deferred1_0 = ret[0];
+            deferred1_1 = ret[1];
+            return getStringFromWasm0(ret[0], ret[1]);
+        } finally {
+            wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
+        }
+    }
+}
+if (Symbol.dispose) ResearchItem.prototype[Symbol.dispose] = ResearchItem.prototype.free;
+
+/**
+ * A clip opened and stripped of its metadata as it downloads (see [`sharing::StrippedClip`]).
+ */
+export class StrippedClip {
+    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        StrippedClipFinalization.unregister(this);
+        return ptr;
+    }
+    free() {
+        const ptr = this.__destroy_into_raw();
+        wasm.__wbg_strippedclip_free(ptr, 0);
+    }
+    /**
+     * @returns {Uint8Array}
+     */
+    finish() {
+        const ret = wasm.strippedclip_finish(this.__wbg_ptr);
+        if (ret[3]) {
+            throw takeFromExternrefTable0(ret[2]);
+        }
+        var v1 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+        wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+        return v1;
+    }
+    /**
+     * @param {Chain} chain
+     * @param {string} detail
+     * @param {Uint8Array | number[]} secret
+     */
+    constructor(chain, detail, secret) {
+        _assertClass(chain, Chain);
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(detail, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passArray8ToWasm0(secret, wasm.__wbindgen_malloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.strippedclip_new(chain.__wbg_ptr, ptr0, len0, ptr1, len1);
+        if (ret[2]) {
+            throw takeFromExternrefTable0(ret[1]);
+        }
+        this.__wbg_ptr = ret[0];
+        StrippedClipFinalization.register(this, this.__wbg_ptr, this);
+        return this;
+    }
+    /**
+     * @param {Uint8Array | number[]} ciphertext
+     * @returns {Uint8Array}
+     */
+    push(ciphertext) {
+        const ptr0 = passArray8ToWasm0(ciphertext, wasm.__wbindgen_malloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.strippedclip_push(this.__wbg_ptr, ptr0, len0);
+        if (ret[3]) {
+            throw takeFromExternrefTable0(ret[2]);
+        }
+        var v2 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+        wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+        return v2;
+    }
+}
+if (Symbol.dispose) StrippedClip.prototype[Symbol.dispose] = StrippedClip.prototype.free;
+
+/**
+ * Research (DESIGN §9): a consent receipt signed with this device's key for the verified
+ * chain's account; base64 of its bytes for `POST /api/consents`.
+ * @param {Chain} chain
+ * @param {Uint8Array | number[]} secret
+ * @param {string} action
+ * @param {string} scope_kind
+ * @param {string} scope_id
+ * @param {number} now_ms
+ * @returns {string}
+ */
+export function consentReceipt(chain, secret, action, scope_kind, scope_id, now_ms) {
+    let deferred7_0;
+    let deferred7_1;
+    try {
+        _assertClass(chain, Chain);
+        const val5 = +now_ms;
+        let ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3;
+        try {
+            ptr0 = passArray8ToWasm0(secret, wasm.__wbindgen_malloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(action, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+            ptr2 = passStringToWasm0(scope_kind, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len2 = WASM_VECTOR_LEN;
+            ptr3 = passStringToWasm0(scope_id, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len3 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr3) { wasm.__wbindgen_free(ptr3, len3 * 1, 1); }
+            if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.consentReceipt(chain.__wbg_ptr, ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3, val5);
+        var ptr6 = ret[0];
+        var len6 = ret[1];
+        if (ret[3]) {
+            ptr6 = 0; len6 = 0;
+            throw takeFromExternrefTable0(ret[2]);
+        }
+        deferred7_0 = ptr6;
+        deferred7_1 = len6;
+        return getStringFromWasm0(ptr6, len6);
+    } finally {
+        wasm.__wbindgen_free(deferred7_0, deferred7_1, 1);
+    }
+}
+
+/**
  * A fresh device key pair; the secret half as bytes, for the app to wrap and store.
  * @returns {Uint8Array}
  */
@@ -975,6 +1225,109 @@ export function qrSvg(text) {
         return getStringFromWasm0(ptr2, len2);
     } finally {
         wasm.__wbindgen_free(deferred3_0, deferred3_1, 1);
+    }
+}
+
+/**
+ * `plaintext` sealed as one age file to the research recipient (a feed post's research copy).
+ * @param {Uint8Array | number[]} plaintext
+ * @param {string} recipient
+ * @returns {Uint8Array}
+ */
+export function sealToResearch(plaintext, recipient) {
+    let ptr0, len0, ptr1, len1;
+    try {
+        ptr0 = passArray8ToWasm0(plaintext, wasm.__wbindgen_malloc);
+        len0 = WASM_VECTOR_LEN;
+        ptr1 = passStringToWasm0(recipient, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        len1 = WASM_VECTOR_LEN;
+    } catch (e) {
+        if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+        if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+        throw e;
+    }
+    const ret = wasm.sealToResearch(ptr0, len0, ptr1, len1);
+    if (ret[3]) {
+        throw takeFromExternrefTable0(ret[2]);
+    }
+    var v3 = getArrayU8FromWasm0(ret[0], ret[1]).slice();
+    wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+    return v3;
+}
+
+/**
+ * A share's header: the clip's header (base64) opened with this device's secret and its file
+ * key wrapped to the devices of `sharee`, the other account's verified chain. Base64 out.
+ * @param {string} header
+ * @param {Uint8Array | number[]} secret
+ * @param {Chain} sharee
+ * @returns {string}
+ */
+export function shareHeader(header, secret, sharee) {
+    let deferred4_0;
+    let deferred4_1;
+    try {
+        _assertClass(sharee, Chain);
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(header, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passArray8ToWasm0(secret, wasm.__wbindgen_malloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.shareHeader(ptr0, len0, ptr1, len1, sharee.__wbg_ptr);
+        var ptr3 = ret[0];
+        var len3 = ret[1];
+        if (ret[3]) {
+            ptr3 = 0; len3 = 0;
+            throw takeFromExternrefTable0(ret[2]);
+        }
+        deferred4_0 = ptr3;
+        deferred4_1 = len3;
+        return getStringFromWasm0(ptr3, len3);
+    } finally {
+        wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
+    }
+}
+
+/**
+ * The research withdrawal id (hex) of a clip, from its header (base64), with this device's
+ * key: only the account's devices can compute it.
+ * @param {string} header
+ * @param {Uint8Array | number[]} secret
+ * @returns {string}
+ */
+export function withdrawalId(header, secret) {
+    let deferred4_0;
+    let deferred4_1;
+    try {
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(header, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passArray8ToWasm0(secret, wasm.__wbindgen_malloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.withdrawalId(ptr0, len0, ptr1, len1);
+        var ptr3 = ret[0];
+        var len3 = ret[1];
+        if (ret[3]) {
+            ptr3 = 0; len3 = 0;
+            throw takeFromExternrefTable0(ret[2]);
+        }
+        deferred4_0 = ptr3;
+        deferred4_1 = len3;
+        return getStringFromWasm0(ptr3, len3);
+    } finally {
+        wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
     }
 }
 function __wbg_get_imports() {
@@ -1121,6 +1474,12 @@ const Mp4FeedFinalization = (typeof FinalizationRegistry === 'undefined')
 const PairingFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(ptr => wasm.__wbg_pairing_free(ptr, 1));
+const ResearchItemFinalization = (typeof FinalizationRegistry === 'undefined')
+    ? { register: () => {}, unregister: () => {} }
+    : new FinalizationRegistry(ptr => wasm.__wbg_researchitem_free(ptr, 1));
+const StrippedClipFinalization = (typeof FinalizationRegistry === 'undefined')
+    ? { register: () => {}, unregister: () => {} }
+    : new FinalizationRegistry(ptr => wasm.__wbg_strippedclip_free(ptr, 1));
 
 function addToExternrefTable0(obj) {
     const idx = wasm.__externref_table_alloc();

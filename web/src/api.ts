@@ -35,7 +35,7 @@ async function send(
 ): Promise<Response> {
   const headers: Record<string, string> = { "porchlight-device": deviceId, ...extra };
   const raw = body instanceof Uint8Array;
-  if (body !== undefined) headers["content-type"] = raw ? "application/octet-stream" : "application/json";
+  if (body !== undefined) headers["content-type"] ??= raw ? "application/octet-stream" : "application/json";
   if (!SAFE.has(method) && csrfToken) headers["x-csrf-token"] = csrfToken;
   let res: Response;
   try {

@@ -11,6 +11,8 @@ import { camera, clip } from "./screens/clips";
 import { hubs } from "./screens/hubs";
 import { access } from "./screens/access";
 import { live } from "./screens/live";
+import { mine as researchMine } from "./screens/research";
+import { feed, mine as feedMine, shared, sharedClip } from "./screens/sharing";
 import * as store from "./store";
 import { h, message, notice, show } from "./ui";
 import { loadCrypto } from "./wasm";
@@ -40,6 +42,9 @@ function nav(): void {
     link("/sessions", "Sessions"),
     link("/activity", "Activity"),
     link("/access", "Access"),
+    link("/research", "Research"),
+    link("/shared", "Shared"),
+    link("/feed", "Feed"),
     out,
   );
   for (const a of bar.querySelectorAll("a")) {
@@ -93,6 +98,11 @@ async function boot(): Promise<void> {
   route("/sessions", guarded(sessions));
   route("/activity", guarded(activity));
   route("/access", guarded(access));
+  route("/research", guarded(researchMine));
+  route("/shared", guarded(shared));
+  route("/shared/:id", guarded(sharedClip));
+  route("/feed", guarded(feed));
+  route("/feed/mine", guarded(feedMine));
   otherwise(guarded(() => go("/cameras", true)));
   redirect((path) => {
     if (!account.signedIn() && !PUBLIC.has(path)) return "/signin";

@@ -44,14 +44,16 @@ async function readWindow(path: string, start: number, end: number): Promise<Uin
 /** The sealed payload of `detail`, window by window, in order. A window is asked for only
  * once the one before is opened (fetching the next one meanwhile was measured: no faster on
  * two cores, where opening is the limit, and half again the memory). */
-async function* payload(detail: ClipDetail): AsyncGenerator<Uint8Array> {
-  const path = `/api/clips/${encodeURIComponent(detail.id)}/payload`;
+export async function* payload(
+  detail: { id: string; payload_size: number },
+  path = `/api/clips/${encodeURIComponent(detail.id)}/payload`,
+): AsyncGenerator<Uint8Array> {
   for (let start = 0; start < detail.payload_size; start += WINDOW_BYTES) {
     yield* await readWindow(path, start, Math.min(start + WINDOW_BYTES, detail.payload_size) - 1);
   }
 }
 
-function appended(buffer: SourceBuffer, bytes: Uint8Array): Promise<void> {
+export function appended(buffer: SourceBuffer, bytes: Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
     const ok = () => {
       buffer.removeEventListener("error", bad);
@@ -67,7 +69,8 @@ function appended(buffer: SourceBuffer, bytes: Uint8Array): Promise<void> {
   });
 }
 
-export async function play(video: HTMLVideoElement, chain: Chain, detail: ClipDetail): Promise<Played> {
+/** Plays a clip; `payloadPath` is where its sealed payload is read (a shared clip's differs). */
+export async function play(video: HTMLVideoElement, chain: Chain, detail: ClipDetail, payloadPath?: string): Promise<Played> {
   const opener = await store.withDeviceKey((secret) => new ClipOpener(chain, JSON.stringify(detail), secret));
   const checked = JSON.parse(opener.checked) as Played["checked"];
   const feed = new Mp4Feed();
@@ -89,7 +92,7 @@ export async function play(video: HTMLVideoElement, chain: Chain, detail: ClipDe
       while (waiting.length > 0) await appended(buffer, waiting.shift()!);
     };
     try {
-      for await (const chunk of payload(detail)) await give(feed.push(opener.push(chunk)));
+      for await (const chunk of payload(detail, payloadPath)) await give(feed.push(opener.push(chunk)));
       await give(feed.push(opener.finish()));
       feed.finish();
       if (source.readyState === "open") source.endOfStream();

@@ -243,6 +243,19 @@ impl Chain {
         })
     }
 
+    /// Verifies another account's links from the root hash it is known by (a share names its
+    /// owner's root; a sharee is named by theirs). Nothing is pinned.
+    pub fn verify_from_root(links_text: &str, root_hex: &str) -> Result<Self> {
+        let links = decode_links(links_text)?;
+        let root = hash(root_hex.trim(), "the account's root")?;
+        let chain = verify_chain(&links, &root, None).map_err(|e| e.to_string())?;
+        Ok(Self {
+            chain,
+            pinned_now: false,
+            members: Vec::new(),
+        })
+    }
+
     /// Verifies the served links for a browser restored by the recovery code.
     pub fn verify_by_recovery(links_text: &str, code: &str) -> Result<Self> {
         let key = recovery(code)?;
@@ -581,6 +594,21 @@ mod tests {
         assert!(Chain::verify("{\"links\": []}", None).is_err());
         assert!(Chain::verify("not json", None).is_err());
         assert!(Chain::verify(&links, Some("{}")).is_err());
+    }
+
+    #[test]
+    fn another_accounts_chain_verifies_only_from_its_own_root() {
+        let (chain, links, _) = Chain::start(&device_generate(), "laptop").unwrap();
+        let view: serde_json::Value = serde_json::from_str(&chain.view()).unwrap();
+        let root = view["root"].as_str().unwrap();
+        let theirs = Chain::verify_from_root(&links, root).unwrap();
+        assert!(!theirs.pinned_now());
+        assert_eq!(theirs.verified().root(), chain.verified().root());
+        let (other, _, _) = Chain::start(&device_generate(), "elsewhere").unwrap();
+        let other_root: serde_json::Value = serde_json::from_str(&other.view()).unwrap();
+        assert!(Chain::verify_from_root(&links, other_root["root"].as_str().unwrap()).is_err());
+        assert!(Chain::verify_from_root(&links, "not a hash").is_err());
+        assert!(Chain::verify_from_root("{\"links\": []}", root).is_err());
     }
 
     #[test]

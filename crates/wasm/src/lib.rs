@@ -11,6 +11,8 @@ pub mod clip;
 pub mod core;
 pub mod log;
 pub mod mp4;
+pub mod research;
+pub mod sharing;
 
 use wasm_bindgen::prelude::*;
 
@@ -93,6 +95,15 @@ impl Chain {
     /// (`{"root", "seen_seq", "seen_hash"}`), or pins link 0 when `trust` is absent.
     pub fn verify(links: &str, trust: Option<String>) -> Result<Chain, JsError> {
         core::Chain::verify(links, trust.as_deref())
+            .map(Chain)
+            .map_err(js)
+    }
+
+    /// Verifies another account's `links` from the root (hex) it is known by: the owner of a
+    /// share, or the account a clip is shared with. Nothing is pinned.
+    #[wasm_bindgen(js_name = verifyFromRoot)]
+    pub fn verify_from_root(links: &str, root: &str) -> Result<Chain, JsError> {
+        core::Chain::verify_from_root(links, root)
             .map(Chain)
             .map_err(js)
     }
@@ -445,4 +456,113 @@ impl LiveView {
             payload: opened.payload,
         })
     }
+}
+
+/// Research (DESIGN §9): a consent receipt signed with this device's key for the verified
+/// chain's account; base64 of its bytes for `POST /api/consents`.
+#[wasm_bindgen(js_name = consentReceipt)]
+pub fn consent_receipt(
+    chain: &Chain,
+    secret: &[u8],
+    action: &str,
+    scope_kind: &str,
+    scope_id: &str,
+    now_ms: f64,
+) -> Result<String, JsError> {
+    research::consent_receipt(
+        chain.0.verified(),
+        secret,
+        action,
+        scope_kind,
+        scope_id,
+        now_ms as i64,
+    )
+    .map_err(js)
+}
+
+/// The research withdrawal id (hex) of a clip, from its header (base64), with this device's
+/// key: only the account's devices can compute it.
+#[wasm_bindgen(js_name = withdrawalId)]
+pub fn withdrawal_id(header: &str, secret: &[u8]) -> Result<String, JsError> {
+    research::withdrawal_id(header, secret).map_err(js)
+}
+
+/// A research item made on this device as the clip downloads (see [`research::ResearchItem`]).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct ResearchItem(research::ResearchItem);
+
+#[wasm_bindgen]
+impl ResearchItem {
+    /// Checks the clip's details against the chain, as the player does, and starts sealing
+    /// to the research program's age `recipient`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        chain: &Chain,
+        detail: &str,
+        secret: &[u8],
+        recipient: &str,
+    ) -> Result<ResearchItem, JsError> {
+        research::ResearchItem::new(chain.0.verified(), detail, secret, recipient)
+            .map(ResearchItem)
+            .map_err(js)
+    }
+
+    /// The clip's withdrawal id (hex).
+    #[wasm_bindgen(getter, js_name = withdrawalId)]
+    pub fn withdrawal_id(&self) -> String {
+        self.0.withdrawal_id().to_owned()
+    }
+
+    /// The clip's UTC day (`YYYY-MM-DD`).
+    #[wasm_bindgen(getter)]
+    pub fn day(&self) -> String {
+        self.0.day().to_owned()
+    }
+
+    /// The next downloaded bytes of the sealed payload.
+    pub fn push(&mut self, ciphertext: &[u8]) -> Result<(), JsError> {
+        self.0.push(ciphertext).map_err(js)
+    }
+
+    /// The download ended: the sealed item (one age file), once the payload is checked.
+    pub fn finish(&mut self) -> Result<Vec<u8>, JsError> {
+        self.0.finish().map_err(js)
+    }
+}
+
+/// A share's header: the clip's header (base64) opened with this device's secret and its file
+/// key wrapped to the devices of `sharee`, the other account's verified chain. Base64 out.
+#[wasm_bindgen(js_name = shareHeader)]
+pub fn share_header(header: &str, secret: &[u8], sharee: &Chain) -> Result<String, JsError> {
+    sharing::share_header(header, secret, sharee.0.verified()).map_err(js)
+}
+
+/// A clip opened and stripped of its metadata as it downloads (see [`sharing::StrippedClip`]).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct StrippedClip(sharing::StrippedClip);
+
+#[wasm_bindgen]
+impl StrippedClip {
+    #[wasm_bindgen(constructor)]
+    pub fn new(chain: &Chain, detail: &str, secret: &[u8]) -> Result<StrippedClip, JsError> {
+        sharing::StrippedClip::new(chain.0.verified(), detail, secret)
+            .map(StrippedClip)
+            .map_err(js)
+    }
+
+    pub fn push(&mut self, ciphertext: &[u8]) -> Result<Vec<u8>, JsError> {
+        self.0.push(ciphertext).map_err(js)
+    }
+
+    pub fn finish(&mut self) -> Result<Vec<u8>, JsError> {
+        self.0.finish().map_err(js)
+    }
+}
+
+/// `plaintext` sealed as one age file to the research recipient (a feed post's research copy).
+#[wasm_bindgen(js_name = sealToResearch)]
+pub fn seal_to_research(plaintext: &[u8], recipient: &str) -> Result<Vec<u8>, JsError> {
+    research::seal_to_research(plaintext, recipient).map_err(js)
 }

@@ -7,6 +7,8 @@ import { openToBlob, play, sealedBlob, thumbnail } from "../player";
 import type { CameraInfo, ClipDetail, ClipSummary } from "../types";
 import { onLeave } from "../router";
 import { h, message, notice, show, time } from "../ui";
+import { cameraResearch, clipResearch } from "./research";
+import { clipSharing } from "./sharing";
 
 const DAY_MS = 86_400_000;
 const DAYS_SHOWN = 14;
@@ -173,6 +175,7 @@ export async function camera(params: Record<string, string>): Promise<void> {
     h("h2", { class: "chart-title" }, "Clips per day"),
     chartBox,
     dayBox,
+    cam.owned && cameraResearch(cam),
   );
 }
 
@@ -220,12 +223,15 @@ export async function clip(params: Record<string, string>): Promise<void> {
     }
   });
   buttons.append(mp4, sealed);
+  const owned = (await api.get<{ cameras: CameraInfo[] }>("/api/cameras")).cameras.some((c) => c.owned && c.id === detail.camera_id);
   show(
     `${detail.camera_name}, ${new Date(detail.start_ms).toLocaleString()}`,
     h("div", { class: "player" }, video),
     status,
     events,
     buttons,
+    owned && clipResearch(detail),
+    owned && clipSharing(detail),
     h("p", {}, h("a", { href: `/cameras/${encodeURIComponent(detail.camera_id)}`, "data-link": true }, "Back to the camera")),
   );
   try {

@@ -1,0 +1,349 @@
+// Sharing a clip with another account, what is shared with this one, and the neighbourhood
+// feed: posting (after a confirmation that names everything that becomes public), browsing by
+// neighbourhood and area, and this account's own posts.
+
+import { ChainAlarm } from "../account";
+import { ApiError } from "../api";
+import { play } from "../player";
+import * as sharing from "../sharing";
+import type { FeedPost, MyFeedPost, ShareInfo } from "../sharing";
+import type { ClipDetail } from "../types";
+import { field, form, h, message, notice, show, time } from "../ui";
+
+const hourText = (ms: number) =>
+  new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }) + " UTC";
+
+/** An in-page confirmation with the lines it asks about, a button to go ahead and one back. */
+function confirmBox(title: string, lines: (string | Node)[], yes: string, run: () => Promise<void>, cancel: () => void, danger = false): HTMLElement {
+  const id = `confirm-${Math.random().toString(36).slice(2)}`;
+  const alert = h("div", { class: "alert", role: "alert", "aria-live": "assertive" });
+  const ok = h("button", { type: "button", class: danger ? "danger" : "" }, yes);
+  const back = h("button", { type: "button", class: "secondary" }, "Cancel");
+  ok.addEventListener("click", async () => {
+    ok.disabled = back.disabled = true;
+    alert.classList.remove("shown");
+    try {
+      await run();
+    } catch (e) {
+      alert.textContent = message(e);
+      alert.classList.add("shown");
+      ok.disabled = back.disabled = false;
+    }
+  });
+  back.addEventListener("click", cancel);
+  setTimeout(() => ok.focus(), 0);
+  return h(
+    "section",
+    { class: "confirm", role: "group", "aria-labelledby": id },
+    h("h3", { id }, title),
+    h("ul", {}, ...lines.map((l) => h("li", {}, l))),
+    alert,
+    h("div", { class: "actions" }, ok, back),
+  );
+}
+
+// ---- on a clip: share and post ----
+
+/** The sharing part of an owned clip's screen: its shares, a new share, and posting. */
+export function clipSharing(detail: ClipDetail): HTMLElement {
+  const list = h("div", {});
+  const status = h("p", { role: "status", "aria-live": "polite" });
+  const drawShares = async () => {
+    let shares: ShareInfo[];
+    try {
+      shares = await sharing.sharesOf(detail.id);
+    } catch (e) {
+      list.replaceChildren(notice("warning", message(e)));
+      return;
+    }
+    list.replaceChildren(
+      shares.length === 0
+        ? h("p", { class: "muted", "data-shares": "0" }, "Not shared with anyone.")
+        : h(
+            "ul",
+            { class: "rows", "aria-label": "Shares of this clip", "data-shares": String(shares.length) },
+            ...shares.map((s) => {
+              const row = h("li", { class: "row" });
+              const fp = sharing.rootFingerprint(s.sharee_root);
+              const revoke = h("button", { type: "button", class: "secondary", "aria-label": `Revoke the share with ${fp}` }, "Revoke…");
+              revoke.addEventListener("click", () => {
+                row.replaceChildren(
+                  confirmBox(
+                    `Revoke the share with ${fp}?`,
+                    [
+                      "That account's devices can no longer download or open this clip from Porchlight.",
+                      "Copies already downloaded are beyond reach: revoking cannot take back what they saved.",
+                    ],
+                    "Revoke share",
+                    async () => {
+                      await sharing.unshare(detail.id, s.id);
+                      status.textContent = `Share with ${fp} revoked. Copies already downloaded are beyond reach.`;
+                      await drawShares();
+                    },
+                    () => void drawShares(),
+                    true,
+                  ),
+                );
+              });
+              row.append(h("span", {}, "Account ", h("code", {}, fp), ", shared ", time(s.created_at_ms)), h("div", { class: "actions" }, revoke));
+              return row;
+            }),
+          ),
+    );
+  };
+  const shareForm = form(
+    "Share this clip",
+    "Share",
+    [field("Their account root", "root", { required: true, autocomplete: "off", spellcheck: "false" }, "64 hexadecimal digits, from the Shared screen of their account. Their devices, as their device list names them, can then open this clip.")],
+    async (values, f) => {
+      const made = await sharing.share(detail.id, values.root ?? "");
+      f.reset();
+      status.textContent = `Shared with ${sharing.rootFingerprint(made.sharee_root)}: sealed on this device to their devices.`;
+      await drawShares();
+    },
+  );
+  void drawShares();
+  const postBox = h("div", {});
+  const openPost = h("button", { type: "button", class: "secondary" }, "Post to the neighbourhood feed…");
+  openPost.addEventListener("click", () => postBox.replaceChildren(postDialog(detail, () => postBox.replaceChildren())));
+  return h(
+    "section",
+    { class: "research", "aria-labelledby": "sharing-title" },
+    h("h2", { id: "sharing-title" }, "Sharing"),
+    status,
+    list,
+    shareForm,
+    h("div", { class: "actions" }, openPost),
+    postBox,
+  );
+}
+
+/** The post dialog: neighbourhood and a point rounded to its grid cell, then a confirmation
+ * that names everything that becomes public. */
+function postDialog(detail: ClipDetail, close: () => void): HTMLElement {
+  const box = h("div", {});
+  const ask = form(
+    "Post to the neighbourhood feed",
+    "Review the post…",
+    [
+      field("Neighbourhood", "neighbourhood", { required: true, maxlength: "64" }, "The name the feed lists it under, e.g. Mill Road."),
+      field("Latitude", "lat", { required: true, inputmode: "decimal" }, "Only the 0.01° grid cell (about 1 km) it falls in is posted, never the point."),
+      field("Longitude", "lon", { required: true, inputmode: "decimal" }),
+    ],
+    async (values) => {
+      const neighbourhood = (values.neighbourhood ?? "").trim();
+      if (!neighbourhood) throw new Error("Name the neighbourhood.");
+      const area = sharing.gridCell(Number(values.lat), Number(values.lon));
+      const hour = sharing.hourOf(detail.start_ms);
+      box.replaceChildren(
+        confirmBox(
+          "Post this clip publicly?",
+          [
+            `The video of this clip from camera ${detail.camera_name} becomes public, stripped of its metadata.`,
+            `Its hour: ${hourText(hour)}.`,
+            `Neighbourhood: ${neighbourhood}.`,
+            `Area: grid cell ${area} (about 1 km across; your exact location is not sent).`,
+            "Every signed-in Porchlight user can watch it.",
+            "It also goes into the research dataset, sealed to the research program's key.",
+            "Delete it any time from My posts; that also withdraws its research copy. Copies people already downloaded are beyond reach.",
+          ],
+          "Post publicly",
+          async () => {
+            const done = await sharing.post(detail.id, neighbourhood, area);
+            const copy =
+              done.research === "added" ? " Its research copy is added." : done.research === "already" ? " Its research copy was there already." : "";
+            box.replaceChildren(notice("info", `Posted to ${done.post.neighbourhood}, area ${done.post.area}.${copy} `, h("a", { href: "/feed/mine", "data-link": true }, "My posts")));
+          },
+          () => box.replaceChildren(ask),
+        ),
+      );
+    },
+  );
+  const cancel = h("button", { type: "button", class: "link" }, "Close");
+  cancel.addEventListener("click", close);
+  box.replaceChildren(ask);
+  return h("div", {}, box, cancel);
+}
+
+// ---- shared with me ----
+
+export async function shared(): Promise<void> {
+  let root = "";
+  try {
+    root = await sharing.ownRoot();
+  } catch (e) {
+    if (e instanceof ChainAlarm) return show("Shared with me", notice("danger", h("strong", {}, "Verification failed. "), message(e)));
+    throw e;
+  }
+  const clips = await sharing.sharedWithMe();
+  show(
+    "Shared with me",
+    h(
+      "p",
+      {},
+      "To have a clip shared with you, give its owner your account root: ",
+      h("code", { "data-testid": "own-root", class: "root" }, root),
+      ` (check: ${sharing.rootFingerprint(root)}).`,
+    ),
+    clips.length === 0
+      ? h("p", { class: "empty" }, "Nothing is shared with you.")
+      : h(
+          "ul",
+          { class: "rows", "aria-label": "Clips shared with me" },
+          ...clips.map((c) =>
+            h(
+              "li",
+              { class: "row" },
+              h("a", { href: `/shared/${encodeURIComponent(c.share_id)}`, "data-link": true }, `${c.camera_name}, `, time(c.start_ms)),
+              h("span", { class: "muted" }, `From account ${sharing.rootFingerprint(c.owner_root)}, ${Math.round(c.duration_ms / 1000)} s`),
+            ),
+          ),
+        ),
+  );
+}
+
+export async function sharedClip(params: Record<string, string>): Promise<void> {
+  const id = params.id ?? "";
+  let opened;
+  try {
+    opened = await sharing.openShared(id);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) {
+      return show("Shared clip", notice("warning", "This clip is not shared with you (any more)."));
+    }
+    return show("Shared clip", notice("danger", h("strong", {}, "Verification failed. "), message(e)));
+  }
+  const { detail, chain } = opened;
+  const video = h("video", { controls: true, playsinline: true, muted: true, "aria-label": `Shared clip from ${detail.clip.camera_name}` });
+  const status = h("div", { role: "status", "aria-live": "polite" }, "Opening the clip on this device…");
+  show(
+    `${detail.clip.camera_name}, ${new Date(detail.clip.start_ms).toLocaleString()}`,
+    h("p", { class: "muted" }, `Shared by account ${sharing.rootFingerprint(detail.owner_root)}; checked against that account's device list.`),
+    h("div", { class: "player" }, video),
+    status,
+    h("p", {}, h("a", { href: "/shared", "data-link": true }, "Back to Shared with me")),
+  );
+  try {
+    const played = await play(video, chain, detail.clip, sharing.sharedPayloadPath(id));
+    status.replaceChildren(`Checked: recorded by hub "${played.checked.hub_name}" of the owner's account, opened on this device.`);
+    await played.done;
+    status.setAttribute("data-verified", "true");
+    status.append(" The whole clip matches what the hub signed.");
+  } catch (e) {
+    status.replaceChildren(notice("danger", h("strong", {}, "This clip did not open. "), message(e)));
+  }
+}
+
+// ---- the feed ----
+
+function postRow(p: FeedPost, extra: Node[] = []): HTMLElement {
+  const row = h("li", { class: "row" });
+  const watch = h("button", { type: "button", class: "secondary", "aria-label": `Play the post of ${hourText(p.hour_ms)} in ${p.neighbourhood}` }, "Play");
+  watch.addEventListener("click", async () => {
+    watch.disabled = true;
+    const video = h("video", { controls: true, playsinline: true, muted: true, "aria-label": `Post from ${p.neighbourhood}` });
+    const said = h("p", { role: "status", "aria-live": "polite" });
+    row.append(h("div", { class: "player" }, video), said);
+    try {
+      await sharing.playPost(video, p);
+      said.textContent = "Loaded.";
+      said.setAttribute("data-loaded", "true");
+    } catch (e) {
+      said.replaceChildren(notice("danger", message(e)));
+    }
+  });
+  row.append(
+    h("span", {}, `${p.neighbourhood} · area ${p.area} · ${hourText(p.hour_ms)}`),
+    h("div", { class: "actions" }, watch, ...extra),
+  );
+  return row;
+}
+
+export async function feed(): Promise<void> {
+  const list = h("ul", { class: "rows", "aria-label": "Posts" });
+  const more = h("button", { type: "button", class: "secondary", hidden: true }, "Older posts");
+  const status = h("p", { role: "status", "aria-live": "polite" });
+  let query = { neighbourhood: "", area: "" };
+  let cursor: string | undefined;
+  const load = async (first: boolean) => {
+    const page = await sharing.feedPage(query.neighbourhood, query.area, first ? undefined : cursor);
+    if (first) list.replaceChildren();
+    list.append(...page.posts.map((p) => postRow(p)));
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+    status.textContent = list.children.length === 0 ? "No posts here yet." : `${list.children.length} post${list.children.length === 1 ? "" : "s"} shown.`;
+  };
+  more.addEventListener("click", async () => {
+    more.disabled = true;
+    try {
+      await load(false);
+    } catch (e) {
+      status.textContent = message(e);
+    } finally {
+      more.disabled = false;
+    }
+  });
+  const search = form(
+    "Find posts",
+    "Show posts",
+    [
+      field("Neighbourhood", "neighbourhood", { required: true, maxlength: "64" }),
+      field("Area (optional)", "area", { placeholder: "51.51,-0.12" }, "A 0.01° grid cell as LAT,LON; leave empty for the whole neighbourhood."),
+    ],
+    async (values) => {
+      query = { neighbourhood: (values.neighbourhood ?? "").trim(), area: (values.area ?? "").replace(/\s/g, "") };
+      await load(true);
+    },
+  );
+  show(
+    "Neighbourhood feed",
+    h("p", { class: "muted" }, "Clips neighbours chose to make public, by neighbourhood, area and hour. ", h("a", { href: "/feed/mine", "data-link": true }, "My posts")),
+    search,
+    status,
+    list,
+    more,
+  );
+}
+
+export async function mine(): Promise<void> {
+  const status = h("p", { role: "status", "aria-live": "polite" });
+  const box = h("div", {});
+  const draw = async () => {
+    const posts = await sharing.myPosts();
+    box.replaceChildren(
+      posts.length === 0
+        ? h("p", { class: "empty" }, "You have not posted anything.")
+        : h(
+            "ul",
+            { class: "rows", "aria-label": "My posts" },
+            ...posts.map((p: MyFeedPost) => {
+              const del = h("button", { type: "button", class: "danger", "aria-label": `Delete the post of ${hourText(p.hour_ms)} in ${p.neighbourhood}` }, "Delete…");
+              const row = postRow(p, [del]);
+              del.addEventListener("click", () => {
+                row.replaceChildren(
+                  confirmBox(
+                    "Delete this post?",
+                    [
+                      "It leaves the feed for everyone, and its research copy is withdrawn.",
+                      "Copies people already downloaded are beyond reach.",
+                    ],
+                    "Delete post",
+                    async () => {
+                      const withdrawn = await sharing.unpost(p);
+                      status.textContent = `Post deleted${withdrawn ? " and its research copy withdrawn" : ""}.`;
+                      await draw();
+                    },
+                    () => void draw(),
+                    true,
+                  ),
+                );
+              });
+              return row;
+            }),
+          ),
+    );
+  };
+  show("My posts", h("p", {}, h("a", { href: "/feed", "data-link": true }, "Neighbourhood feed")), status, box);
+  await draw();
+}
+

@@ -1,0 +1,263 @@
+// Clips that leave their owner (DESIGN §6), as the CLI's `share`, `unshare`, `post` and
+// `unpost` do it. A share is the clip's file key wrapped, on this device, to the devices of
+// the other account's chain, verified here from the root its owner gave; the sharee's browser
+// verifies the owner's chain from the root the share names and opens the clip with its own
+// device key. A feed post is the clip opened and stripped of metadata here, uploaded as plain
+// MP4 for every signed-in user, with a research copy sealed to the research program's key.
+
+import * as api from "./api";
+import { ApiError } from "./api";
+import * as account from "./account";
+import { appended, payload } from "./player";
+import * as store from "./store";
+import type { CameraInfo, ClipDetail, Links } from "./types";
+import { Chain, ClipOpener, Mp4Feed, sealToResearch, shareHeader, StrippedClip, withdrawalId } from "./wasm";
+
+// ---- shares ----
+
+export interface ShareInfo {
+  id: string;
+  clip_id: string;
+  sharee_root: string;
+  created_at_ms: number;
+}
+
+export interface SharedClipInfo {
+  share_id: string;
+  owner_root: string;
+  camera_name: string;
+  start_ms: number;
+  duration_ms: number;
+  payload_size: number;
+  shared_at_ms: number;
+}
+
+export interface SharedClipDetail {
+  share_id: string;
+  owner_root: string;
+  clip: ClipDetail;
+  owner_chain: string[];
+}
+
+/** A root as a person types or pastes it: 64 hex digits, spaces and dashes ignored. */
+export function parseRoot(text: string): string {
+  const digits = text.replace(/[\s-]/g, "").toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(digits)) {
+    throw new Error("An account's root is 64 hexadecimal digits: ask its owner for the one their Shared screen shows.");
+  }
+  return digits;
+}
+
+/** A root's short form for people to compare: its first 80 bits as five groups of four. */
+export function rootFingerprint(root: string): string {
+  return (root.slice(0, 20).match(/.{4}/g) ?? []).join("-");
+}
+
+/** This account's root, from its chain as this browser verified it. */
+export async function ownRoot(): Promise<string> {
+  return account.viewOf(await account.verifiedChain()).root;
+}
+
+/** The chain of the account with `root`, verified from that root. */
+async function chainOfRoot(root: string): Promise<Chain> {
+  const links = await api.get<Links>(`/api/accounts/${encodeURIComponent(root)}/chain`);
+  try {
+    return Chain.verifyFromRoot(JSON.stringify(links), root);
+  } catch (e) {
+    throw new Error(`That account's device list does not verify from the root you gave: ${e instanceof Error ? e.message : String(e)}. Nothing was shared.`);
+  }
+}
+
+/** Shares an owned clip with the account whose chain starts at `rootText`. */
+export async function share(clipId: string, rootText: string): Promise<ShareInfo> {
+  const root = parseRoot(rootText);
+  const chain = await account.verifiedChain();
+  if (root === account.viewOf(chain).root) {
+    throw new Error("That root is this account's own: your devices open your clips already.");
+  }
+  const cameras = (await api.get<{ cameras: CameraInfo[] }>("/api/cameras")).cameras;
+  const detail = await api.get<ClipDetail>(`/api/clips/${encodeURIComponent(clipId)}`);
+  if (!cameras.some((c) => c.owned && c.id === detail.camera_id)) {
+    throw new Error("Only the owner of a camera can share its clips.");
+  }
+  const sharee = await chainOfRoot(root);
+  // The clip is checked against this account's chain before its key is handed on.
+  const header = await store.withDeviceKey((secret) => {
+    new ClipOpener(chain, JSON.stringify(detail), secret).free();
+    return shareHeader(detail.header, secret, sharee);
+  });
+  return api.post<ShareInfo>(`/api/clips/${encodeURIComponent(clipId)}/shares`, { root, header });
+}
+
+export const sharesOf = async (clipId: string) =>
+  (await api.get<{ shares: ShareInfo[] }>(`/api/clips/${encodeURIComponent(clipId)}/shares`)).shares;
+
+export const unshare = (clipId: string, shareId: string) =>
+  api.del<void>(`/api/clips/${encodeURIComponent(clipId)}/shares/${encodeURIComponent(shareId)}`);
+
+export const sharedWithMe = async () => (await api.get<{ clips: SharedClipInfo[] }>("/api/shared")).clips;
+
+/** A shared clip's details and its owner's chain, verified from the root the share names. */
+export async function openShared(shareId: string): Promise<{ detail: SharedClipDetail; chain: Chain }> {
+  const detail = await api.get<SharedClipDetail>(`/api/shared/${encodeURIComponent(shareId)}`);
+  const root = parseRoot(detail.owner_root);
+  let chain: Chain;
+  try {
+    chain = Chain.verifyFromRoot(JSON.stringify({ links: detail.owner_chain }), root);
+  } catch (e) {
+    throw new Error(`The owner's device list does not verify from their root: ${e instanceof Error ? e.message : String(e)}. Do not trust this clip.`);
+  }
+  return { detail, chain };
+}
+
+export const sharedPayloadPath = (shareId: string) => `/api/shared/${encodeURIComponent(shareId)}/payload`;
+
+// ---- the neighbourhood feed ----
+
+export interface FeedPost {
+  id: string;
+  neighbourhood: string;
+  area: string;
+  hour_ms: number;
+  size_bytes: number;
+}
+
+export interface FeedPage {
+  posts: FeedPost[];
+  next_cursor?: string;
+}
+
+export interface MyFeedPost extends FeedPost {
+  clip_id: string | null;
+  created_at_ms: number;
+}
+
+/** The 0.01° grid cell (about 1 km) a point falls in, as `LAT,LON` of its south-west corner:
+ * what a post names, never the point itself. */
+export function gridCell(lat: number, lon: number): string {
+  if (!Number.isFinite(lat) || !Number.isFinite(lon) || Math.abs(lat) > 90 || Math.abs(lon) > 180) {
+    throw new Error("A latitude is between -90 and 90 and a longitude between -180 and 180.");
+  }
+  const cell = (v: number) => {
+    const n = Math.floor(Math.round(v * 1e6) / 1e4);
+    return (n / 100).toFixed(2).replace(/^-0\.00$/, "0.00");
+  };
+  return `${cell(lat)},${cell(lon)}`;
+}
+
+/** The UTC hour a clip's start falls in: the only time a post carries. */
+export function hourOf(ms: number): number {
+  return Math.floor(ms / 3_600_000) * 3_600_000;
+}
+
+export type ResearchCopy = "added" | "already" | "off";
+
+/** Posts an owned clip: opened and stripped on this device, uploaded as MP4, then its
+ * research copy (the same stripped video sealed to the research key) added. */
+export async function post(clipId: string, neighbourhood: string, area: string): Promise<{ post: FeedPost; research: ResearchCopy }> {
+  const chain = await account.verifiedChain();
+  const detail = await api.get<ClipDetail>(`/api/clips/${encodeURIComponent(clipId)}`);
+  const stripper = await store.withDeviceKey((secret) => new StrippedClip(chain, JSON.stringify(detail), secret));
+  const parts: Uint8Array[] = [];
+  try {
+    for await (const chunk of payload(detail)) parts.push(stripper.push(chunk));
+    parts.push(stripper.finish());
+  } finally {
+    stripper.free();
+  }
+  const video = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    video.set(p, at);
+    at += p.length;
+  }
+  const q = new URLSearchParams({ clip_id: clipId, neighbourhood, area });
+  const made = await api.call<FeedPost>("POST", `/api/feed/posts?${q}`, video, { "content-type": "video/mp4" });
+  return { post: made, research: await researchCopy(detail, video) };
+}
+
+async function researchCopy(detail: ClipDetail, video: Uint8Array): Promise<ResearchCopy> {
+  let recipient: string;
+  try {
+    recipient = (await api.get<{ recipient: string }>("/api/research/recipient")).recipient;
+  } catch (e) {
+    if (e instanceof ApiError && e.code === "research_off") return "off";
+    throw e;
+  }
+  const id = await store.withDeviceKey((secret) => withdrawalId(detail.header, secret));
+  const sealed = sealToResearch(video, recipient);
+  const q = new URLSearchParams({ day: new Date(detail.start_ms).toISOString().slice(0, 10), withdrawal_id: id });
+  try {
+    await api.call("POST", `/api/research/items?${q}`, sealed);
+    return "added";
+  } catch (e) {
+    if (e instanceof ApiError && e.code === "conflict") return "already";
+    throw e;
+  }
+}
+
+export const myPosts = async () => (await api.get<{ posts: MyFeedPost[] }>("/api/feed/mine")).posts;
+
+/** Deletes one of this account's posts and withdraws its research copy; whether there was
+ * one to withdraw is returned. */
+export async function unpost(p: MyFeedPost): Promise<boolean> {
+  await api.del(`/api/feed/posts/${encodeURIComponent(p.id)}`);
+  if (!p.clip_id) return false; // the clip is deleted: its key, and the withdrawal id, are gone
+  let detail: ClipDetail;
+  try {
+    detail = await api.get<ClipDetail>(`/api/clips/${encodeURIComponent(p.clip_id)}`);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return false;
+    throw e;
+  }
+  const id = await store.withDeviceKey((secret) => withdrawalId(detail.header, secret));
+  try {
+    await api.del(`/api/research/items/withdraw/${id}`);
+    return true;
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 404 || e.code === "research_off")) return false;
+    throw e;
+  }
+}
+
+/** Posts a feed page shows: a handful of videos, then "Older posts". */
+export const FEED_PAGE = 5;
+
+export async function feedPage(neighbourhood: string, area: string, before?: string): Promise<FeedPage> {
+  const q = new URLSearchParams({ neighbourhood, limit: String(FEED_PAGE) });
+  if (area) q.set("area", area);
+  if (before) q.set("before", before);
+  return api.get<FeedPage>(`/api/feed?${q}`);
+}
+
+/** Plays a post's video (plain MP4, read in ranges) through MediaSource. */
+export async function playPost(video: HTMLVideoElement, p: FeedPost): Promise<void> {
+  const feed = new Mp4Feed();
+  const source = new MediaSource();
+  video.src = URL.createObjectURL(source);
+  await new Promise((r) => source.addEventListener("sourceopen", r, { once: true }));
+  let buffer: SourceBuffer | null = null;
+  const waiting: Uint8Array[] = [];
+  try {
+    const give = async (boxes: Uint8Array) => {
+      if (boxes.length > 0) waiting.push(boxes);
+      if (!buffer && feed.codec) {
+        const type = `video/mp4; codecs="${feed.codec}"`;
+        if (!MediaSource.isTypeSupported(type)) throw new Error(`this browser cannot play ${feed.codec} video`);
+        buffer = source.addSourceBuffer(type);
+      }
+      if (!buffer) return;
+      while (waiting.length > 0) await appended(buffer, waiting.shift()!);
+    };
+    for await (const chunk of payload({ id: p.id, payload_size: p.size_bytes }, `/api/feed/posts/${encodeURIComponent(p.id)}/video`)) {
+      await give(feed.push(chunk));
+    }
+    feed.finish();
+    if (source.readyState === "open") source.endOfStream();
+  } catch (e) {
+    if (source.readyState === "open") source.endOfStream("decode");
+    throw e;
+  } finally {
+    feed.free();
+  }
+}
