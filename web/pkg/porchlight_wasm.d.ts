@@ -21,12 +21,18 @@ export class Chain {
     /**
      * As [`Chain::rewrap`], opened with the key recovery code's key.
      */
-    rewrapByRecovery(header: string, recovery_code: string): string;
+    rewrapByRecovery(header: string, recovery_code: string, hub_key: string, camera: string): string;
     /**
-     * A clip header (base64) re-wrapped to every device now in the chain, opened with this
-     * device's secret. Base64 out.
+     * A clip header (base64) re-wrapped to every device now in the chain and to the devices
+     * of the household members given the clip's camera (`hubKey` hex and `camera`, from the
+     * clip's detail), opened with this device's secret. Base64 out.
      */
-    rewrap(header: string, secret: Uint8Array | number[]): string;
+    rewrap(header: string, secret: Uint8Array | number[], hub_key: string, camera: string): string;
+    /**
+     * Takes the household members' chains (`GET /api/household/members`, as JSON text),
+     * keeping those that verify from the roots this chain names. Returns how many.
+     */
+    setMembers(members: string): number;
     /**
      * Starts an account's chain: link 0 names this device and a fresh recovery key.
      */
@@ -319,8 +325,9 @@ export interface InitOutput {
     readonly chain_append: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
     readonly chain_appendByRecovery: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
     readonly chain_pinnedNow: (a: number) => number;
-    readonly chain_rewrap: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
-    readonly chain_rewrapByRecovery: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
+    readonly chain_rewrap: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number) => [number, number, number, number];
+    readonly chain_rewrapByRecovery: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number) => [number, number, number, number];
+    readonly chain_setMembers: (a: number, b: number, c: number) => [number, number, number];
     readonly chain_start: (a: number, b: number, c: number, d: number) => [number, number, number];
     readonly chain_trust: (a: number) => [number, number];
     readonly chain_verify: (a: number, b: number, c: number, d: number) => [number, number, number];

@@ -104,72 +104,104 @@ export class Chain {
      * As [`Chain::rewrap`], opened with the key recovery code's key.
      * @param {string} header
      * @param {string} recovery_code
+     * @param {string} hub_key
+     * @param {string} camera
      * @returns {string}
      */
-    rewrapByRecovery(header, recovery_code) {
-        let deferred4_0;
-        let deferred4_1;
+    rewrapByRecovery(header, recovery_code, hub_key, camera) {
+        let deferred6_0;
+        let deferred6_1;
         try {
-            let ptr0, len0, ptr1, len1;
+            let ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3;
             try {
                 ptr0 = passStringToWasm0(header, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
                 len0 = WASM_VECTOR_LEN;
                 ptr1 = passStringToWasm0(recovery_code, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
                 len1 = WASM_VECTOR_LEN;
+                ptr2 = passStringToWasm0(hub_key, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len2 = WASM_VECTOR_LEN;
+                ptr3 = passStringToWasm0(camera, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len3 = WASM_VECTOR_LEN;
             } catch (e) {
+                if (ptr3) { wasm.__wbindgen_free(ptr3, len3 * 1, 1); }
+                if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
                 if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
                 if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
                 throw e;
             }
-            const ret = wasm.chain_rewrapByRecovery(this.__wbg_ptr, ptr0, len0, ptr1, len1);
-            var ptr3 = ret[0];
-            var len3 = ret[1];
+            const ret = wasm.chain_rewrapByRecovery(this.__wbg_ptr, ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3);
+            var ptr5 = ret[0];
+            var len5 = ret[1];
             if (ret[3]) {
-                ptr3 = 0; len3 = 0;
+                ptr5 = 0; len5 = 0;
                 throw takeFromExternrefTable0(ret[2]);
             }
-            deferred4_0 = ptr3;
-            deferred4_1 = len3;
-            return getStringFromWasm0(ptr3, len3);
+            deferred6_0 = ptr5;
+            deferred6_1 = len5;
+            return getStringFromWasm0(ptr5, len5);
         } finally {
-            wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
+            wasm.__wbindgen_free(deferred6_0, deferred6_1, 1);
         }
     }
     /**
-     * A clip header (base64) re-wrapped to every device now in the chain, opened with this
-     * device's secret. Base64 out.
+     * A clip header (base64) re-wrapped to every device now in the chain and to the devices
+     * of the household members given the clip's camera (`hubKey` hex and `camera`, from the
+     * clip's detail), opened with this device's secret. Base64 out.
      * @param {string} header
      * @param {Uint8Array | number[]} secret
+     * @param {string} hub_key
+     * @param {string} camera
      * @returns {string}
      */
-    rewrap(header, secret) {
-        let deferred4_0;
-        let deferred4_1;
+    rewrap(header, secret, hub_key, camera) {
+        let deferred6_0;
+        let deferred6_1;
         try {
-            let ptr0, len0, ptr1, len1;
+            let ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3;
             try {
                 ptr0 = passStringToWasm0(header, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
                 len0 = WASM_VECTOR_LEN;
                 ptr1 = passArray8ToWasm0(secret, wasm.__wbindgen_malloc);
                 len1 = WASM_VECTOR_LEN;
+                ptr2 = passStringToWasm0(hub_key, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len2 = WASM_VECTOR_LEN;
+                ptr3 = passStringToWasm0(camera, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len3 = WASM_VECTOR_LEN;
             } catch (e) {
+                if (ptr3) { wasm.__wbindgen_free(ptr3, len3 * 1, 1); }
+                if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
                 if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
                 if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
                 throw e;
             }
-            const ret = wasm.chain_rewrap(this.__wbg_ptr, ptr0, len0, ptr1, len1);
-            var ptr3 = ret[0];
-            var len3 = ret[1];
+            const ret = wasm.chain_rewrap(this.__wbg_ptr, ptr0, len0, ptr1, len1, ptr2, len2, ptr3, len3);
+            var ptr5 = ret[0];
+            var len5 = ret[1];
             if (ret[3]) {
-                ptr3 = 0; len3 = 0;
+                ptr5 = 0; len5 = 0;
                 throw takeFromExternrefTable0(ret[2]);
             }
-            deferred4_0 = ptr3;
-            deferred4_1 = len3;
-            return getStringFromWasm0(ptr3, len3);
+            deferred6_0 = ptr5;
+            deferred6_1 = len5;
+            return getStringFromWasm0(ptr5, len5);
         } finally {
-            wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
+            wasm.__wbindgen_free(deferred6_0, deferred6_1, 1);
         }
+    }
+    /**
+     * Takes the household members' chains (`GET /api/household/members`, as JSON text),
+     * keeping those that verify from the roots this chain names. Returns how many.
+     * @param {string} members
+     * @returns {number}
+     */
+    setMembers(members) {
+        const ptr0 = passStringToWasm0(members, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.chain_setMembers(this.__wbg_ptr, ptr0, len0);
+        if (ret[2]) {
+            throw takeFromExternrefTable0(ret[1]);
+        }
+        return ret[0] >>> 0;
     }
     /**
      * Starts an account's chain: link 0 names this device and a fresh recovery key.
