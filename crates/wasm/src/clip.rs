@@ -314,7 +314,7 @@ impl Pairing {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use porchlight_crypto::{ChainBuilder, ChainOp, HubSecret, Name, RecoveryKey, seal, sign_clip};
+    use porchlight_crypto::HubSecret;
 
     use super::*;
 
@@ -330,53 +330,10 @@ mod tests {
     fn sealed() -> Sealed {
         let device = DeviceSecret::generate();
         let hub = HubSecret::generate();
-        let (recovery, _) = RecoveryKey::generate();
-        let mut builder =
-            ChainBuilder::genesis(&device, Name::new("laptop").unwrap(), recovery.public())
-                .unwrap();
-        builder
-            .append(
-                ChainOp::AddHub {
-                    name: Name::new("porch hub").unwrap(),
-                    hub: hub.public(),
-                },
-                &device,
-            )
-            .unwrap();
-        let chain = builder.chain().clone();
+        let chain = crate::fixtures::chain_of(&device, Some(&hub));
         let plaintext: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-        let (mut header, mut payload) = (Vec::new(), Vec::new());
-        let sizes = seal(
-            &plaintext[..],
-            &mut header,
-            &mut payload,
-            &chain.recipients(),
-        )
-        .unwrap();
-        let statement = ClipStatement::new(
-            "porch",
-            1_700_000_000_000,
-            12_000,
-            sizes.payload_sha256,
-            [0; 32],
-        )
-        .unwrap();
-        let signature = sign_clip(&statement, &hub);
-        let detail = serde_json::json!({
-            "id": "clip-1",
-            "camera_id": "cam-1",
-            "camera_name": "porch",
-            "start_ms": 1_700_000_000_000i64,
-            "duration_ms": 12_000,
-            "payload_size": payload.len(),
-            "header_size": header.len(),
-            "header": STANDARD.encode(&header),
-            "header_sha256": hex::encode(Sha256::digest(&header)),
-            "payload_sha256": hex::encode(sizes.payload_sha256),
-            "statement": STANDARD.encode(statement.to_bytes()),
-            "signature": STANDARD.encode(signature.to_bytes()),
-            "hub_key": hub.public().to_hex(),
-        });
+        let (detail, payload) =
+            crate::fixtures::sealed_clip(&chain, &hub, &plaintext, 1_700_000_000_000, 12_000);
         Sealed {
             chain,
             device,

@@ -9,6 +9,8 @@
 
 pub mod clip;
 pub mod core;
+#[cfg(test)]
+mod fixtures;
 pub mod log;
 pub mod mp4;
 pub mod research;

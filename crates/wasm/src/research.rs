@@ -237,11 +237,8 @@ impl ResearchItem {
 mod tests {
     use std::io::Read;
 
-    use porchlight_crypto::{
-        ChainBuilder, ChainOp, ClipStatement, HubSecret, Name, RecoveryKey, seal, sign_clip,
-    };
+    use porchlight_crypto::HubSecret;
     use porchlight_media::boxes::walk;
-    use sha2::{Digest, Sha256};
 
     use super::*;
 
@@ -256,70 +253,14 @@ mod tests {
     /// A real fragmented MP4 from the synthetic camera, with the hub's sealed event list and
     /// a muxer's `udta`, sealed and signed by a hub of a one-device chain.
     fn sealed() -> Sealed {
-        let camera = porchlight_media::SyntheticCamera::new(10).unwrap();
-        let params = camera.params().clone();
-        let mut mp4 = Vec::new();
-        let mut writer = porchlight_media::ClipWriter::new(&mut mp4, &params).unwrap();
-        for frame in camera.take(150) {
-            writer.push(frame).unwrap();
-        }
-        writer.finish().unwrap();
-        let moov = &porchlight_media::boxes::find(&mp4, b"moov").unwrap()[0];
-        let moov_end = (moov.offset + moov.size) as usize;
-        let mut plaintext = mp4[..moov_end].to_vec();
-        plaintext.extend(
-            porchlight_media::fmp4::metadata_box(b"{\"events\":[{\"kind\":\"motion\"}]}").unwrap(),
-        );
-        let udta_body = b"\x00\x00\x00\x1e\xa9tooLavf60 camera-firmware";
-        plaintext.extend((8 + udta_body.len() as u32).to_be_bytes());
-        plaintext.extend(b"udta");
-        plaintext.extend(udta_body);
-        plaintext.extend_from_slice(&mp4[moov_end..]);
-
+        let plaintext =
+            crate::fixtures::synthetic_clip(b"{\"events\":[{\"kind\":\"motion\"}]}", true);
         let device = DeviceSecret::generate();
         let hub = HubSecret::generate();
-        let (recovery, _) = RecoveryKey::generate();
-        let mut builder =
-            ChainBuilder::genesis(&device, Name::new("laptop").unwrap(), recovery.public())
-                .unwrap();
-        builder
-            .append(
-                ChainOp::AddHub {
-                    name: Name::new("porch hub").unwrap(),
-                    hub: hub.public(),
-                },
-                &device,
-            )
-            .unwrap();
-        let chain = builder.chain().clone();
-        let (mut header, mut payload) = (Vec::new(), Vec::new());
-        let sizes = seal(
-            &plaintext[..],
-            &mut header,
-            &mut payload,
-            &chain.recipients(),
-        )
-        .unwrap();
+        let chain = crate::fixtures::chain_of(&device, Some(&hub));
         // 2024-02-29T23:59:59.999Z: the day is the UTC one.
-        let start_ms = 1_709_251_199_999i64;
-        let statement =
-            ClipStatement::new("porch", start_ms, 2_500, sizes.payload_sha256, [0; 32]).unwrap();
-        let signature = sign_clip(&statement, &hub);
-        let detail = serde_json::json!({
-            "id": "clip-1",
-            "camera_id": "cam-1",
-            "camera_name": "porch",
-            "start_ms": start_ms,
-            "duration_ms": 2_500,
-            "payload_size": payload.len(),
-            "header_size": header.len(),
-            "header": STANDARD.encode(&header),
-            "header_sha256": hex::encode(Sha256::digest(&header)),
-            "payload_sha256": hex::encode(sizes.payload_sha256),
-            "statement": STANDARD.encode(statement.to_bytes()),
-            "signature": STANDARD.encode(signature.to_bytes()),
-            "hub_key": hub.public().to_hex(),
-        });
+        let (detail, payload) =
+            crate::fixtures::sealed_clip(&chain, &hub, &plaintext, 1_709_251_199_999, 2_500);
         Sealed {
             chain,
             device,

@@ -90,70 +90,16 @@ impl StrippedClip {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use porchlight_crypto::{
-        ChainBuilder, ChainOp, ClipHeader, ClipStatement, HubSecret, Name, RecoveryKey, seal,
-        sign_clip,
-    };
-    use sha2::{Digest, Sha256};
+    use porchlight_crypto::{ClipHeader, HubSecret};
 
     use super::*;
 
-    fn chain_of(device: &DeviceSecret, hub: Option<&HubSecret>) -> VerifiedChain {
-        let (recovery, _) = RecoveryKey::generate();
-        let mut builder =
-            ChainBuilder::genesis(device, Name::new("laptop").unwrap(), recovery.public()).unwrap();
-        if let Some(hub) = hub {
-            builder
-                .append(
-                    ChainOp::AddHub {
-                        name: Name::new("porch hub").unwrap(),
-                        hub: hub.public(),
-                    },
-                    device,
-                )
-                .unwrap();
-        }
-        builder.chain().clone()
-    }
+    use crate::fixtures::chain_of;
 
     fn clip(chain: &VerifiedChain, hub: &HubSecret) -> (serde_json::Value, Vec<u8>, Vec<u8>) {
-        let camera = porchlight_media::SyntheticCamera::new(10).unwrap();
-        let params = camera.params().clone();
-        let mut mp4 = Vec::new();
-        let mut writer = porchlight_media::ClipWriter::new(&mut mp4, &params).unwrap();
-        for frame in camera.take(150) {
-            writer.push(frame).unwrap();
-        }
-        writer.finish().unwrap();
-        let moov = &porchlight_media::boxes::find(&mp4, b"moov").unwrap()[0];
-        let moov_end = (moov.offset + moov.size) as usize;
-        let mut plain = mp4[..moov_end].to_vec();
-        plain.extend(porchlight_media::fmp4::metadata_box(b"{\"events\":[]}").unwrap());
-        plain.extend_from_slice(&mp4[moov_end..]);
-        let (mut header, mut payload) = (Vec::new(), Vec::new());
-        let sizes = seal(&plain[..], &mut header, &mut payload, &chain.recipients()).unwrap();
-        let statement = ClipStatement::new(
-            "porch",
-            1_700_000_000_000,
-            15_000,
-            sizes.payload_sha256,
-            [0; 32],
-        )
-        .unwrap();
-        let detail = serde_json::json!({
-            "id": "clip-1",
-            "camera_id": "cam-1",
-            "camera_name": "porch",
-            "start_ms": 1_700_000_000_000i64,
-            "duration_ms": 15_000,
-            "payload_size": payload.len(),
-            "header": STANDARD.encode(&header),
-            "header_sha256": hex::encode(Sha256::digest(&header)),
-            "payload_sha256": hex::encode(sizes.payload_sha256),
-            "statement": STANDARD.encode(statement.to_bytes()),
-            "signature": STANDARD.encode(sign_clip(&statement, hub).to_bytes()),
-            "hub_key": hub.public().to_hex(),
-        });
+        let plain = crate::fixtures::synthetic_clip(b"{\"events\":[]}", false);
+        let (detail, payload) =
+            crate::fixtures::sealed_clip(chain, hub, &plain, 1_700_000_000_000, 15_000);
         (detail, payload, plain)
     }
 
