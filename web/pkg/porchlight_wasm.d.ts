@@ -30,9 +30,10 @@ export class Chain {
     rewrap(header: string, secret: Uint8Array | number[], hub_key: string, camera: string): string;
     /**
      * Takes the household members' chains (`GET /api/household/members`, as JSON text),
-     * keeping those that verify from the roots this chain names. Returns how many.
+     * keeping those that verify from the roots this chain names and are no older than the
+     * positions `kept` (what the last call returned, or ""). Returns the positions to keep.
      */
-    setMembers(members: string): number;
+    setMembers(members: string, kept: string): string;
     /**
      * Starts an account's chain: link 0 names this device and a fresh recovery key.
      */
@@ -327,7 +328,7 @@ export interface InitOutput {
     readonly chain_pinnedNow: (a: number) => number;
     readonly chain_rewrap: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number) => [number, number, number, number];
     readonly chain_rewrapByRecovery: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number) => [number, number, number, number];
-    readonly chain_setMembers: (a: number, b: number, c: number) => [number, number, number];
+    readonly chain_setMembers: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
     readonly chain_start: (a: number, b: number, c: number, d: number) => [number, number, number];
     readonly chain_trust: (a: number) => [number, number];
     readonly chain_verify: (a: number, b: number, c: number, d: number) => [number, number, number];

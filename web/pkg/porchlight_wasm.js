@@ -190,18 +190,40 @@ export class Chain {
     }
     /**
      * Takes the household members' chains (`GET /api/household/members`, as JSON text),
-     * keeping those that verify from the roots this chain names. Returns how many.
+     * keeping those that verify from the roots this chain names and are no older than the
+     * positions `kept` (what the last call returned, or ""). Returns the positions to keep.
      * @param {string} members
-     * @returns {number}
+     * @param {string} kept
+     * @returns {string}
      */
-    setMembers(members) {
-        const ptr0 = passStringToWasm0(members, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
-        const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.chain_setMembers(this.__wbg_ptr, ptr0, len0);
-        if (ret[2]) {
-            throw takeFromExternrefTable0(ret[1]);
+    setMembers(members, kept) {
+        let deferred4_0;
+        let deferred4_1;
+        try {
+            let ptr0, len0, ptr1, len1;
+            try {
+                ptr0 = passStringToWasm0(members, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len0 = WASM_VECTOR_LEN;
+                ptr1 = passStringToWasm0(kept, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+                len1 = WASM_VECTOR_LEN;
+            } catch (e) {
+                if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+                if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+                throw e;
+            }
+            const ret = wasm.chain_setMembers(this.__wbg_ptr, ptr0, len0, ptr1, len1);
+            var ptr3 = ret[0];
+            var len3 = ret[1];
+            if (ret[3]) {
+                ptr3 = 0; len3 = 0;
+                throw takeFromExternrefTable0(ret[2]);
+            }
+            deferred4_0 = ptr3;
+            deferred4_1 = len3;
+            return getStringFromWasm0(ptr3, len3);
+        } finally {
+            wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
         }
-        return ret[0] >>> 0;
     }
     /**
      * Starts an account's chain: link 0 names this device and a fresh recovery key.

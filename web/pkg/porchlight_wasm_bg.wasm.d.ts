@@ -16,7 +16,7 @@ export const chain_appendByRecovery: (a: number, b: number, c: number, d: number
 export const chain_pinnedNow: (a: number) => number;
 export const chain_rewrap: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number) => [number, number, number, number];
 export const chain_rewrapByRecovery: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number) => [number, number, number, number];
-export const chain_setMembers: (a: number, b: number, c: number) => [number, number, number];
+export const chain_setMembers: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
 export const chain_start: (a: number, b: number, c: number, d: number) => [number, number, number];
 export const chain_trust: (a: number) => [number, number];
 export const chain_verify: (a: number, b: number, c: number, d: number) => [number, number, number];

@@ -206,7 +206,10 @@ type Rewrap = (header: string, hubKey: string, camera: string) => Promise<string
  * household members its chain gives each clip's camera (their chains verified in wasm from the
  * roots the account's chain names). */
 async function rewrapOwned(chain: Chain, rewrap: Rewrap): Promise<RewrapReport> {
-  chain.setMembers(JSON.stringify(await api.get("/api/household/members")));
+  const account = me().account_id;
+  const served = JSON.stringify(await api.get("/api/household/members"));
+  const positions = chain.setMembers(served, (await store.memberPositionsOf(account)) ?? "");
+  await store.keepMemberPositions(account, positions);
   const cameras = (await api.get<{ cameras: CameraInfo[] }>("/api/cameras")).cameras;
   const owned = new Set(cameras.filter((c) => c.owned).map((c) => c.id));
   const report: RewrapReport = { rewrapped: 0, failed: [] };

@@ -88,6 +88,12 @@ export async function withDeviceKey<T>(use: (secret: Uint8Array) => T | Promise<
 export const trustOf = (account: string) => read<string>(`trust:${account}`);
 export const keepTrust = (account: string, trust: string) => write(`trust:${account}`, trust);
 
+/** The highest link seen of each household member's chain, for `account`, as the WebAssembly
+ * `Chain.setMembers()` returned it: a member chain served older than this is refused. */
+export const memberPositionsOf = (account: string) => read<string>(`members:${account}`);
+export const keepMemberPositions = (account: string, positions: string) =>
+  write(`members:${account}`, positions);
+
 /** Forgets everything but the device id and key (signing out does not unpin the chain). */
 export async function forgetAccount(account: string): Promise<void> {
   await remove(`trust:${account}`);

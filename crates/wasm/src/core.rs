@@ -384,9 +384,12 @@ impl Chain {
 
     /// Takes the household members' chains (`GET /api/household/members`:
     /// `{"chains": [{"root", "links"}]}`), keeping each one that verifies from the root this
-    /// chain names for a member given at least one camera. Returns how many were kept; a chain
-    /// that does not verify is left out (its member's devices are then not re-wrapped to).
-    pub fn set_members(&mut self, text: &str) -> Result<usize> {
+    /// chain names for a member given at least one camera, and that is no older than the
+    /// position kept for it (`kept`: `{"<root hex>": [seq, "<hash hex>"]}` from an earlier
+    /// call, or empty). Returns the positions to keep for next time; a member chain that does
+    /// not verify, or that rolled back or forked, is left out (its member's devices are then
+    /// not re-wrapped to) and keeps its old position.
+    pub fn set_members(&mut self, text: &str, kept: &str) -> Result<String> {
         #[derive(Deserialize)]
         struct Served {
             chains: Vec<ServedChain>,
@@ -398,31 +401,52 @@ impl Chain {
         }
         let served: Served = serde_json::from_str(text)
             .map_err(|_| "the household members' chains are not in the expected form".to_owned())?;
-        let mut kept = Vec::new();
+        let kept: std::collections::BTreeMap<String, (u64, String)> = if kept.trim().is_empty() {
+            std::collections::BTreeMap::new()
+        } else {
+            serde_json::from_str(kept)
+                .map_err(|_| "the kept household positions are damaged".to_owned())?
+        };
+        let mut chains = Vec::new();
+        let mut positions = std::collections::BTreeMap::new();
         for member in self
             .chain
             .members()
             .iter()
             .filter(|m| !m.cameras.is_empty())
         {
+            let root_hex = member.root.to_hex();
+            let seen = match kept.get(&root_hex) {
+                Some((seq, hash_hex)) => Some((*seq, hash(hash_hex, "a kept member position")?)),
+                None => None,
+            };
+            if let Some((seq, hash)) = seen {
+                positions.insert(root_hex.clone(), (seq, hash.to_hex()));
+            }
             let Some(found) = served
                 .chains
                 .iter()
-                .find(|c| c.root.eq_ignore_ascii_case(&member.root.to_hex()))
+                .find(|c| c.root.eq_ignore_ascii_case(&root_hex))
             else {
                 continue;
             };
             let links = serde_json::json!({ "links": found.links }).to_string();
             let verified = decode_links(&links).and_then(|links| {
-                verify_chain(&links, &member.root, None).map_err(|e| e.to_string())
+                verify_chain(&links, &member.root, seen).map_err(|e| e.to_string())
             });
             if let Ok(chain) = verified {
-                kept.push(chain);
+                let (seq, head) = chain.position();
+                positions.insert(root_hex, (seq, head.to_hex()));
+                chains.push(chain);
             }
         }
-        let count = kept.len();
-        self.members = kept;
-        Ok(count)
+        self.members = chains;
+        serde_json::to_string(&positions).map_err(|e| e.to_string())
+    }
+
+    /// How many member chains [`Self::set_members`] kept.
+    pub fn member_count(&self) -> usize {
+        self.members.len()
     }
 
     fn rewrap_with(
@@ -513,8 +537,34 @@ mod tests {
             // Not a member: ignored.
             {"root": "00".repeat(32), "links": []},
         ]});
-        assert_eq!(chain.set_members(&served.to_string()).unwrap(), 1);
-        assert!(chain.set_members("not json").is_err());
+        let positions = chain.set_members(&served.to_string(), "").unwrap();
+        assert_eq!(chain.member_count(), 1);
+        assert!(chain.set_members("not json", "").is_err());
+        assert!(chain.set_members(&served.to_string(), "not json").is_err());
+
+        // The member's chain moves on; served again as it was, it is a rollback: left out.
+        let mut grown = member.clone();
+        grown
+            .append(
+                ChainOp::AddDevice {
+                    name: Name::new("phone").unwrap(),
+                    device: DeviceSecret::generate().public(),
+                },
+                &member_device,
+            )
+            .unwrap();
+        let served_grown = serde_json::json!({"chains": [
+            {"root": member_root.to_hex(), "links": serde_json::from_str::<serde_json::Value>(&encode_links(grown.links())).unwrap()["links"]},
+        ]});
+        let newer = chain
+            .set_members(&served_grown.to_string(), &positions)
+            .unwrap();
+        assert_eq!(chain.member_count(), 1);
+        assert_ne!(newer, positions);
+        let refused = chain.set_members(&served.to_string(), &newer).unwrap();
+        assert_eq!(chain.member_count(), 0);
+        assert_eq!(refused, newer, "a refused chain keeps its old position");
+        chain.set_members(&served.to_string(), &positions).unwrap();
 
         let mut header = Vec::new();
         let mut payload = Vec::new();

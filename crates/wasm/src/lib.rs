@@ -149,10 +149,11 @@ impl Chain {
     }
 
     /// Takes the household members' chains (`GET /api/household/members`, as JSON text),
-    /// keeping those that verify from the roots this chain names. Returns how many.
+    /// keeping those that verify from the roots this chain names and are no older than the
+    /// positions `kept` (what the last call returned, or ""). Returns the positions to keep.
     #[wasm_bindgen(js_name = setMembers)]
-    pub fn set_members(&mut self, members: &str) -> Result<usize, JsError> {
-        self.0.set_members(members).map_err(js)
+    pub fn set_members(&mut self, members: &str, kept: &str) -> Result<String, JsError> {
+        self.0.set_members(members, kept).map_err(js)
     }
 
     /// A clip header (base64) re-wrapped to every device now in the chain and to the devices
