@@ -53,6 +53,11 @@ export async function live(params: Record<string, string>): Promise<void> {
   }
   const chain = await account.verifiedChain();
   const view = await store.withDeviceKey((s) => new LiveView(chain, hub.hub_key, camera.name, s, Date.now()));
+  // The media source opens before the socket does: the socket's "open" and "message"
+  // listeners below must be in place before it can open, or the offer is never sent.
+  const source = new MediaSource();
+  video.src = URL.createObjectURL(source);
+  await new Promise((r) => source.addEventListener("sourceopen", r, { once: true }));
   const deviceId = await store.deviceId();
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const socket = new WebSocket(`${scheme}//${location.host}/api/cameras/${encodeURIComponent(id)}/live`, [
@@ -66,9 +71,6 @@ export async function live(params: Record<string, string>): Promise<void> {
     status.replaceChildren("Stopped.");
   });
 
-  const source = new MediaSource();
-  video.src = URL.createObjectURL(source);
-  await new Promise((r) => source.addEventListener("sourceopen", r, { once: true }));
   let buffer: SourceBuffer | null = null;
   const queue: Uint8Array[] = [];
   let needKeyframe = true;
