@@ -25,7 +25,7 @@ pub const OWNERS_FILE: &str = "household-owners.json";
 /// Where a device keeps its own household members' chains.
 pub const MEMBERS_FILE: &str = "household-members.json";
 
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct KeptFile {
     version: u32,
@@ -33,7 +33,7 @@ struct KeptFile {
     chains: BTreeMap<String, KeptChain>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct KeptChain {
     links: Vec<String>,
@@ -158,7 +158,10 @@ impl<'d> KeptChains<'d> {
                 }
             }
         }
-        self.dir.write_json(self.file, &next)?;
+        // Refreshed every minute and for every live offer: written only when it changed.
+        if next != old {
+            self.dir.write_json(self.file, &next)?;
+        }
         Ok(out)
     }
 }

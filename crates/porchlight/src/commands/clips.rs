@@ -204,12 +204,25 @@ fn export(ctx: &Ctx, out: &Path) -> anyhow::Result<()> {
     let clips = ctx
         .block_on(client.all_clips(&ClipFilter::default()))
         .map_err(|e| ctx.session_error(e))?;
+    // The account's own clips check under its own chain; only a household's need the
+    // owner's chain looked up (one more request each).
+    let owned: std::collections::HashSet<String> = ctx
+        .block_on(client.cameras())
+        .map_err(|e| ctx.session_error(e))?
+        .cameras
+        .into_iter()
+        .filter(|c| c.owned)
+        .map(|c| c.id)
+        .collect();
     let mut progress = Progress::new("exporting clips");
     let mut entries = Vec::new();
     let mut failed = Vec::new();
     for (done, summary) in clips.iter().enumerate() {
         progress.update(done, clips.len());
         let exported = ctx.block_on(async {
+            if owned.contains(&summary.camera_id) {
+                return export_clip(&client, &checked.chain, &summary.id, out).await;
+            }
             let chain =
                 household::chain_for_clip(&client, &vault, &checked.chain, &summary.id).await?;
             export_clip(&client, &chain, &summary.id, out).await
