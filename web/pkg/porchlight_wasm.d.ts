@@ -250,9 +250,9 @@ export class ResearchItem {
      */
     readonly day: string;
     /**
-     * The clip's withdrawal id (hex).
+     * The clip's withdrawal tag (hex).
      */
-    readonly withdrawalId: string;
+    readonly withdrawalTag: string;
 }
 
 /**
@@ -304,10 +304,15 @@ export function sealToResearch(plaintext: Uint8Array | number[], recipient: stri
 export function shareHeader(header: string, secret: Uint8Array | number[], sharee: Chain): string;
 
 /**
- * The research withdrawal id (hex) of a clip, from its header (base64), with this device's
- * key: only the account's devices can compute it.
+ * The research withdrawal key (hex) of a clip, from its header (base64), with this device's
+ * key: only the account's devices can compute it, and it is sent only to withdraw.
  */
-export function withdrawalId(header: string, secret: Uint8Array | number[]): string;
+export function withdrawalKey(header: string, secret: Uint8Array | number[]): string;
+
+/**
+ * The research withdrawal tag (hex) of a clip: what its research item is stored under.
+ */
+export function withdrawalTag(header: string, secret: Uint8Array | number[]): string;
 
 export type InitInput = RequestInfo | URL | Response | BufferSource | WebAssembly.Module;
 
@@ -372,13 +377,14 @@ export interface InitOutput {
     readonly researchitem_finish: (a: number) => [number, number, number, number];
     readonly researchitem_new: (a: number, b: number, c: number, d: number, e: number, f: number, g: number) => [number, number, number];
     readonly researchitem_push: (a: number, b: number, c: number) => [number, number];
-    readonly researchitem_withdrawalId: (a: number) => [number, number];
+    readonly researchitem_withdrawalTag: (a: number) => [number, number];
     readonly sealToResearch: (a: number, b: number, c: number, d: number) => [number, number, number, number];
     readonly shareHeader: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
     readonly strippedclip_finish: (a: number) => [number, number, number, number];
     readonly strippedclip_new: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
     readonly strippedclip_push: (a: number, b: number, c: number) => [number, number, number, number];
-    readonly withdrawalId: (a: number, b: number, c: number, d: number) => [number, number, number, number];
+    readonly withdrawalKey: (a: number, b: number, c: number, d: number) => [number, number, number, number];
+    readonly withdrawalTag: (a: number, b: number, c: number, d: number) => [number, number, number, number];
     readonly __wbindgen_exn_store: (a: number) => void;
     readonly __externref_table_alloc: () => number;
     readonly __wbindgen_externrefs: WebAssembly.Table;

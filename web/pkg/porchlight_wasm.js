@@ -1046,14 +1046,14 @@ export class ResearchItem {
         }
     }
     /**
-     * The clip's withdrawal id (hex).
+     * The clip's withdrawal tag (hex).
      * @returns {string}
      */
-    get withdrawalId() {
+    get withdrawalTag() {
         let deferred1_0;
         let deferred1_1;
         try {
-            const ret = wasm.researchitem_withdrawalId(this.__wbg_ptr);
+            const ret = wasm.researchitem_withdrawalTag(this.__wbg_ptr);
             deferred1_0 = ret[0];
             deferred1_1 = ret[1];
             return getStringFromWasm0(ret[0], ret[1]);
@@ -1349,13 +1349,13 @@ export function shareHeader(header, secret, sharee) {
 }
 
 /**
- * The research withdrawal id (hex) of a clip, from its header (base64), with this device's
- * key: only the account's devices can compute it.
+ * The research withdrawal key (hex) of a clip, from its header (base64), with this device's
+ * key: only the account's devices can compute it, and it is sent only to withdraw.
  * @param {string} header
  * @param {Uint8Array | number[]} secret
  * @returns {string}
  */
-export function withdrawalId(header, secret) {
+export function withdrawalKey(header, secret) {
     let deferred4_0;
     let deferred4_1;
     try {
@@ -1370,7 +1370,43 @@ export function withdrawalId(header, secret) {
             if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
             throw e;
         }
-        const ret = wasm.withdrawalId(ptr0, len0, ptr1, len1);
+        const ret = wasm.withdrawalKey(ptr0, len0, ptr1, len1);
+        var ptr3 = ret[0];
+        var len3 = ret[1];
+        if (ret[3]) {
+            ptr3 = 0; len3 = 0;
+            throw takeFromExternrefTable0(ret[2]);
+        }
+        deferred4_0 = ptr3;
+        deferred4_1 = len3;
+        return getStringFromWasm0(ptr3, len3);
+    } finally {
+        wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
+    }
+}
+
+/**
+ * The research withdrawal tag (hex) of a clip: what its research item is stored under.
+ * @param {string} header
+ * @param {Uint8Array | number[]} secret
+ * @returns {string}
+ */
+export function withdrawalTag(header, secret) {
+    let deferred4_0;
+    let deferred4_1;
+    try {
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(header, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passArray8ToWasm0(secret, wasm.__wbindgen_malloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.withdrawalTag(ptr0, len0, ptr1, len1);
         var ptr3 = ret[0];
         var len3 = ret[1];
         if (ret[3]) {

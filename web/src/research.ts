@@ -1,9 +1,10 @@
 // The owner's side of research (DESIGN §9), as the CLI's `consent` and `research-items` do
 // it: consent receipts signed with this browser's device key, research items made on this
 // device (the clip opened, stripped of container metadata and sealed to the research
-// program's key by the Rust crypto as it downloads), and "what of mine is in research",
-// answered here by matching the server's withdrawal ids against the ids this device computes
-// for the account's own clips. The server is never asked which items are ours: it cannot tell.
+// program's key by the Rust crypto as it downloads), and "what of mine is in research":
+// this device computes each own clip's withdrawal key and its tag (a one-way hash, all the
+// server stores) and asks which of those tags the dataset holds. The key that withdraws an
+// item leaves this device only to withdraw it; nobody can list the dataset's tags or keys.
 
 import * as api from "./api";
 import { ApiError } from "./api";
@@ -11,7 +12,7 @@ import * as account from "./account";
 import { payload } from "./player";
 import * as store from "./store";
 import type { CameraInfo, ClipDetail, ClipSummary } from "./types";
-import { consentReceipt, ResearchItem, withdrawalId } from "./wasm";
+import { consentReceipt, ResearchItem, withdrawalKey, withdrawalTag } from "./wasm";
 
 export type ScopeKind = "camera" | "clip";
 
@@ -37,11 +38,20 @@ export interface ResearchItemInfo {
   labels: string[];
 }
 
+/** What withdraws a clip's research item (`key`, secret) and what it is stored under (`tag`). */
+export interface Withdrawal {
+  key: string;
+  tag: string;
+}
+
 /** A clip of this account found in the research dataset. */
 export interface MyItem {
   clip: ClipSummary;
-  withdrawal_id: string;
+  withdrawal: Withdrawal;
 }
+
+/** The most tags the server answers in one question (`proto::MAX_MATCH_TAGS`). */
+const MATCH_BATCH = 500;
 
 export const consents = () => api.get<ConsentList>("/api/consents");
 
@@ -70,33 +80,43 @@ export async function ownedClips(): Promise<ClipSummary[]> {
   return out;
 }
 
-/** The withdrawal id of a clip, computed with this device's key; null when this device cannot
- * open the clip (sealed before it joined and not re-wrapped): then it cannot be ours to match. */
-export async function withdrawalIdOf(detail: ClipDetail): Promise<string | null> {
+/** A clip's withdrawal key and tag, computed with this device's key; null when this device
+ * cannot open the clip (sealed before it joined and not re-wrapped): then it cannot be ours. */
+export async function withdrawalOf(detail: ClipDetail): Promise<Withdrawal | null> {
   try {
-    return await store.withDeviceKey((secret) => withdrawalId(detail.header, secret));
+    return await store.withDeviceKey((secret) => ({
+      key: withdrawalKey(detail.header, secret),
+      tag: withdrawalTag(detail.header, secret),
+    }));
   } catch {
     return null;
   }
 }
 
-/** Every withdrawal id in the dataset (the server answers 503 `research_off` when it has no
- * research program). */
-export async function listedIds(): Promise<Set<string>> {
-  return new Set((await api.get<{ withdrawal_ids: string[] }>("/api/research/withdrawal-ids")).withdrawal_ids);
+/** Which of these tags (computed here from this account's clips) the dataset holds. Asked at
+ * least once, so a server without a research program answers 503 `research_off`. */
+export async function presentTags(tags: string[]): Promise<Set<string>> {
+  const present = new Set<string>();
+  let i = 0;
+  do {
+    const batch = tags.slice(i, i + MATCH_BATCH);
+    const r = await api.post<{ present: string[] }>("/api/research/items/match", { withdrawal_tags: batch });
+    for (const t of r.present) present.add(t);
+    i += MATCH_BATCH;
+  } while (i < tags.length);
+  return present;
 }
 
-/** This account's clips in the research dataset, computed on this device. */
+/** This account's clips in the research dataset, found by the tags this device computes. */
 export async function myItems(): Promise<MyItem[]> {
-  const listed = await listedIds();
-  if (listed.size === 0) return [];
-  const mine: MyItem[] = [];
+  const candidates: MyItem[] = [];
   for (const clip of await ownedClips()) {
     const detail = await api.get<ClipDetail>(`/api/clips/${encodeURIComponent(clip.id)}`);
-    const id = await withdrawalIdOf(detail);
-    if (id && listed.has(id)) mine.push({ clip, withdrawal_id: id });
+    const withdrawal = await withdrawalOf(detail);
+    if (withdrawal) candidates.push({ clip, withdrawal });
   }
-  return mine;
+  const present = await presentTags(candidates.map((c) => c.withdrawal.tag));
+  return candidates.filter((c) => present.has(c.withdrawal.tag));
 }
 
 /** Whether this account posted the clip to the feed (a post's research copy is an item too). */
@@ -105,8 +125,9 @@ export async function postedToFeed(clipId: string): Promise<boolean> {
   return posts.some((p) => p.clip_id === clipId);
 }
 
-export async function withdrawItem(withdrawalIdHex: string): Promise<void> {
-  await api.del(`/api/research/items/withdraw/${encodeURIComponent(withdrawalIdHex)}`);
+/** Withdraws the research item this key withdraws; the key travels in the body, never a URL. */
+export async function withdrawItem(w: Withdrawal): Promise<void> {
+  await api.post("/api/research/withdrawals", { withdrawal_key: w.key });
 }
 
 /** Signs a receipt with this device and records it. Withdrawing also withdraws every item of
@@ -125,14 +146,14 @@ export async function recordConsent(action: "give" | "withdraw", kind: ScopeKind
     throw e;
   }
   const covered = mine.filter((m) => (kind === "camera" ? m.clip.camera_id === id : m.clip.id === id));
-  for (const m of covered) await withdrawItem(m.withdrawal_id);
+  for (const m of covered) await withdrawItem(m.withdrawal);
   return covered.length;
 }
 
 /** Makes and uploads the research item of an owned clip under a live consent: the sealed
  * payload is read window by window into the Rust crypto, which checks it against what the hub
  * signed, strips its metadata and seals it to the research key; only the sealed item, its UTC
- * day and its withdrawal id leave this device. */
+ * day and its withdrawal tag leave this device. */
 export async function addItem(clipId: string): Promise<ResearchItemInfo> {
   const detail = await api.get<ClipDetail>(`/api/clips/${encodeURIComponent(clipId)}`);
   const cameras = (await api.get<{ cameras: CameraInfo[] }>("/api/cameras")).cameras;
@@ -148,7 +169,7 @@ export async function addItem(clipId: string): Promise<ResearchItemInfo> {
   try {
     for await (const chunk of payload(detail)) item.push(chunk);
     const sealed = item.finish();
-    const q = new URLSearchParams({ day: item.day, withdrawal_id: item.withdrawalId });
+    const q = new URLSearchParams({ day: item.day, withdrawal_tag: item.withdrawalTag });
     return await api.call<ResearchItemInfo>("POST", `/api/research/items?${q}`, sealed);
   } finally {
     item.free();

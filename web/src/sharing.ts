@@ -11,7 +11,7 @@ import * as account from "./account";
 import { appended, payload } from "./player";
 import * as store from "./store";
 import type { CameraInfo, ClipDetail, Links } from "./types";
-import { Chain, ClipOpener, Mp4Feed, sealToResearch, shareHeader, StrippedClip, withdrawalId } from "./wasm";
+import { Chain, ClipOpener, Mp4Feed, sealToResearch, shareHeader, StrippedClip, withdrawalKey, withdrawalTag } from "./wasm";
 
 // ---- shares ----
 
@@ -184,9 +184,9 @@ async function researchCopy(detail: ClipDetail, video: Uint8Array): Promise<Rese
     if (e instanceof ApiError && e.code === "research_off") return "off";
     throw e;
   }
-  const id = await store.withDeviceKey((secret) => withdrawalId(detail.header, secret));
+  const tag = await store.withDeviceKey((secret) => withdrawalTag(detail.header, secret));
   const sealed = sealToResearch(video, recipient);
-  const q = new URLSearchParams({ day: new Date(detail.start_ms).toISOString().slice(0, 10), withdrawal_id: id });
+  const q = new URLSearchParams({ day: new Date(detail.start_ms).toISOString().slice(0, 10), withdrawal_tag: tag });
   try {
     await api.call("POST", `/api/research/items?${q}`, sealed);
     return "added";
@@ -202,7 +202,7 @@ export const myPosts = async () => (await api.get<{ posts: MyFeedPost[] }>("/api
  * one to withdraw is returned. */
 export async function unpost(p: MyFeedPost): Promise<boolean> {
   await api.del(`/api/feed/posts/${encodeURIComponent(p.id)}`);
-  if (!p.clip_id) return false; // the clip is deleted: its key, and the withdrawal id, are gone
+  if (!p.clip_id) return false; // the clip is deleted: with its header went the withdrawal key
   let detail: ClipDetail;
   try {
     detail = await api.get<ClipDetail>(`/api/clips/${encodeURIComponent(p.clip_id)}`);
@@ -210,9 +210,9 @@ export async function unpost(p: MyFeedPost): Promise<boolean> {
     if (e instanceof ApiError && e.status === 404) return false;
     throw e;
   }
-  const id = await store.withDeviceKey((secret) => withdrawalId(detail.header, secret));
+  const key = await store.withDeviceKey((secret) => withdrawalKey(detail.header, secret));
   try {
-    await api.del(`/api/research/items/withdraw/${id}`);
+    await api.post("/api/research/withdrawals", { withdrawal_key: key });
     return true;
   } catch (e) {
     if (e instanceof ApiError && (e.status === 404 || e.code === "research_off")) return false;

@@ -540,11 +540,12 @@ impl Client {
     }
 
     /// `POST /api/research/items`: streams an age file sealed to the research recipient,
-    /// with the clip's UTC day and its withdrawal id (hex).
+    /// with the clip's UTC day and its withdrawal tag (hex; the key itself never leaves the
+    /// device until it withdraws the item).
     pub async fn upload_research_item(
         &self,
         day: &str,
-        withdrawal_id: &str,
+        withdrawal_tag: &str,
         age_file: tokio::fs::File,
     ) -> Result<proto::ResearchItemInfo, ClientError> {
         let length = age_file
@@ -559,31 +560,36 @@ impl Client {
         let builder = self
             .request(Method::POST, "/api/research/items", Auth::Bearer)?
             .timeout(TRANSFER_TIMEOUT)
-            .query(&[("day", day), ("withdrawal_id", withdrawal_id)])
+            .query(&[("day", day), ("withdrawal_tag", withdrawal_tag)])
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
             .header(reqwest::header::CONTENT_LENGTH, length)
             .body(body);
         self.json("POST /api/research/items", builder).await
     }
 
-    /// `DELETE /api/research/items/withdraw/{withdrawal_id}`.
-    pub async fn withdraw_research_item(&self, withdrawal_id: &str) -> Result<(), ClientError> {
-        let path = format!(
-            "/api/research/items/withdraw/{}",
-            encode_path_segment(withdrawal_id)
-        );
-        let builder = self.request(Method::DELETE, &path, Auth::Bearer)?;
-        self.empty(
-            "DELETE /api/research/items/withdraw/{withdrawal_id}",
-            builder,
-        )
-        .await
+    /// `POST /api/research/withdrawals`: withdraws the item this key (hex) withdraws. The key
+    /// goes in the body, never in a URL.
+    pub async fn withdraw_research_item(&self, withdrawal_key: &str) -> Result<(), ClientError> {
+        let builder = self
+            .request(Method::POST, "/api/research/withdrawals", Auth::Bearer)?
+            .json(&proto::ResearchWithdrawal {
+                withdrawal_key: withdrawal_key.to_owned(),
+            });
+        self.empty("POST /api/research/withdrawals", builder).await
     }
 
-    /// `GET /api/research/withdrawal-ids`: every id in the dataset, to match locally.
-    pub async fn research_withdrawal_ids(&self) -> Result<proto::WithdrawalIdList, ClientError> {
-        let builder = self.request(Method::GET, "/api/research/withdrawal-ids", Auth::Bearer)?;
-        self.json("GET /api/research/withdrawal-ids", builder).await
+    /// `POST /api/research/items/match`: which of these withdrawal tags (at most
+    /// [`proto::MAX_MATCH_TAGS`]) are in the dataset.
+    pub async fn research_tags_present(
+        &self,
+        withdrawal_tags: &[String],
+    ) -> Result<proto::ResearchTagMatch, ClientError> {
+        let builder = self
+            .request(Method::POST, "/api/research/items/match", Auth::Bearer)?
+            .json(&proto::ResearchTagQuery {
+                withdrawal_tags: withdrawal_tags.to_vec(),
+            });
+        self.json("POST /api/research/items/match", builder).await
     }
 
     /// `GET /api/staff/research/items` (annotators).

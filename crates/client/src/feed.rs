@@ -1,8 +1,8 @@
 //! The owner's side of the neighbourhood feed (DESIGN §6, §9): a post is made on this device —
 //! the clip opened, its container metadata stripped, the plaintext uploaded with a
 //! neighbourhood and a grid cell — and then put in the research dataset like a consented clip
-//! (sealed to the research recipient, under the withdrawal id only this account's devices can
-//! compute). Unposting deletes the post and withdraws that research item, so deleting a post
+//! (sealed to the research recipient, under the tag of a withdrawal key only this account's
+//! devices can compute). Unposting deletes the post and withdraws that research item, so deleting a post
 //! removes it everywhere. Both are safe to run again after a failure part-way.
 
 use std::path::Path;
@@ -14,7 +14,7 @@ use porchlight_proto::{self as proto, ErrorCode};
 use crate::client::Client;
 use crate::e2e_error::E2eError;
 use crate::error::ClientError;
-use crate::research::{clip_withdrawal_id, seal_to, utc_day};
+use crate::research::{clip_withdrawal_key, seal_to, utc_day};
 use crate::viewer::{download_and_open, owned_clips};
 
 /// What happened to the research copy of a post.
@@ -125,7 +125,7 @@ pub async fn post_clip(
 }
 
 /// The stripped video, sealed to the research recipient and uploaded with the clip's UTC day
-/// and withdrawal id — the same item a consent for the clip would make.
+/// and withdrawal tag — the same item a consent for the clip would make.
 async fn add_research_copy(
     client: &Client,
     device: &DeviceSecret,
@@ -141,7 +141,10 @@ async fn add_research_copy(
     let recipient: age::x25519::Recipient = recipient.parse().map_err(|_| {
         E2eError::Research("the server's research recipient is not an age recipient".into())
     })?;
-    let withdrawal_id = clip_withdrawal_id(client, &clip.id, device).await?;
+    let withdrawal_tag = clip_withdrawal_key(client, &clip.id, device)
+        .await?
+        .tag()
+        .to_hex();
     let mut sealed = Vec::new();
     seal_to(stripped, &mut sealed, &recipient)?;
     let file = write_temp(work_dir, &sealed, ".age")?;
@@ -149,7 +152,7 @@ async fn add_research_copy(
         .await
         .map_err(|e| E2eError::io("read", file.path(), e))?;
     match client
-        .upload_research_item(&utc_day(clip.start_ms), &withdrawal_id, opened)
+        .upload_research_item(&utc_day(clip.start_ms), &withdrawal_tag, opened)
         .await
     {
         Ok(_) => Ok(ResearchCopy::Added),
@@ -200,14 +203,17 @@ pub async fn unpost(
         Err(e) => return Err(e.into()),
     };
     let Some(clip_id) = clip_id else {
-        // The clip itself was deleted: its header, and with it the withdrawal id, is gone.
+        // The clip itself was deleted: its header, and with it the withdrawal key, is gone.
         return Ok(Unposted {
             post_deleted,
             research_withdrawn: false,
         });
     };
-    let withdrawal_id = clip_withdrawal_id(client, &clip_id, device).await?;
-    let research_withdrawn = match client.withdraw_research_item(&withdrawal_id).await {
+    let withdrawal_key = clip_withdrawal_key(client, &clip_id, device).await?;
+    let research_withdrawn = match client
+        .withdraw_research_item(&withdrawal_key.to_hex())
+        .await
+    {
         Ok(()) => true,
         Err(e) if is_code(&e, ErrorCode::NotFound) || is_code(&e, ErrorCode::ResearchOff) => false,
         Err(e) => return Err(e.into()),

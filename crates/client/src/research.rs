@@ -1,8 +1,9 @@
 //! The owner's side of research (DESIGN §9): consent receipts signed on this device, and
 //! research items made here — the clip opened, its container metadata stripped, re-sealed to
-//! the research program's recipient and uploaded with a coarse day and a withdrawal id only
-//! this account's devices can compute. "What of mine is in research" is answered here, by
-//! matching the server's list of withdrawal ids against the ids of the account's own clips.
+//! the research program's recipient and uploaded with a coarse day and a withdrawal tag, the
+//! hash of a withdrawal key only this account's devices can compute. "What of mine is in
+//! research" is answered here: this device computes the tags of the account's own clips and
+//! asks the server which of those it holds; the key goes to the server only to withdraw.
 
 use std::collections::{BTreeSet, HashSet};
 use std::io::Write;
@@ -12,8 +13,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use porchlight_crypto::age;
 use porchlight_crypto::{
-    ConsentAction, ConsentReceipt, ConsentScope, DeviceSecret, VerifiedChain,
-    research_withdrawal_id,
+    ConsentAction, ConsentReceipt, ConsentScope, DeviceSecret, VerifiedChain, WithdrawalKey,
+    research_withdrawal_key,
 };
 use porchlight_proto as proto;
 
@@ -21,20 +22,23 @@ use crate::client::Client;
 use crate::e2e_error::E2eError;
 use crate::viewer::{download_and_open, owned_clips};
 
-/// A research item this account put in the dataset, found by matching withdrawal ids.
+/// A research item this account put in the dataset, found by matching withdrawal tags.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MyItem {
     pub clip_id: String,
     pub camera_id: String,
-    /// Hex.
-    pub withdrawal_id: String,
+    /// Hex: what the server stores the item under.
+    pub withdrawal_tag: String,
+    /// What withdraws it (a secret of the account's devices).
+    pub withdrawal_key: WithdrawalKey,
 }
 
 /// What uploading a research item did.
 #[derive(Debug, Clone)]
 pub struct AddedItem {
     pub item: proto::ResearchItemInfo,
-    pub withdrawal_id: String,
+    /// Hex.
+    pub withdrawal_tag: String,
 }
 
 /// Signs a receipt with this device and records it. A withdrawal then withdraws every item
@@ -62,17 +66,19 @@ pub async fn record_consent(
         })
         .collect();
     for item in &covered {
-        client.withdraw_research_item(&item.withdrawal_id).await?;
+        client
+            .withdraw_research_item(&item.withdrawal_key.to_hex())
+            .await?;
     }
     Ok((info, covered.len()))
 }
 
-/// The withdrawal id of a clip, from its header (hex).
-pub async fn clip_withdrawal_id(
+/// The withdrawal key of a clip, from its header, unwrapped with this device's key.
+pub async fn clip_withdrawal_key(
     client: &Client,
     clip_id: &str,
     device: &DeviceSecret,
-) -> Result<String, E2eError> {
+) -> Result<WithdrawalKey, E2eError> {
     let detail = client.clip(clip_id).await?;
     let header = STANDARD
         .decode(&detail.header)
@@ -80,36 +86,35 @@ pub async fn clip_withdrawal_id(
             subject: format!("clip {clip_id}"),
             what: "header is not base64",
         })?;
-    let id = research_withdrawal_id(&header, device).map_err(|source| E2eError::Clip {
+    research_withdrawal_key(&header, device).map_err(|source| E2eError::Clip {
         subject: format!("clip {clip_id}"),
         source,
-    })?;
-    Ok(hex::encode(id))
+    })
 }
 
-/// This account's clips that are in the research dataset, computed on this device.
+/// This account's clips that are in the research dataset: this device computes the tag of
+/// each clip it can open and asks the server which of those tags it holds.
 pub async fn my_items(client: &Client, device: &DeviceSecret) -> Result<Vec<MyItem>, E2eError> {
-    let listed: HashSet<String> = client
-        .research_withdrawal_ids()
-        .await?
-        .withdrawal_ids
-        .into_iter()
-        .collect();
-    let mut mine = Vec::new();
+    let mut candidates = Vec::new();
     for clip in owned_clips(client).await? {
         // A clip this device cannot open (sealed before it joined) cannot be ours to match.
-        let Ok(withdrawal_id) = clip_withdrawal_id(client, &clip.id, device).await else {
+        let Ok(key) = clip_withdrawal_key(client, &clip.id, device).await else {
             continue;
         };
-        if listed.contains(&withdrawal_id) {
-            mine.push(MyItem {
-                clip_id: clip.id,
-                camera_id: clip.camera_id,
-                withdrawal_id,
-            });
-        }
+        candidates.push(MyItem {
+            clip_id: clip.id,
+            camera_id: clip.camera_id,
+            withdrawal_tag: key.tag().to_hex(),
+            withdrawal_key: key,
+        });
     }
-    Ok(mine)
+    let mut present = HashSet::new();
+    for chunk in candidates.chunks(proto::MAX_MATCH_TAGS) {
+        let tags: Vec<String> = chunk.iter().map(|m| m.withdrawal_tag.clone()).collect();
+        present.extend(client.research_tags_present(&tags).await?.present);
+    }
+    candidates.retain(|m| present.contains(&m.withdrawal_tag));
+    Ok(candidates)
 }
 
 /// Withdraws the research item made from `clip_id`.
@@ -118,14 +123,14 @@ pub async fn withdraw_item(
     clip_id: &str,
     device: &DeviceSecret,
 ) -> Result<(), E2eError> {
-    let id = clip_withdrawal_id(client, clip_id, device).await?;
-    client.withdraw_research_item(&id).await?;
+    let key = clip_withdrawal_key(client, clip_id, device).await?;
+    client.withdraw_research_item(&key.to_hex()).await?;
     Ok(())
 }
 
 /// Makes and uploads the research item of an owned clip covered by a live consent (for the
 /// clip or its camera): opened here, stripped with [`porchlight_media::strip_metadata`],
-/// sealed to the research recipient, uploaded with its UTC day and withdrawal id.
+/// sealed to the research recipient, uploaded with its UTC day and withdrawal tag.
 /// `work_dir` holds the plaintext and the sealed item while they are made; both are removed.
 pub async fn add_item(
     client: &Client,
@@ -162,7 +167,10 @@ pub async fn add_item(
         .map_err(|_| {
             E2eError::Research("the server's research recipient is not an age recipient".into())
         })?;
-    let withdrawal_id = clip_withdrawal_id(client, clip_id, device).await?;
+    let withdrawal_tag = clip_withdrawal_key(client, clip_id, device)
+        .await?
+        .tag()
+        .to_hex();
 
     let plain = tempfile::Builder::new()
         .prefix(".porchlight-research-")
@@ -186,11 +194,11 @@ pub async fn add_item(
         .await
         .map_err(|e| E2eError::io("read", sealed.path(), e))?;
     let item = client
-        .upload_research_item(&utc_day(clip.start_ms), &withdrawal_id, file)
+        .upload_research_item(&utc_day(clip.start_ms), &withdrawal_tag, file)
         .await?;
     Ok(AddedItem {
         item,
-        withdrawal_id,
+        withdrawal_tag,
     })
 }
 

@@ -6,9 +6,12 @@
 //! (i64 BE) ‖ nonce (16) ‖ signature (64)`; the signature is the signer's Ed25519 over
 //! `"porchlight consent-receipt v1\0" ‖ every byte before the signature`.
 //!
-//! The withdrawal id is HKDF-SHA256(ikm = the clip's age file key, salt = empty,
-//! info = `"porchlight research withdrawal v1"`): only a holder of a key the clip is sealed to
-//! can compute it, and it says nothing about the clip or its owner to anyone else.
+//! A research item is withdrawn with its clip's **withdrawal key**, HKDF-SHA256(ikm = the
+//! clip's age file key, salt = empty, info = `"porchlight research withdrawal v1"`): only a
+//! holder of a key the clip is sealed to can compute it. The server stores and matches only
+//! the item's **withdrawal tag**, SHA-256(`"porchlight research withdrawal tag v1\0"` ‖ key),
+//! which names the item without being able to withdraw it: whoever reads the database, or
+//! asks the server about a tag, learns nothing that withdraws an item.
 
 use std::fmt;
 
@@ -26,8 +29,82 @@ pub const CONSENT_DOMAIN: &[u8] = b"porchlight consent-receipt v1\0";
 pub const CONSENT_VERSION: u8 = 1;
 /// Longest scope id (a camera id or a clip id), in bytes of UTF-8.
 pub const MAX_SCOPE_ID_BYTES: usize = 128;
-/// The HKDF info of a research withdrawal id.
+/// The HKDF info of a research withdrawal key.
 pub const WITHDRAWAL_INFO: &[u8] = b"porchlight research withdrawal v1";
+/// Prefix of what a withdrawal tag hashes.
+pub const WITHDRAWAL_TAG_DOMAIN: &[u8] = b"porchlight research withdrawal tag v1\0";
+
+/// The secret that withdraws the research item made from one clip. Only the owner's devices
+/// (the holders of a key the clip is sealed to) can compute it; it is sent to the server once,
+/// to withdraw, and never stored there. No `Display`; `Debug` is redacted; wiped on drop.
+#[derive(Clone, PartialEq, Eq, zeroize::ZeroizeOnDrop)]
+pub struct WithdrawalKey([u8; 32]);
+
+impl WithdrawalKey {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// Reads 64 hex characters, as a withdrawal request carries them.
+    pub fn from_hex(hex_key: &str) -> Option<Self> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(hex_key, &mut bytes).ok()?;
+        Some(Self(bytes))
+    }
+
+    /// 64 lowercase hex characters, for the one request that withdraws the item.
+    pub fn to_hex(&self) -> zeroize::Zeroizing<String> {
+        zeroize::Zeroizing::new(hex::encode(self.0))
+    }
+
+    /// The public name of the item this key withdraws.
+    pub fn tag(&self) -> WithdrawalTag {
+        use sha2::{Digest, Sha256};
+        let mut hash = Sha256::new();
+        hash.update(WITHDRAWAL_TAG_DOMAIN);
+        hash.update(self.0);
+        WithdrawalTag(hash.finalize().into())
+    }
+}
+
+impl fmt::Debug for WithdrawalKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WithdrawalKey(<redacted>)")
+    }
+}
+
+/// The name a research item is stored and matched under: a one-way hash of its withdrawal
+/// key, so knowing a tag withdraws nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WithdrawalTag([u8; 32]);
+
+impl WithdrawalTag {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// Reads 64 hex characters (either case).
+    pub fn from_hex(hex_tag: &str) -> Option<Self> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(hex_tag, &mut bytes).ok()?;
+        Some(Self(bytes))
+    }
+
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0
+    }
+
+    /// 64 lowercase hex characters: the form the server stores and answers.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl fmt::Debug for WithdrawalTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WithdrawalTag({})", self.to_hex())
+    }
+}
 
 /// Why a receipt cannot be made, read or believed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -283,16 +360,16 @@ fn wire(e: WireError) -> ConsentError {
     }
 }
 
-/// The research withdrawal id of a clip: HKDF-SHA256 of its age file key, which `identity`
+/// The research withdrawal key of a clip: HKDF-SHA256 of its age file key, which `identity`
 /// unwraps from `header` (the header MAC is checked first).
-pub fn research_withdrawal_id(
+pub fn research_withdrawal_key(
     header: &[u8],
     identity: &dyn age::Identity,
-) -> Result<[u8; 32], ClipError> {
+) -> Result<WithdrawalKey, ClipError> {
     let parsed = ClipHeader::parse(header)?;
     let file_key = parsed.file_key(identity)?;
     let okm = hkdf_sha256(&[], file_key.expose_secret(), WITHDRAWAL_INFO);
-    Ok(*okm)
+    Ok(WithdrawalKey(*okm))
 }
 
 #[cfg(test)]
@@ -381,16 +458,38 @@ mod tests {
     }
 
     #[test]
-    fn withdrawal_id_needs_the_file_key() {
+    fn withdrawal_key_needs_the_file_key() {
         let device = DeviceSecret::generate();
         let other = DeviceSecret::generate();
         let (mut header, mut payload) = (Vec::new(), Vec::new());
         crate::clip::seal(&b"clip"[..], &mut header, &mut payload, &[device.public()]).unwrap();
-        let id = research_withdrawal_id(&header, &device).unwrap();
-        assert_eq!(research_withdrawal_id(&header, &device).unwrap(), id);
+        let key = research_withdrawal_key(&header, &device).unwrap();
+        assert_eq!(research_withdrawal_key(&header, &device).unwrap(), key);
         let rewrapped =
             crate::header::rewrap(&header, &device, &[device.public(), other.public()]).unwrap();
-        assert_eq!(research_withdrawal_id(&rewrapped, &other).unwrap(), id);
-        assert!(research_withdrawal_id(&header, &other).is_err());
+        assert_eq!(research_withdrawal_key(&rewrapped, &other).unwrap(), key);
+        assert!(research_withdrawal_key(&header, &other).is_err());
+    }
+
+    #[test]
+    fn the_tag_is_a_domain_separated_hash_of_the_key_and_not_the_key() {
+        // Known answer: SHA-256("porchlight research withdrawal tag v1\0" ‖ 32 × 0x2a).
+        let key = WithdrawalKey::from_bytes([0x2a; 32]);
+        let mut preimage = WITHDRAWAL_TAG_DOMAIN.to_vec();
+        preimage.extend_from_slice(&[0x2a; 32]);
+        use sha2::Digest;
+        let expected: [u8; 32] = sha2::Sha256::digest(&preimage).into();
+        assert_eq!(key.tag().to_bytes(), expected);
+        assert_ne!(key.tag().to_bytes(), [0x2a; 32]);
+        assert_ne!(key.tag(), WithdrawalKey::from_bytes([0x2b; 32]).tag());
+        // Hex in and out, and a key never shows itself in a log.
+        assert_eq!(WithdrawalKey::from_hex(&key.to_hex()), Some(key.clone()));
+        assert_eq!(
+            WithdrawalTag::from_hex(&key.tag().to_hex()),
+            Some(key.tag())
+        );
+        assert_eq!(WithdrawalKey::from_hex("2a"), None);
+        assert_eq!(WithdrawalTag::from_hex(&"zz".repeat(32)), None);
+        assert!(!format!("{key:?}").contains("2a2a"));
     }
 }

@@ -16,7 +16,8 @@
 //!   a header blob and a payload blob; [`rewrap`] gives a header new recipients without
 //!   touching the payload; [`ClipStatement`]s signed by the hub for authenticity.
 //! - **Consent** ([`consent`]): [`ConsentReceipt`]s an owner's device signs to give or
-//!   withdraw research consent for a camera or a clip, and [`research_withdrawal_id`].
+//!   withdraw research consent for a camera or a clip; [`research_withdrawal_key`], the
+//!   secret that withdraws an item, and its public [`WithdrawalTag`].
 //! - **Live view** ([`live`]): the forward-secret handshake between a viewer device
 //!   ([`PendingView`]) and a hub ([`answer_offer`]) and the AES-256-GCM sealing of the
 //!   stream's frames ([`FrameSealer`], [`FrameOpener`]).
@@ -53,7 +54,8 @@ pub use clip::{
     sha256_reader,
 };
 pub use consent::{
-    ConsentAction, ConsentError, ConsentReceipt, ConsentScope, research_withdrawal_id,
+    ConsentAction, ConsentError, ConsentReceipt, ConsentScope, WithdrawalKey, WithdrawalTag,
+    research_withdrawal_key,
 };
 pub use header::{ClipHeader, HeaderError, MAX_HEADER_BYTES, read_header, rewrap};
 pub use keys::{DevicePublic, DeviceSecret, HubKey, HubSecret, KeyError};

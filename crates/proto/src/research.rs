@@ -67,11 +67,41 @@ pub struct ResearchItemList {
     pub items: Vec<ResearchItemInfo>,
 }
 
-/// Every withdrawal id in the dataset: owners match them on their own devices.
+/// The most withdrawal tags one match request may carry (about 34 KB of JSON, under the
+/// server's default 64 KiB body limit).
+pub const MAX_MATCH_TAGS: usize = 500;
+
+/// Withdrawal tags an owner's device computed from its own clips, to learn which of them are
+/// in the dataset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct WithdrawalIdList {
-    pub withdrawal_ids: Vec<String>,
+pub struct ResearchTagQuery {
+    /// 64 lowercase hex characters each; at most 500.
+    #[schema(max_items = 500)]
+    pub withdrawal_tags: Vec<String>,
+}
+
+/// Which of the asked tags are in the dataset: nothing about any other item, not even how
+/// many there are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResearchTagMatch {
+    pub present: Vec<String>,
+}
+
+/// Withdraws one research item: its withdrawal key, which only the owner's devices compute
+/// and the server hashes into the tag it stored. Sent in the body, never in a URL.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResearchWithdrawal {
+    /// 64 hex characters.
+    pub withdrawal_key: String,
+}
+
+impl std::fmt::Debug for ResearchWithdrawal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResearchWithdrawal").finish_non_exhaustive()
+    }
 }
 
 /// An annotator's label.

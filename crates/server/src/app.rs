@@ -116,7 +116,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(research::recipient))
         .routes(routes!(research::upload_item))
         .routes(routes!(research::withdraw_item))
-        .routes(routes!(research::withdrawal_ids))
+        .routes(routes!(research::match_items))
         .routes(routes!(research::staff_items))
         .routes(routes!(research::staff_item))
         .routes(routes!(research::staff_label))
@@ -283,6 +283,13 @@ pub async fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppSta
     options.max_connections =
         (config.database_max_connections > 0).then_some(config.database_max_connections);
     let store = Store::open(&options).await?;
+    let tagged = research::tag_items_stored_by_key(&store).await?;
+    if tagged > 0 {
+        tracing::info!(
+            items = tagged,
+            "research items stored under their withdrawal key now carry its tag"
+        );
+    }
     let blobs = BlobStore::open_folder(config.data_dir.join(BLOB_DIR))
         .await
         .map_err(|e| ServeError::DataDir {

@@ -1,7 +1,8 @@
 //! Research consent (per account) and the research dataset (per item, linked to no one).
 //!
 //! The two halves never join: consent rows name their account; research items carry only a
-//! random id, the withdrawal id the owner's devices compute, a UTC day and a size.
+//! random id, the withdrawal tag (a hash of the key only the owner's devices compute), a UTC
+//! day and a size.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -40,8 +41,8 @@ pub enum ConsentOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResearchItem {
     pub id: String,
-    /// Hex of the 32-byte withdrawal id.
-    pub withdrawal_id: String,
+    /// Hex of the 32-byte withdrawal tag (a hash of the key only the owner's devices compute).
+    pub withdrawal_tag: String,
     /// `YYYY-MM-DD`, UTC.
     pub day: String,
     pub size_bytes: i64,
@@ -63,7 +64,7 @@ fn consent(row: &AnyRow) -> Result<ConsentRecord> {
 fn item(row: &AnyRow) -> Result<ResearchItem> {
     Ok(ResearchItem {
         id: row.try_get("id")?,
-        withdrawal_id: row.try_get("withdrawal_id")?,
+        withdrawal_tag: row.try_get("withdrawal_tag")?,
         day: row.try_get("day")?,
         size_bytes: row.try_get("size_bytes")?,
     })
@@ -165,13 +166,13 @@ impl Store {
 
     // ---- the research dataset ----
 
-    /// [`StoreError::Conflict`] if the withdrawal id is already in the dataset.
+    /// [`StoreError::Conflict`] if the withdrawal tag is already in the dataset.
     pub async fn insert_research_item(&self, i: &ResearchItem) -> Result<()> {
         sqlx::query(
-            "INSERT INTO research_items (id, withdrawal_id, day, size_bytes) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO research_items (id, withdrawal_tag, day, size_bytes) VALUES ($1, $2, $3, $4)",
         )
         .bind(&i.id)
-        .bind(&i.withdrawal_id)
+        .bind(&i.withdrawal_tag)
         .bind(&i.day)
         .bind(i.size_bytes)
         .execute(&self.pool)
@@ -182,7 +183,7 @@ impl Store {
     /// Every item with its labels, in id order (random, so no upload order shows).
     pub async fn research_items(&self) -> Result<Vec<(ResearchItem, Vec<String>)>> {
         let rows = sqlx::query(
-            "SELECT id, withdrawal_id, day, size_bytes FROM research_items ORDER BY id",
+            "SELECT id, withdrawal_tag, day, size_bytes FROM research_items ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -207,7 +208,7 @@ impl Store {
 
     pub async fn research_item(&self, id: &str) -> Result<Option<ResearchItem>> {
         let row = sqlx::query(
-            "SELECT id, withdrawal_id, day, size_bytes FROM research_items WHERE id = $1",
+            "SELECT id, withdrawal_tag, day, size_bytes FROM research_items WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -215,20 +216,20 @@ impl Store {
         row.as_ref().map(item).transpose()
     }
 
-    /// Removes the item with this withdrawal id (labels too), returning its id.
-    pub async fn withdraw_research_item(&self, withdrawal_id: &str) -> Result<Option<String>> {
+    /// Removes the item with this withdrawal tag (labels too), returning its id.
+    pub async fn withdraw_research_item(&self, withdrawal_tag: &str) -> Result<Option<String>> {
         let mut tx = self.pool.begin().await?;
         // A write first: on SQLite a transaction that reads before it writes can fail with a
         // busy snapshot when another writer (the log appender) commits in between.
         sqlx::query(
             "DELETE FROM research_labels WHERE item_id IN \
-             (SELECT id FROM research_items WHERE withdrawal_id = $1)",
+             (SELECT id FROM research_items WHERE withdrawal_tag = $1)",
         )
-        .bind(withdrawal_id)
+        .bind(withdrawal_tag)
         .execute(&mut *tx)
         .await?;
-        let row = sqlx::query("SELECT id FROM research_items WHERE withdrawal_id = $1")
-            .bind(withdrawal_id)
+        let row = sqlx::query("SELECT id FROM research_items WHERE withdrawal_tag = $1")
+            .bind(withdrawal_tag)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else {
@@ -243,14 +244,65 @@ impl Store {
         Ok(Some(id))
     }
 
-    /// Every withdrawal id in the dataset, sorted.
-    pub async fn research_withdrawal_ids(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT withdrawal_id FROM research_items ORDER BY withdrawal_id")
-            .fetch_all(&self.pool)
-            .await?;
+    /// Which of `tags` are in the dataset, sorted. The caller computed them from its own
+    /// clips; a tag it could not compute it cannot ask about, and nothing else is answered.
+    pub async fn research_tags_present(&self, tags: &[String]) -> Result<Vec<String>> {
+        if tags.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (1..=tags.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT withdrawal_tag FROM research_items WHERE withdrawal_tag IN ({}) \
+             ORDER BY withdrawal_tag",
+            placeholders.join(", ")
+        );
+        // Only numbered placeholders are formatted in; every tag is bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for tag in tags {
+            query = query.bind(tag);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         rows.iter()
-            .map(|r| Ok(r.try_get("withdrawal_id")?))
+            .map(|r| Ok(r.try_get("withdrawal_tag")?))
             .collect()
+    }
+
+    /// Items stored before withdrawal tags, with the withdrawal key (hex) they were stored
+    /// under: `(item id, key)`. The server hashes each into its tag as it starts.
+    pub async fn research_items_keyed_by_key(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query(
+            "SELECT id, withdrawal_tag FROM research_items WHERE withdrawal_tag LIKE 'key:%' \
+             ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id")?;
+                let marked: String = r.try_get("withdrawal_tag")?;
+                let key = marked.strip_prefix("key:").unwrap_or(&marked).to_owned();
+                Ok((id, key))
+            })
+            .collect()
+    }
+
+    /// Replaces an item's stored withdrawal key by its tag; false if the item is gone or was
+    /// already converted.
+    pub async fn set_research_withdrawal_tag(
+        &self,
+        item_id: &str,
+        key: &str,
+        tag: &str,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE research_items SET withdrawal_tag = $1 WHERE id = $2 AND withdrawal_tag = $3",
+        )
+        .bind(tag)
+        .bind(item_id)
+        .bind(format!("key:{key}"))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Adds a label to an item; false if there is no such item.

@@ -483,11 +483,17 @@ pub fn consent_receipt(
     .map_err(js)
 }
 
-/// The research withdrawal id (hex) of a clip, from its header (base64), with this device's
-/// key: only the account's devices can compute it.
-#[wasm_bindgen(js_name = withdrawalId)]
-pub fn withdrawal_id(header: &str, secret: &[u8]) -> Result<String, JsError> {
-    research::withdrawal_id(header, secret).map_err(js)
+/// The research withdrawal key (hex) of a clip, from its header (base64), with this device's
+/// key: only the account's devices can compute it, and it is sent only to withdraw.
+#[wasm_bindgen(js_name = withdrawalKey)]
+pub fn withdrawal_key(header: &str, secret: &[u8]) -> Result<String, JsError> {
+    research::withdrawal_key(header, secret).map_err(js)
+}
+
+/// The research withdrawal tag (hex) of a clip: what its research item is stored under.
+#[wasm_bindgen(js_name = withdrawalTag)]
+pub fn withdrawal_tag(header: &str, secret: &[u8]) -> Result<String, JsError> {
+    research::withdrawal_tag(header, secret).map_err(js)
 }
 
 /// A research item made on this device as the clip downloads (see [`research::ResearchItem`]).
@@ -511,10 +517,10 @@ impl ResearchItem {
             .map_err(js)
     }
 
-    /// The clip's withdrawal id (hex).
-    #[wasm_bindgen(getter, js_name = withdrawalId)]
-    pub fn withdrawal_id(&self) -> String {
-        self.0.withdrawal_id().to_owned()
+    /// The clip's withdrawal tag (hex).
+    #[wasm_bindgen(getter, js_name = withdrawalTag)]
+    pub fn withdrawal_tag(&self) -> String {
+        self.0.withdrawal_tag().to_owned()
     }
 
     /// The clip's UTC day (`YYYY-MM-DD`).

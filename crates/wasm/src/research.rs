@@ -1,7 +1,7 @@
 //! The owner's side of research in the browser (DESIGN §9), as `porchlight-client`'s
 //! `research` module does it for the CLI: consent receipts signed with this device's key, the
-//! withdrawal id of a clip (which only the account's devices can compute, from the clip's
-//! file key), and research items made on this device.
+//! withdrawal key of a clip (which only the account's devices can compute, from the clip's
+//! file key) and its public tag, and research items made on this device.
 //!
 //! A research item is made as the clip downloads: each age chunk is authenticated and opened
 //! ([`ClipOpener`]), cut into whole top-level MP4 boxes ([`Mp4Feed`]), each box stripped of
@@ -16,8 +16,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use porchlight_crypto::age;
 use porchlight_crypto::{
-    ConsentAction, ConsentReceipt, ConsentScope, DeviceSecret, VerifiedChain,
-    research_withdrawal_id,
+    ConsentAction, ConsentReceipt, ConsentScope, DeviceSecret, VerifiedChain, WithdrawalKey,
+    research_withdrawal_key,
 };
 use serde::Deserialize;
 
@@ -64,15 +64,25 @@ pub fn consent_receipt(
     Ok(STANDARD.encode(receipt.to_bytes()))
 }
 
-/// The research withdrawal id (hex) of the clip whose header (base64) is `header`, computed
-/// with this device's key: an error when this device cannot open the clip.
-pub fn withdrawal_id(header: &str, secret: &[u8]) -> Result<String> {
+/// The research withdrawal key of the clip whose header (base64) is `header`, computed with
+/// this device's key: an error when this device cannot open the clip.
+fn key_of(header: &str, secret: &[u8]) -> Result<WithdrawalKey> {
     let bytes = STANDARD
         .decode(header)
         .map_err(|_| "the clip's header is not base64".to_owned())?;
-    let id = research_withdrawal_id(&bytes, &device(secret)?)
-        .map_err(|e| format!("this browser cannot open the clip: {e}"))?;
-    Ok(hex::encode(id))
+    research_withdrawal_key(&bytes, &device(secret)?)
+        .map_err(|e| format!("this browser cannot open the clip: {e}"))
+}
+
+/// The withdrawal key (hex) of a clip: sent only to withdraw its research item.
+pub fn withdrawal_key(header: &str, secret: &[u8]) -> Result<String> {
+    Ok(key_of(header, secret)?.to_hex().to_string())
+}
+
+/// The withdrawal tag (hex) of a clip: what the server stores its research item under and
+/// what this device asks the server about.
+pub fn withdrawal_tag(header: &str, secret: &[u8]) -> Result<String> {
+    Ok(key_of(header, secret)?.tag().to_hex())
 }
 
 /// `plaintext` sealed as one age file to the research `recipient`: the research copy of a
@@ -118,7 +128,7 @@ pub struct ResearchItem {
     opener: ClipOpener,
     feed: Mp4Feed,
     writer: Option<age::stream::StreamWriter<Vec<u8>>>,
-    withdrawal_id: String,
+    withdrawal_tag: String,
     day: String,
     failed: bool,
 }
@@ -133,7 +143,7 @@ impl std::fmt::Debug for ResearchItem {
 
 impl ResearchItem {
     /// Checks the clip's details against `chain` (as the player does), computes its withdrawal
-    /// id with this device's key, and starts an age stream to the research `recipient`.
+    /// tag with this device's key, and starts an age stream to the research `recipient`.
     pub fn new(
         chain: &VerifiedChain,
         detail_json: &str,
@@ -144,7 +154,7 @@ impl ResearchItem {
         // The opener checked start_ms against the hub's statement.
         let d: Detail = serde_json::from_str(detail_json)
             .map_err(|_| "the clip's details are not in the expected form".to_owned())?;
-        let withdrawal_id = withdrawal_id(&d.header, secret)?;
+        let withdrawal_tag = withdrawal_tag(&d.header, secret)?;
         let recipient: age::x25519::Recipient = recipient.trim().parse().map_err(|_| {
             "the server's research recipient is not an age recipient: nothing was sent".to_owned()
         })?;
@@ -158,15 +168,16 @@ impl ResearchItem {
             opener,
             feed: Mp4Feed::default(),
             writer: Some(writer),
-            withdrawal_id,
+            withdrawal_tag,
             day: utc_day(d.start_ms),
             failed: false,
         })
     }
 
-    /// The clip's withdrawal id (hex), sent with the item so the owner can withdraw it.
-    pub fn withdrawal_id(&self) -> &str {
-        &self.withdrawal_id
+    /// The clip's withdrawal tag (hex), sent with the item; the key that withdraws it stays
+    /// on the account's devices.
+    pub fn withdrawal_tag(&self) -> &str {
+        &self.withdrawal_tag
     }
 
     /// The clip's UTC day, the only time the item carries.
@@ -332,8 +343,8 @@ mod tests {
         .unwrap();
         assert_eq!(made.day(), "2024-02-29");
         assert_eq!(
-            made.withdrawal_id(),
-            withdrawal_id(s.detail["header"].as_str().unwrap(), &s.device.to_bytes()).unwrap()
+            made.withdrawal_tag(),
+            withdrawal_tag(s.detail["header"].as_str().unwrap(), &s.device.to_bytes()).unwrap()
         );
     }
 
@@ -362,25 +373,26 @@ mod tests {
         assert!(refused.is_err());
         assert!(item.push(&s.payload).is_err());
         assert!(item.finish().is_err());
-        // Another browser, of no chain, cannot compute the id or make the item.
+        // Another browser, of no chain, cannot compute the key or make the item.
         let stranger = DeviceSecret::generate().to_bytes();
-        assert!(withdrawal_id(s.detail["header"].as_str().unwrap(), &stranger).is_err());
-        assert!(withdrawal_id("not base64!", &s.device.to_bytes()).is_err());
+        assert!(withdrawal_key(s.detail["header"].as_str().unwrap(), &stranger).is_err());
+        assert!(withdrawal_key("not base64!", &s.device.to_bytes()).is_err());
         assert!(ResearchItem::new(&s.chain, &s.detail.to_string(), &stranger, &recipient).is_err());
     }
 
     #[test]
-    fn the_withdrawal_id_is_the_clients_and_the_same_on_every_device_of_the_chain() {
+    fn the_withdrawal_key_and_tag_are_the_crypto_crates() {
         let s = sealed();
-        let header = STANDARD
-            .decode(s.detail["header"].as_str().unwrap())
-            .unwrap();
-        let ours =
-            withdrawal_id(s.detail["header"].as_str().unwrap(), &s.device.to_bytes()).unwrap();
+        let header64 = s.detail["header"].as_str().unwrap();
+        let header = STANDARD.decode(header64).unwrap();
+        let key = research_withdrawal_key(&header, &s.device).unwrap();
+        let ours = withdrawal_key(header64, &s.device.to_bytes()).unwrap();
+        assert_eq!(ours, *key.to_hex());
         assert_eq!(
-            ours,
-            hex::encode(research_withdrawal_id(&header, &s.device).unwrap())
+            withdrawal_tag(header64, &s.device.to_bytes()).unwrap(),
+            key.tag().to_hex()
         );
+        assert_ne!(ours, key.tag().to_hex());
         assert_eq!(ours.len(), 64);
     }
 

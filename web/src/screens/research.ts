@@ -64,7 +64,7 @@ function giveLines(kind: ScopeKind, name: string): string[] {
 function withdrawLines(kind: ScopeKind, name: string): string[] {
   return [
     `No more clips of ${kind === "camera" ? name : "this clip"} can be added to research under this consent.`,
-    "Every research item of yours that it covers is withdrawn now: this device finds them by matching its own clips against the dataset, and each is deleted.",
+    "Every research item of yours that it covers is withdrawn now: this device finds them by the tags it computes from its own clips, and each is deleted.",
     "The withdrawal is signed by this device and recorded in your transparency log. You can give consent again later.",
   ];
 }
@@ -134,8 +134,9 @@ export function clipResearch(detail: ClipDetail): HTMLElement {
         );
         return;
       }
-      const [listed, mine] = await Promise.all([research.listedIds(), research.withdrawalIdOf(detail)]);
-      if (mine && listed.has(mine)) {
+      const mine = await research.withdrawalOf(detail);
+      const present = await research.presentTags(mine ? [mine.tag] : []);
+      if (mine && present.has(mine.tag)) {
         const out = h("button", { type: "button", class: "danger" }, "Withdraw from research");
         out.addEventListener("click", async () => {
           out.disabled = true;
@@ -210,7 +211,7 @@ export async function mine(): Promise<void> {
     h(
       "p",
       { class: "muted" },
-      "Research items carry no account: this device computes an id from each of your clips' keys and looks for it in the dataset's list. The server is not told which items are yours.",
+      "Research items carry no account. This device works out a private tag for each of your clips and asks which of them are in the dataset. Only your devices can withdraw an item, and nobody can list what the dataset holds.",
     ),
     status,
     h("h2", {}, "Consents"),
@@ -274,7 +275,7 @@ export async function mine(): Promise<void> {
               out.addEventListener("click", async () => {
                 out.disabled = true;
                 try {
-                  await research.withdrawItem(m.withdrawal_id);
+                  await research.withdrawItem(m.withdrawal);
                   status.textContent = `Withdrawn: the item made from the clip of ${m.clip.camera_name} is deleted.`;
                   await drawItems();
                 } catch (e) {

@@ -167,7 +167,7 @@ fn list_mine(ctx: &Ctx) -> anyhow::Result<()> {
     }
     print!("{}", table.render());
     println!(
-        "{} clip(s) of yours in research (matched on this device; the server cannot tell).",
+        "{} clip(s) of yours in research (found by the tags this device computed from your clips).",
         rows.len()
     );
     Ok(())

@@ -3,9 +3,11 @@
 //! Owners record consent receipts their devices signed (`/api/consents`), each one checked and
 //! put in the transparency log. Their clients then upload research items: a clip opened on the
 //! owner's device, stripped of container metadata and re-sealed to the research program's age
-//! recipient. The server stores an item with a random id, the withdrawal id only the owner's
-//! devices can compute, a UTC day and a size — nothing that leads back to the owner — and
-//! removes it when any owner presents its withdrawal id.
+//! recipient. The server stores an item with a random id, its withdrawal tag, a UTC day and a
+//! size — nothing that leads back to the owner. The tag is a one-way hash of the withdrawal key
+//! only the owner's devices can compute: the server removes the item when a device presents
+//! that key, and answers an owner's "which of these are in the dataset" only for tags the
+//! owner's device computed, so no listing hands anyone something that withdraws an item.
 //!
 //! Annotators (the `annotator` staff role) list items, fetch their sealed bytes (each view is
 //! logged first, under no account) and add labels; this is all their role opens.
@@ -20,12 +22,15 @@ use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use futures::TryStreamExt;
-use porchlight_crypto::{ConsentAction, ConsentError, ConsentReceipt, ConsentScope};
+use porchlight_crypto::{
+    ConsentAction, ConsentError, ConsentReceipt, ConsentScope, WithdrawalKey, WithdrawalTag,
+};
 use porchlight_proto::{
     ConsentInfo, ConsentList, ConsentScopeInfo, ConsentSubmit, ErrorBody, ErrorCode,
-    ResearchItemInfo, ResearchItemList, ResearchLabel, ResearchRecipient, WithdrawalIdList,
+    MAX_MATCH_TAGS, ResearchItemInfo, ResearchItemList, ResearchLabel, ResearchRecipient,
+    ResearchTagMatch, ResearchTagQuery, ResearchWithdrawal,
 };
-use porchlight_store::{BlobKey, ConsentOutcome, ConsentRecord, ResearchItem, StoreError};
+use porchlight_store::{BlobKey, ConsentOutcome, ConsentRecord, ResearchItem, Store, StoreError};
 use serde::Deserialize;
 use tokio::io::{AsyncReadExt, BufReader};
 use tokio_util::io::{ReaderStream, StreamReader};
@@ -238,14 +243,14 @@ pub async fn recipient(
     }))
 }
 
-/// Where a research item upload says what it is: nothing but a day and the withdrawal id.
+/// Where a research item upload says what it is: nothing but a day and the withdrawal tag.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ItemUpload {
     /// `YYYY-MM-DD`: the clip's start, rounded down to the day, UTC.
     pub day: String,
-    /// 64 lowercase hex characters.
-    pub withdrawal_id: String,
+    /// 64 lowercase hex characters: the hash of the clip's withdrawal key, never the key.
+    pub withdrawal_tag: String,
 }
 
 fn valid_day(day: &str) -> bool {
@@ -265,8 +270,9 @@ fn valid_day(day: &str) -> bool {
     (1..=12).contains(&month) && (1..=31).contains(&d)
 }
 
-fn valid_withdrawal_id(id: &str) -> bool {
-    id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+/// 64 lowercase hex characters: the one spelling of a tag the store holds.
+fn valid_tag(tag: &str) -> bool {
+    tag.len() == 64 && tag.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 /// An owner's client uploads a research item: an age file sealed to the research recipient,
@@ -283,9 +289,9 @@ pub async fn upload_item(
     body: Body,
 ) -> ApiResult<(StatusCode, Json<ResearchItemInfo>)> {
     research_recipient(&state)?;
-    if !valid_day(&q.day) || !valid_withdrawal_id(&q.withdrawal_id) {
+    if !valid_day(&q.day) || !valid_tag(&q.withdrawal_tag) {
         return Err(ApiError::invalid_input(
-            "day must be YYYY-MM-DD and withdrawal_id 64 lowercase hex characters",
+            "day must be YYYY-MM-DD and withdrawal_tag 64 lowercase hex characters",
         ));
     }
     // Research takes consented clips and public feed posts (DESIGN §9); which clip an item
@@ -332,7 +338,7 @@ pub async fn upload_item(
     };
     let item = ResearchItem {
         id,
-        withdrawal_id: q.withdrawal_id,
+        withdrawal_tag: q.withdrawal_tag,
         day: q.day,
         size_bytes: i64::try_from(size).unwrap_or(i64::MAX),
     };
@@ -364,41 +370,83 @@ fn item_info(i: &ResearchItem, labels: Vec<String>) -> ResearchItemInfo {
     }
 }
 
-/// Removes the research item with this withdrawal id, and its blob. Any owner's device may
-/// ask: only the clip's owner can compute the id.
-#[utoipa::path(delete, path = "/api/research/items/withdraw/{withdrawal_id}", tag = "research", security(("bearer" = [])),
-    params(("withdrawal_id" = String, Path, description = "64 hex characters")),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
+/// Removes the research item whose tag is the hash of this withdrawal key, and its blob. Any
+/// owner's device may ask: only the clip's owner can compute the key, and the server keeps
+/// only its hash, so neither a listing nor the database gives one away.
+#[utoipa::path(post, path = "/api/research/withdrawals", tag = "research", request_body = ResearchWithdrawal, security(("bearer" = [])),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn withdraw_item(
     State(state): State<AppState>,
     _authed: DeviceAuthed,
-    ApiPath(withdrawal_id): ApiPath<String>,
+    ApiJson(req): ApiJson<ResearchWithdrawal>,
 ) -> ApiResult<StatusCode> {
     research_recipient(&state)?;
-    if !valid_withdrawal_id(&withdrawal_id) {
-        return Err(ApiError::not_found());
-    }
+    let key = WithdrawalKey::from_hex(&req.withdrawal_key)
+        .ok_or_else(|| ApiError::invalid_input("withdrawal_key must be 64 hex characters"))?;
     let id = state
         .store
-        .withdraw_research_item(&withdrawal_id)
+        .withdraw_research_item(&key.tag().to_hex())
         .await?
         .ok_or_else(ApiError::not_found)?;
     discard_blob(&state, &blob_key(&id)?).await;
+    metrics::counter!("porchlight_research_withdrawals_total").increment(1);
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Every withdrawal id in the dataset: an owner's device matches them against the ids it
-/// computes for its own clips, so "what of mine is in research" is never asked of the server.
-#[utoipa::path(get, path = "/api/research/withdrawal-ids", tag = "research", security(("bearer" = [])),
-    responses((status = 200, body = WithdrawalIdList), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn withdrawal_ids(
+/// Which of the given withdrawal tags are in the dataset. An owner's device computes the tags
+/// of its own clips and asks about those; a tag withdraws nothing, and the answer says
+/// nothing about any other item, not even how many there are.
+#[utoipa::path(post, path = "/api/research/items/match", tag = "research", request_body = ResearchTagQuery, security(("bearer" = [])),
+    responses((status = 200, body = ResearchTagMatch), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn match_items(
     State(state): State<AppState>,
     _authed: DeviceAuthed,
-) -> ApiResult<Json<WithdrawalIdList>> {
+    ApiJson(req): ApiJson<ResearchTagQuery>,
+) -> ApiResult<Json<ResearchTagMatch>> {
     research_recipient(&state)?;
-    Ok(Json(WithdrawalIdList {
-        withdrawal_ids: state.store.research_withdrawal_ids().await?,
+    if req.withdrawal_tags.len() > MAX_MATCH_TAGS {
+        return Err(ApiError::invalid_input(format!(
+            "at most {MAX_MATCH_TAGS} withdrawal tags a request"
+        )));
+    }
+    if !req.withdrawal_tags.iter().all(|t| valid_tag(t)) {
+        return Err(ApiError::invalid_input(
+            "each withdrawal tag is 64 lowercase hex characters",
+        ));
+    }
+    let mut tags = req.withdrawal_tags;
+    tags.sort_unstable();
+    tags.dedup();
+    Ok(Json(ResearchTagMatch {
+        present: state.store.research_tags_present(&tags).await?,
     }))
+}
+
+/// Hashes the withdrawal keys that items stored before withdrawal tags were kept under into
+/// their tags (migration 0010 marked them), so no key stays in the database. Run at start,
+/// before the server answers; returns how many items it converted.
+pub async fn tag_items_stored_by_key(store: &Store) -> Result<usize, StoreError> {
+    let mut converted = 0;
+    for (item_id, key_hex) in store.research_items_keyed_by_key().await? {
+        // A stored key was checked as 64 hex characters on upload; anything else cannot
+        // have been one, and is hashed as it is so that no text stays readable.
+        let tag = match WithdrawalKey::from_hex(&key_hex) {
+            Some(key) => key.tag(),
+            None => {
+                use sha2::Digest;
+                WithdrawalTag::from_bytes(sha2::Sha256::digest(key_hex.as_bytes()).into())
+            }
+        };
+        if store
+            .set_research_withdrawal_tag(&item_id, &key_hex, &tag.to_hex())
+            .await?
+        {
+            converted += 1;
+        }
+    }
+    Ok(converted)
 }
 
 // ---- annotators ----

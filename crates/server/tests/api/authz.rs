@@ -107,8 +107,8 @@ fn kind(method: &str, path: &str) -> Kind {
             | "/api/consents"
             | "/api/research/recipient"
             | "/api/research/items"
-            | "/api/research/items/withdraw/{withdrawal_id}"
-            | "/api/research/withdrawal-ids"
+            | "/api/research/withdrawals"
+            | "/api/research/items/match"
             | "/api/shared"
             | "/api/accounts/{root}/chain",
         )

@@ -238,7 +238,7 @@ async fn posts_are_listed_paged_watched_and_deleted_everywhere(app: &TestApp) {
     );
     assert!(bob.client().my_feed_posts().await.unwrap().posts.is_empty());
 
-    // Each post is in the research dataset under its clip's withdrawal id.
+    // Each post is in the research dataset under its clip's withdrawal tag.
     let ada = staff(app, "ada@porchlight.example", "annotator").await;
     let annotator =
         porchlight_client::Client::new(&app.url, porchlight_client::DeviceId::generate())
@@ -248,16 +248,18 @@ async fn posts_are_listed_paged_watched_and_deleted_everywhere(app: &TestApp) {
         annotator.staff_research_items().await.unwrap().items.len(),
         4
     );
-    let withdrawal = research::clip_withdrawal_id(ann.client(), &clips[1].id, &ann.device)
+    let tag = research::clip_withdrawal_key(ann.client(), &clips[1].id, &ann.device)
         .await
-        .unwrap();
-    let listed = |ids: Vec<String>| ids.contains(&withdrawal);
+        .unwrap()
+        .tag()
+        .to_hex();
+    let listed = |present: Vec<String>| present == [tag.clone()];
     assert!(listed(
         ann.client()
-            .research_withdrawal_ids()
+            .research_tags_present(std::slice::from_ref(&tag))
             .await
             .unwrap()
-            .withdrawal_ids
+            .present
     ));
 
     // Only the owner deletes: anyone else is told there is no such post.
@@ -288,10 +290,10 @@ async fn posts_are_listed_paged_watched_and_deleted_everywhere(app: &TestApp) {
     );
     assert!(!listed(
         ann.client()
-            .research_withdrawal_ids()
+            .research_tags_present(std::slice::from_ref(&tag))
             .await
             .unwrap()
-            .withdrawal_ids
+            .present
     ));
     assert_eq!(
         annotator.staff_research_items().await.unwrap().items.len(),

@@ -1,6 +1,6 @@
 //! Consent and the research dataset (DESIGN §9, issue 7): receipts checked and logged, items
-//! made on the owner's device with the container metadata stripped, withdrawn by an id only
-//! the owner can compute, and annotators who reach the items and nothing that leads to an
+//! made on the owner's device with the container metadata stripped, withdrawn by a key only
+//! the owner can compute (the server keeps only its hash), and annotators who reach the items and nothing that leads to an
 //! owner.
 
 use std::sync::LazyLock;
@@ -251,7 +251,7 @@ async fn consent_research_and_annotators(app: &TestApp) {
         "garden".into(),
         hub.secret.public().to_hex(),
         ann.device.public().sign_hex(),
-        added.withdrawal_id.clone(),
+        added.withdrawal_tag.clone(),
     ];
     secrets.extend(devices.iter().map(|d| d.id.clone()));
     let openapi: Value = reqwest::get(format!("{}/api/openapi.json", app.url))
@@ -273,11 +273,9 @@ async fn consent_research_and_annotators(app: &TestApp) {
                 &porch.id,
                 &garden.id,
                 &porch.camera_id,
-                &added.withdrawal_id,
+                &added.withdrawal_tag,
             ] {
-                let concrete = path
-                    .replace("{id}", target)
-                    .replace("{withdrawal_id}", target);
+                let concrete = path.replace("{id}", target);
                 let (status, body) = send(app, &method, &concrete, &ada.token).await;
                 walked += 1;
                 for s in &secrets {
@@ -356,10 +354,10 @@ async fn consent_research_and_annotators(app: &TestApp) {
     assert_eq!(status, 404);
     assert!(
         ann.client()
-            .research_withdrawal_ids()
+            .research_tags_present(std::slice::from_ref(&added.withdrawal_tag))
             .await
             .unwrap()
-            .withdrawal_ids
+            .present
             .is_empty()
     );
     assert!(
@@ -394,7 +392,7 @@ async fn consent_research_and_annotators(app: &TestApp) {
     let (status, _) = {
         let r = reqwest::Client::new()
             .post(format!(
-                "{}/api/research/items?day=2026-01-01&withdrawal_id={}",
+                "{}/api/research/items?day=2026-01-01&withdrawal_tag={}",
                 app.url,
                 "ab".repeat(32)
             ))
@@ -592,7 +590,7 @@ async fn research_tables_have_no_linking_column(app: &TestApp) {
     }
     // A research role reads no other table: the list above is all it is served from.
     let stored = store.table_columns("research_items").await.unwrap();
-    assert_eq!(stored, ["id", "withdrawal_id", "day", "size_bytes"]);
+    assert_eq!(stored, ["id", "withdrawal_tag", "day", "size_bytes"]);
 }
 
 both_backends!(
@@ -602,7 +600,11 @@ both_backends!(
 async fn research_is_off_without_a_recipient(app: &TestApp) {
     let ann = owner(app, "ann@example.com").await;
     assert_eq!(
-        code_of(ann.client().research_withdrawal_ids().await),
+        code_of(ann.client().research_tags_present(&["ab".repeat(32)]).await),
+        ErrorCode::ResearchOff
+    );
+    assert_eq!(
+        code_of(ann.client().withdraw_research_item(&"ab".repeat(32)).await),
         ErrorCode::ResearchOff
     );
     assert_eq!(
@@ -613,4 +615,224 @@ async fn research_is_off_without_a_recipient(app: &TestApp) {
     let (status, body) = send(app, "GET", "/api/staff/research/items", &ada.token).await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("research_off"));
+}
+
+/// Every research item's stored tag, straight from the database (as an insider reads it).
+async fn stored_tags(app: &TestApp) -> Vec<String> {
+    sqlx::query("SELECT withdrawal_tag FROM research_items ORDER BY withdrawal_tag")
+        .fetch_all(app.server.state.store.pool_for_tests())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String, _>("withdrawal_tag").unwrap())
+        .collect()
+}
+
+async fn withdraw_raw(app: &TestApp, who: &Owner, key: &str) -> u16 {
+    reqwest::Client::new()
+        .post(format!("{}/api/research/withdrawals", app.url))
+        .header("porchlight-device", who.client().device_id().as_str())
+        .bearer_auth(&who.account.session.token)
+        .json(&json!({ "withdrawal_key": key }))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+both_backends!(
+    another_account_cannot_learn_or_use_a_withdrawal_key,
+    another_account_cannot_learn_or_use_a_withdrawal_key,
+    crate::research::research_on
+);
+/// Issue 15, defect 1: withdrawal ids were listed to every account and withdrew anything.
+/// Now the server keeps and answers only tags (one-way hashes of the keys); Bob, signed in,
+/// finds no key of Ann's in any answer, cannot withdraw with a tag or a made-up key, and Ann
+/// still withdraws with the key her device computes.
+async fn another_account_cannot_learn_or_use_a_withdrawal_key(app: &TestApp) {
+    let mut ann = owner(app, "ann@example.com").await;
+    let bob = owner(app, "bob@example.com").await;
+    let hub = pair_hub(app, &mut ann, "ann hub").await;
+    let porch = upload(&ann, &hub, "porch", app.clock_now(), &dirty_mp4()).await;
+    let garden = upload(&ann, &hub, "garden", app.clock_now(), &dirty_mp4()).await;
+    let chain = ann.chain.chain().clone();
+    let work = tempfile::tempdir().unwrap();
+    for clip in [&porch, &garden] {
+        let give = receipt(
+            &ann,
+            &ann.device,
+            ConsentAction::Give,
+            ConsentScope::Clip(clip.id.clone()),
+            app.clock_now(),
+        );
+        ann.client().record_consent(&give).await.unwrap();
+        research::add_item(ann.client(), &chain, &ann.device, &clip.id, work.path())
+            .await
+            .unwrap();
+    }
+    let mut keys = Vec::new();
+    for clip in [&porch, &garden] {
+        keys.push(
+            research::clip_withdrawal_key(ann.client(), &clip.id, &ann.device)
+                .await
+                .unwrap(),
+        );
+    }
+    let key_hex: Vec<String> = keys.iter().map(|k| k.to_hex().to_string()).collect();
+    let tags: Vec<String> = keys.iter().map(|k| k.tag().to_hex()).collect();
+
+    // The database holds the tags, and no key.
+    let mut sorted = tags.clone();
+    sorted.sort();
+    assert_eq!(stored_tags(app).await, sorted);
+
+    // Bob, signed in, asks every research route he can reach: no answer names a key.
+    let openapi: Value = reqwest::get(format!("{}/api/openapi.json", app.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut asked = 0;
+    for (path, ops) in openapi["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/research/") && path != "/api/consents" {
+            continue;
+        }
+        for method in ops.as_object().unwrap().keys() {
+            let response = reqwest::Client::new()
+                .request(
+                    reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap(),
+                    format!("{}{path}", app.url),
+                )
+                .header("porchlight-device", bob.client().device_id().as_str())
+                .bearer_auth(&bob.account.session.token)
+                .json(&json!({ "withdrawal_tags": [], "withdrawal_key": "00".repeat(32) }))
+                .send()
+                .await
+                .unwrap();
+            let body = response.text().await.unwrap();
+            asked += 1;
+            for secret in &key_hex {
+                assert!(
+                    !body.contains(secret.as_str()),
+                    "{method} {path} names a key"
+                );
+            }
+            for tag in &tags {
+                assert!(!body.contains(tag.as_str()), "{method} {path} names a tag");
+            }
+        }
+    }
+    assert!(asked >= 5, "asked {asked}");
+    // The listing that gave the ids away is gone, and so is the withdrawal by URL.
+    for (method, path) in [
+        ("GET", "/api/research/withdrawal-ids".to_owned()),
+        (
+            "DELETE",
+            format!("/api/research/items/withdraw/{}", key_hex[0]),
+        ),
+    ] {
+        let status = reqwest::Client::new()
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", app.url),
+            )
+            .header("porchlight-device", bob.client().device_id().as_str())
+            .bearer_auth(&bob.account.session.token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        assert!([404, 405].contains(&status), "{method} {path}: {status}");
+    }
+    // Bob's own matching finds nothing of Ann's: he cannot compute her tags.
+    assert!(
+        research::my_items(bob.client(), &bob.device)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let guessed: Vec<String> = (0..50u8).map(|i| format!("{i:02x}").repeat(32)).collect();
+    assert!(
+        bob.client()
+            .research_tags_present(&guessed)
+            .await
+            .unwrap()
+            .present
+            .is_empty()
+    );
+    // Even holding the tags (an insider's copy of the table), Bob withdraws nothing: a tag is
+    // not a key, and neither is a made-up one. A malformed key is refused as such.
+    for tag in &tags {
+        assert_eq!(withdraw_raw(app, &bob, tag).await, 404);
+    }
+    assert_eq!(withdraw_raw(app, &bob, &"5a".repeat(32)).await, 404);
+    assert_eq!(withdraw_raw(app, &bob, "not hex").await, 422);
+    assert_eq!(withdraw_raw(app, &bob, &"5a".repeat(33)).await, 422);
+    assert_eq!(stored_tags(app).await, sorted, "nothing was withdrawn");
+    // Too many tags in one question is refused, not answered in part.
+    let many: Vec<String> = (0..=porchlight_client::proto::MAX_MATCH_TAGS)
+        .map(|i| format!("{:064x}", i))
+        .collect();
+    assert_eq!(
+        code_of(bob.client().research_tags_present(&many).await),
+        ErrorCode::InvalidInput
+    );
+
+    // Ann still finds both on her device and withdraws one with the key it computes.
+    let mine = research::my_items(ann.client(), &ann.device).await.unwrap();
+    assert_eq!(mine.len(), 2);
+    research::withdraw_item(ann.client(), &porch.id, &ann.device)
+        .await
+        .unwrap();
+    assert_eq!(stored_tags(app).await, [tags[1].clone()]);
+    let mine = research::my_items(ann.client(), &ann.device).await.unwrap();
+    assert_eq!(
+        mine.iter().map(|m| m.clip_id.as_str()).collect::<Vec<_>>(),
+        [garden.id.as_str()]
+    );
+    // A key withdraws once.
+    assert_eq!(withdraw_raw(app, &ann, &key_hex[0]).await, 404);
+}
+
+both_backends!(
+    items_stored_by_key_are_hashed_into_tags_at_start,
+    items_stored_by_key_are_hashed_into_tags_at_start,
+    crate::research::research_on
+);
+/// Items stored before withdrawal tags kept the key itself; migration 0010 marks them
+/// `key:` and the server hashes each into its tag as it starts, so the owner still withdraws
+/// them and no key stays in the database.
+async fn items_stored_by_key_are_hashed_into_tags_at_start(app: &TestApp) {
+    let key = porchlight_crypto::WithdrawalKey::from_bytes([7; 32]);
+    let pool = app.server.state.store.pool_for_tests();
+    sqlx::query(
+        "INSERT INTO research_items (id, withdrawal_tag, day, size_bytes) VALUES ($1, $2, $3, $4)",
+    )
+    .bind("legacy-item")
+    .bind(format!("key:{}", *key.to_hex()))
+    .bind("2026-01-01")
+    .bind(10_i64)
+    .execute(pool)
+    .await
+    .unwrap();
+    let store = &app.server.state.store;
+    let converted = porchlight_server::routes::research::tag_items_stored_by_key(store)
+        .await
+        .unwrap();
+    assert_eq!(converted, 1);
+    assert_eq!(stored_tags(app).await, [key.tag().to_hex()]);
+    // Run again (a second node starting): nothing left to do.
+    assert_eq!(
+        porchlight_server::routes::research::tag_items_stored_by_key(store)
+            .await
+            .unwrap(),
+        0
+    );
+    let ann = owner(app, "ann@example.com").await;
+    assert_eq!(withdraw_raw(app, &ann, &key.tag().to_hex()).await, 404);
+    assert_eq!(withdraw_raw(app, &ann, &key.to_hex()).await, 204);
+    assert!(stored_tags(app).await.is_empty());
 }
