@@ -77,6 +77,9 @@ pub enum E2eError {
         "{subject}: the payload does not decrypt (a chunk failed authentication or is missing)"
     )]
     Corrupt { subject: String },
+    /// A file given to open is not a whole age file (damaged, cut short, or not age at all).
+    #[error("{subject}: {what}")]
+    AgeFile { subject: String, what: String },
     #[error("{subject}: the hub's statement is not to be believed: {source}")]
     Statement {
         subject: String,
@@ -167,6 +170,7 @@ impl E2eError {
                 _ => "clip_corrupt",
             },
             Self::Corrupt { .. } | Self::PayloadMismatch { .. } => "clip_corrupt",
+            Self::AgeFile { .. } => "age_file_invalid",
             Self::Statement { .. } | Self::MetadataMismatch { .. } => "clip_unverified",
             Self::BadClipDetail { .. } => "bad_response",
             Self::NotGiven { .. } => "not_given",

@@ -18,8 +18,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use porchlight_crypto::age::Identity;
 use porchlight_crypto::{
-    ClipError, ClipHeader, ClipSignature, ClipStatement, DevicePublic, HubKey, VerifiedChain, open,
-    open_file, rewrap, verify_clip_in_chain,
+    ClipError, ClipHeader, ClipSignature, ClipStatement, DevicePublic, HeaderError, HubKey,
+    VerifiedChain, open, open_file, rewrap, verify_clip_in_chain,
 };
 use porchlight_proto::{self as proto, ErrorCode};
 use sha2::{Digest, Sha256};
@@ -305,7 +305,9 @@ fn decrypt_into<R: Read>(
     }
 }
 
-/// Opens a whole age file (e.g. one sealed by `age -r`) with `identity` into `output`.
+/// Opens a whole age file (e.g. one sealed by `age -r`, binary or armored with `age -a`) with
+/// `identity` into `output`. The file is the user's own, not a hub's clip: a damaged or
+/// foreign file is said to be that (`age_file_invalid`), not an untrusted recording.
 pub fn open_age_file(
     input: &Path,
     identity: &dyn Identity,
@@ -313,11 +315,34 @@ pub fn open_age_file(
 ) -> Result<u64, E2eError> {
     let who = input.display().to_string();
     let file = File::open(input).map_err(|e| E2eError::io("open", input, e))?;
-    let opened = open_file(BufReader::new(file), identity).map_err(|source| E2eError::Clip {
+    // Armored input is decoded as it is read; binary input passes through unchanged.
+    let reader = age::armor::ArmoredReader::new(file);
+    let invalid = |what: String| E2eError::AgeFile {
         subject: who.clone(),
-        source,
+        what,
+    };
+    let opened = open_file(reader, identity).map_err(|source| match source {
+        ClipError::NoMatchingKey | ClipError::Io(_) => E2eError::Clip {
+            subject: who.clone(),
+            source,
+        },
+        ClipError::Header(HeaderError::NotAge) => invalid(
+            "not an age file (neither binary age nor armored \"BEGIN AGE ENCRYPTED FILE\")"
+                .to_owned(),
+        ),
+        ClipError::Header(HeaderError::Truncated) => invalid(
+            "not a whole age file: its header is cut short, or its armor is damaged".to_owned(),
+        ),
+        other => invalid(format!("not a valid age file: {other}")),
     })?;
-    write_atomically(output, |out| decrypt_into(opened, out, &who, output))
+    write_atomically(output, |out| decrypt_into(opened, out, &who, output)).map_err(|e| match e {
+        E2eError::Corrupt { .. } => invalid(
+            "the payload does not decrypt: the file is damaged or cut short (a chunk failed \
+             authentication or is missing)"
+                .to_owned(),
+        ),
+        other => other,
+    })
 }
 
 /// Writes through `fill` into a temporary file beside `path`, then renames it into place.
@@ -598,7 +623,55 @@ mod tests {
         damaged[last] ^= 1;
         std::fs::write(&sealed, damaged).unwrap();
         let err = open_age_file(&sealed, &me, &dir.path().join("z")).unwrap_err();
-        assert_eq!(err.code(), "clip_corrupt", "{err}");
+        assert_eq!(err.code(), "age_file_invalid", "{err}");
+        assert!(err.to_string().contains("damaged"), "{err}");
         assert!(!dir.path().join("z").exists());
+
+        // Not age at all, and age cut inside its header: said plainly, nothing written.
+        std::fs::write(&sealed, b"a shopping list, not an encrypted file at all\n").unwrap();
+        let err = open_age_file(&sealed, &me, &dir.path().join("z")).unwrap_err();
+        assert_eq!(err.code(), "age_file_invalid", "{err}");
+        assert!(err.to_string().contains("not an age file"), "{err}");
+        std::fs::write(&sealed, b"hi\n").unwrap();
+        let err = open_age_file(&sealed, &me, &dir.path().join("z")).unwrap_err();
+        assert_eq!(err.code(), "age_file_invalid", "{err}");
+        std::fs::write(&sealed, b"age-encryption.org/v1\n-> X25519 abc\n").unwrap();
+        let err = open_age_file(&sealed, &me, &dir.path().join("z")).unwrap_err();
+        assert_eq!(err.code(), "age_file_invalid", "{err}");
+        assert!(!dir.path().join("z").exists());
+    }
+
+    /// `age -a` output (armored: PEM-like base64 lines) opens like the binary file; armor
+    /// whose base64 is damaged is refused as a damaged age file.
+    #[test]
+    fn an_armored_file_opens() {
+        use porchlight_crypto::{DeviceSecret, age::Recipient};
+        let dir = tempfile::tempdir().unwrap();
+        let me = DeviceSecret::generate();
+        let plaintext: Vec<u8> = (0..150_000u32).map(|i| (i % 251) as u8).collect();
+        let recipient = me.public().age_recipient();
+        let encryptor =
+            age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn Recipient)).unwrap();
+        let mut armored = Vec::new();
+        let armor =
+            age::armor::ArmoredWriter::wrap_output(&mut armored, age::armor::Format::AsciiArmor)
+                .unwrap();
+        let mut writer = encryptor.wrap_output(armor).unwrap();
+        std::io::Write::write_all(&mut writer, &plaintext).unwrap();
+        writer.finish().unwrap().finish().unwrap();
+        assert!(armored.starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----"));
+        let sealed = dir.path().join("x.age");
+        std::fs::write(&sealed, &armored).unwrap();
+        let out = dir.path().join("x.bin");
+        assert_eq!(open_age_file(&sealed, &me, &out).unwrap(), 150_000);
+        assert_eq!(std::fs::read(&out).unwrap(), plaintext);
+
+        let mut damaged = armored.clone();
+        let middle = damaged.len() / 2;
+        damaged[middle] = b'!';
+        std::fs::write(&sealed, &damaged).unwrap();
+        let err = open_age_file(&sealed, &me, &dir.path().join("y")).unwrap_err();
+        assert_eq!(err.code(), "age_file_invalid", "{err}");
+        assert!(!dir.path().join("y").exists());
     }
 }

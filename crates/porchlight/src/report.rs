@@ -168,6 +168,10 @@ fn e2e_hint(err: &E2eError) -> Option<&'static str> {
         "clip_corrupt" | "clip_unverified" => {
             "do not trust this clip: it is not what a hub of your device chain recorded"
         }
+        "age_file_invalid" => {
+            "porchlight open takes a whole age file, binary or armored (age -a), sealed to this \
+             device (porchlight identity export gives its key to age)"
+        }
         "hub_not_paired" => "pair it first: porchlight hub pair CODE --state DIR",
         "pairing_proof_invalid" => {
             "do not pair that hub; make a new code (porchlight pair) and enter it on the hub \

@@ -441,7 +441,11 @@ fn pair_upload_get_export_and_open_with_age() {
         ],
         "",
     );
-    assert!(failure(&refused).contains("clip_corrupt"));
+    // The user's own file, damaged: said to be a damaged age file, not an untrusted clip.
+    let said = failure(&refused);
+    assert!(said.contains("age_file_invalid"), "{said}");
+    assert!(said.contains("damaged"), "{said}");
+    assert!(!said.contains("hub"), "{said}");
     assert!(!dir.path().join("never").exists(), "no partial plaintext");
 
     if !have_age() {
@@ -484,6 +488,35 @@ fn pair_upload_get_export_and_open_with_age() {
             "--json",
             "open",
             sealed.to_str().unwrap(),
+            "-o",
+            opened.to_str().unwrap(),
+        ],
+        "",
+    ));
+    assert_eq!(std::fs::read(&opened).unwrap(), original);
+
+    // Armored (`age -a`), as a user might keep or mail it: it opens the same.
+    let armored = dir.path().join("by-age-armored.age");
+    let status = Command::new(AGE)
+        .args(["-a", "-r", &recipient, "-o"])
+        .arg(&armored)
+        .arg(sample())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        std::fs::read(&armored)
+            .unwrap()
+            .starts_with(b"-----BEGIN AGE ENCRYPTED FILE-----")
+    );
+    let opened = dir.path().join("by-age-armored.mp4");
+    json(&cli(
+        &server,
+        &owner.home,
+        &[
+            "--json",
+            "open",
+            armored.to_str().unwrap(),
             "-o",
             opened.to_str().unwrap(),
         ],
