@@ -47,9 +47,7 @@ impl WithdrawalKey {
 
     /// Reads 64 hex characters, as a withdrawal request carries them.
     pub fn from_hex(hex_key: &str) -> Option<Self> {
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(hex_key, &mut bytes).ok()?;
-        Some(Self(bytes))
+        hex32(hex_key).map(|bytes| Self(*bytes))
     }
 
     /// 64 lowercase hex characters, for the one request that withdraws the item.
@@ -73,6 +71,13 @@ impl fmt::Debug for WithdrawalKey {
     }
 }
 
+/// 64 hex characters as 32 bytes, wiped when dropped (a key passes through here).
+fn hex32(text: &str) -> Option<zeroize::Zeroizing<[u8; 32]>> {
+    let mut bytes = zeroize::Zeroizing::new([0u8; 32]);
+    hex::decode_to_slice(text, bytes.as_mut()).ok()?;
+    Some(bytes)
+}
+
 /// The name a research item is stored and matched under: a one-way hash of its withdrawal
 /// key, so knowing a tag withdraws nothing.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -85,9 +90,7 @@ impl WithdrawalTag {
 
     /// Reads 64 hex characters (either case).
     pub fn from_hex(hex_tag: &str) -> Option<Self> {
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(hex_tag, &mut bytes).ok()?;
-        Some(Self(bytes))
+        hex32(hex_tag).map(|bytes| Self(*bytes))
     }
 
     pub fn to_bytes(&self) -> [u8; 32] {
