@@ -335,11 +335,14 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Address the server listens on; port 0 takes any free one.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    pub listen: SocketAddr,
+    /// Address the server listens on; port 0 takes any free one [default: 127.0.0.1:8080, or
+    /// the address the demo in the folder used before, which its hub was paired with].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
     /// Folder for everything the demo makes (the server's data, the demo's device, the hub),
-    /// kept when it stops; new or empty [default: a new folder in the system's temp folder].
+    /// kept when it stops. A new or empty folder starts a new demo; a folder an earlier demo
+    /// made brings that demo back: the same account, hub and clips [default:
+    /// ./porchlight-demo].
     #[arg(long = "data", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 }

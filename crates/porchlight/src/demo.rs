@@ -5,6 +5,10 @@
 //! synthetic camera whose moving half sets off motion detection), exactly as a person would,
 //! then prints how to sign in and waits for Ctrl-C or SIGTERM. It holds no protocol logic of
 //! its own: every step is an ordinary command, and everything it makes stays in one folder.
+//!
+//! Run again on that folder, it brings the same demo back: it keeps what sign-up gave it in
+//! `demo.json` (0600, beside the device's own keys), starts the server on the address the hub
+//! was paired with, signs its device in again if its session ended, and starts the hub.
 
 mod child;
 
@@ -33,6 +37,14 @@ const HUB_NAME: &str = "demo hub";
 const CAMERA: &str = "front door";
 /// The demo's own device, in the account's session and device lists.
 const DEVICE_NAME: &str = "porchlight demo";
+/// The folder the demo keeps everything in when `--data` is not given, in the working folder.
+const DEFAULT_FOLDER: &str = "porchlight-demo";
+/// What the demo keeps of the account, so that it can be brought back.
+const SAVED_FILE: &str = "demo.json";
+/// The server's address when neither `--listen` nor an earlier demo names one.
+const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 8080);
+/// TOTP's step: the demo's own codes are from the step before the current one.
+const TOTP_STEP_SECS: u64 = 30;
 
 /// The first start creates the database; a slow disk may take a while.
 const SERVER_START: Duration = Duration::from_secs(60);
@@ -67,9 +79,11 @@ async fn demo(args: DemoArgs, json: bool) -> anyhow::Result<()> {
     let mut signals = StopSignals::install()?;
     let exe = std::env::current_exe().context("could not find this program's own file")?;
     let layout = Layout::new(prepare_data_dir(args.data_dir)?);
+    let saved = Saved::load(&layout.saved)?;
+    let listen = listen_address(args.listen, saved.as_ref())?;
     let mut children = Children::default();
     let outcome = tokio::select! {
-        outcome = run_demo(&exe, args.listen, &layout, json, &mut children) => outcome,
+        outcome = run_demo(&exe, listen, &layout, saved, json, &mut children) => outcome,
         why = signals.recv() => {
             note(&format!("{why}: stopping"));
             Ok(())
@@ -83,8 +97,28 @@ async fn demo(args: DemoArgs, json: bool) -> anyhow::Result<()> {
     if forced {
         children.kill().await;
     }
-    say_where_the_data_is(&layout, json, outcome.is_ok());
+    say_where_the_data_is(&layout, &program_name(&exe), json, outcome.is_ok());
     outcome
+}
+
+/// Where the server listens: `--listen`, else where the demo in the folder listened before
+/// (its hub was paired with that address, and keeps calling it), else 127.0.0.1:8080.
+fn listen_address(given: Option<SocketAddr>, saved: Option<&Saved>) -> anyhow::Result<SocketAddr> {
+    match (given, saved) {
+        (Some(given), Some(saved)) if given != saved.listen => Err(CliError::usage(format!(
+            "this demo's hub was paired with the server at {}, not {given}",
+            saved.listen
+        ))
+        .with_hint(format!(
+            "leave --listen out (or give --listen {}) to bring this demo back; a new demo \
+             needs a new --data folder",
+            saved.listen
+        ))
+        .into()),
+        (Some(given), _) => Ok(given),
+        (None, Some(saved)) => Ok(saved.listen),
+        (None, None) => Ok(DEFAULT_LISTEN),
+    }
 }
 
 /// Starts everything, prints how to sign in, and runs until a child fails (the caller stops
@@ -93,6 +127,7 @@ async fn run_demo(
     exe: &Path,
     listen: SocketAddr,
     layout: &Layout,
+    saved: Option<Saved>,
     json: bool,
     children: &mut Children,
 ) -> anyhow::Result<()> {
@@ -118,16 +153,34 @@ async fn run_demo(
         })?;
     let url = server_url(addr);
 
-    let email = demo_email();
-    note(&format!("signing up {email}"));
-    let account = create_account(exe, &url, layout, &email).await?;
-
-    note(&format!("pairing hub \"{HUB_NAME}\""));
-    let hub_id = pair_hub(exe, &url, layout).await?;
+    let resumed = saved.is_some();
+    let saved = match saved {
+        Some(saved) => {
+            note(&format!(
+                "bringing back the demo of {}: the same account, device and hub",
+                saved.email
+            ));
+            ensure_signed_in(exe, &url, layout, &saved).await?;
+            saved
+        }
+        None => {
+            let email = demo_email();
+            note(&format!("signing up {email}"));
+            let account = create_account(exe, &url, layout, &email).await?;
+            note(&format!("pairing hub \"{HUB_NAME}\""));
+            let hub_id = pair_hub(exe, &url, layout).await?;
+            let saved = Saved::new(addr, email, account, hub_id);
+            saved.store(&layout.saved)?;
+            saved
+        }
+    };
 
     note(&format!("starting the hub with camera \"{CAMERA}\""));
-    std::fs::write(&layout.hub_config, hub_config())
-        .with_context(|| format!("writing {}", layout.hub_config.display()))?;
+    // Written once: a person may change the clip lengths in it between runs.
+    if !layout.hub_config.exists() {
+        std::fs::write(&layout.hub_config, hub_config())
+            .with_context(|| format!("writing {}", layout.hub_config.display()))?;
+    }
     let hub = children
         .hub
         .insert(Daemon::spawn("hub", hub_command(exe, layout), &layout.hub_log).await?);
@@ -142,17 +195,18 @@ async fn run_demo(
 
     let ready = Ready {
         url: &url,
-        email: &email,
-        password: &account.password,
-        totp_secret: &account.totp_secret,
-        otpauth_uri: &account.otpauth_uri,
-        key_recovery_code: &account.key_recovery_code,
-        recovery_codes: &account.recovery_codes,
-        account_id: &account.account_id,
-        device_id: &account.device_id,
+        resumed,
+        email: &saved.email,
+        password: &saved.password,
+        totp_secret: &saved.totp_secret,
+        otpauth_uri: &saved.otpauth_uri,
+        key_recovery_code: &saved.key_recovery_code,
+        recovery_codes: &saved.recovery_codes,
+        account_id: &saved.account_id,
+        device_id: &saved.device_id,
         home: &layout.device,
         data_dir: &layout.root,
-        hub_id: &hub_id,
+        hub_id: &saved.hub_id,
         hub_name: HUB_NAME,
         hub_state: &layout.hub,
         hub_local,
@@ -336,11 +390,14 @@ struct Layout {
     hub_config: PathBuf,
     server_log: PathBuf,
     hub_log: PathBuf,
+    /// What the demo keeps of the account (`demo.json`).
+    saved: PathBuf,
 }
 
 impl Layout {
     fn new(root: PathBuf) -> Self {
         Self {
+            saved: root.join(SAVED_FILE),
             server: root.join("server"),
             device: root.join("device"),
             hub: root.join("hub"),
@@ -352,46 +409,114 @@ impl Layout {
     }
 }
 
-/// The data folder, private and empty: `given`, or a new one in the temp folder. A folder
-/// with something in it is refused rather than mixed into.
+/// The data folder, private: `given`, or `./porchlight-demo`. A new or empty folder starts a
+/// new demo; one an earlier demo made (it has `demo.json`) brings that demo back; any other
+/// folder with something in it is refused rather than mixed into.
 fn prepare_data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
-    let dir = match given {
-        Some(dir) => {
-            if dir.exists() {
-                let mut entries = std::fs::read_dir(&dir)
-                    .with_context(|| format!("--data {}: not a readable folder", dir.display()))?;
-                if entries.next().is_some() {
-                    return Err(CliError::usage(format!(
-                        "--data {} is not empty: the demo starts from a new folder",
-                        dir.display()
-                    ))
-                    .with_hint("name a new or empty folder, or leave --data out")
-                    .into());
-                }
-                std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-                    .with_context(|| format!("making {} private", dir.display()))?;
-            } else {
-                std::fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(&dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-            }
-            dir
-        }
-        None => {
-            let dir = std::env::temp_dir().join(format!("porchlight-demo-{}", random_hex()));
-            std::fs::DirBuilder::new()
-                .mode(0o700)
-                .create(&dir)
-                .with_context(|| format!("creating {}", dir.display()))?;
-            dir
-        }
+    let (dir, flag) = match given {
+        Some(dir) => (dir, true),
+        None => (PathBuf::from(DEFAULT_FOLDER), false),
     };
+    if dir.exists() {
+        let mut entries = std::fs::read_dir(&dir)
+            .with_context(|| format!("{}: not a readable folder", dir.display()))?;
+        if entries.next().is_some() && !dir.join(SAVED_FILE).is_file() {
+            let named = if flag {
+                format!("--data {}", dir.display())
+            } else {
+                dir.display().to_string()
+            };
+            return Err(CliError::usage(format!(
+                "{named} is not empty and no demo was made in it (it has no {SAVED_FILE})"
+            ))
+            .with_hint(
+                "name a new or empty folder with --data, or the folder of an earlier demo to \
+                 bring it back",
+            )
+            .into());
+        }
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private", dir.display()))?;
+    } else {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+    }
     // The printed commands must work from any folder.
     dir.canonicalize()
         .with_context(|| format!("resolving {}", dir.display()))
+}
+
+/// What the demo keeps so that it can come back: the account's secrets (it is a demo: they
+/// sit beside the device's own keys, in a private folder), the hub, and the address the hub
+/// was paired with.
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    listen: SocketAddr,
+    email: String,
+    password: Zeroizing<String>,
+    totp_secret: Zeroizing<String>,
+    otpauth_uri: Zeroizing<String>,
+    key_recovery_code: Zeroizing<String>,
+    recovery_codes: Zeroizing<Vec<String>>,
+    account_id: String,
+    device_id: String,
+    hub_id: String,
+}
+
+impl Saved {
+    fn new(listen: SocketAddr, email: String, account: Account, hub_id: String) -> Self {
+        Self {
+            listen,
+            email,
+            password: account.password,
+            totp_secret: account.totp_secret,
+            otpauth_uri: account.otpauth_uri,
+            key_recovery_code: account.key_recovery_code,
+            recovery_codes: account.recovery_codes,
+            account_id: account.account_id,
+            device_id: account.device_id,
+            hub_id,
+        }
+    }
+
+    /// The earlier demo's record, if the folder has one.
+    fn load(path: &Path) -> anyhow::Result<Option<Self>> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => Zeroizing::new(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            CliError::new(
+                "demo",
+                format!("{} is not a demo's record ({e})", path.display()),
+            )
+            .with_hint("start a new demo with --data and a new folder")
+            .into()
+        })
+    }
+
+    /// Written whole (a temporary file renamed into place), readable by its owner only.
+    fn store(&self, path: &Path) -> anyhow::Result<()> {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let json = Zeroizing::new(serde_json::to_vec_pretty(self)?);
+        let temp = path.with_extension("json.tmp");
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&temp)
+            .with_context(|| format!("writing {}", temp.display()))?;
+        file.write_all(&json)
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("writing {}", temp.display()))?;
+        std::fs::rename(&temp, path).with_context(|| format!("writing {}", path.display()))
+    }
 }
 
 fn serve_command(exe: &Path, listen: SocketAddr, layout: &Layout) -> tokio::process::Command {
@@ -534,7 +659,7 @@ async fn create_account(
     );
     let started: SignupStarted =
         run_json(signup, "signup", Some(stdin.as_bytes()), COMMAND).await?;
-    let code = totp_code(&started.totp_secret, now_secs())?;
+    let code = spare_code(&started.totp_secret).await?;
     let confirm = client_command(
         exe,
         url,
@@ -561,6 +686,53 @@ async fn create_account(
         account_id: confirmed.account_id,
         device_id: confirmed.device_id,
     })
+}
+
+/// Signs the demo's device in again if its session ended (it expires after a while unused),
+/// with the saved password and a code of the step before the person's.
+async fn ensure_signed_in(
+    exe: &Path,
+    url: &str,
+    layout: &Layout,
+    saved: &Saved,
+) -> anyhow::Result<()> {
+    let whoami = client_command(exe, url, layout, &["whoami"]);
+    if run_json::<serde_json::Value>(whoami, "whoami", None, COMMAND)
+        .await
+        .is_ok()
+    {
+        return Ok(());
+    }
+    note("the demo's device was signed out; signing it in again");
+    let mut refused = None;
+    // A step the person used since is refused as a replay: try the steps after it.
+    for attempt in 0..3 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_secs(TOTP_STEP_SECS)).await;
+        }
+        let code = spare_code(&saved.totp_secret).await?;
+        let stdin = Zeroizing::new(format!("{}\n", saved.password.as_str()));
+        let login = client_command(
+            exe,
+            url,
+            layout,
+            &[
+                "login",
+                "--email",
+                &saved.email,
+                "--password-stdin",
+                "--totp",
+                &code,
+                "--device-name",
+                DEVICE_NAME,
+            ],
+        );
+        match run_json::<serde_json::Value>(login, "login", Some(stdin.as_bytes()), COMMAND).await {
+            Ok(_) => return Ok(()),
+            Err(e) => refused = Some(e),
+        }
+    }
+    Err(refused.unwrap_or_else(|| CliError::new("demo", "could not sign in again").into()))
 }
 
 /// The first line of `pair --json`.
@@ -640,6 +812,8 @@ async fn pair_hub(exe: &Path, url: &str, layout: &Layout) -> anyhow::Result<Stri
 #[derive(Serialize)]
 struct Ready<'a> {
     url: &'a str,
+    /// An earlier demo brought back: the same account, hub and clips.
+    resumed: bool,
     email: &'a str,
     password: &'a str,
     /// Base32, for an authenticator app or `oathtool --totp -b`.
@@ -672,7 +846,14 @@ fn banner(ready: &Ready<'_>, program: &str) -> String {
     let home = shell_quote(&ready.home.display().to_string());
     let mut lines = vec![
         String::new(),
-        format!("Porchlight is running. Open {url} in your browser."),
+        if ready.resumed {
+            format!(
+                "Porchlight is running again, with the same account, hub and clips as before. \
+                 Open {url} in your browser."
+            )
+        } else {
+            format!("Porchlight is running. Open {url} in your browser.")
+        },
         String::new(),
         format!("  email              {}", ready.email),
         format!("  password           {}", ready.password),
@@ -693,9 +874,11 @@ fn banner(ready: &Ready<'_>, program: &str) -> String {
         "     Each code works once: if one is refused, wait for the next.".to_owned(),
         "  2. This browser is a new device: choose \"Restore this browser\" and paste the key"
             .to_owned(),
-        "     recovery code. Or approve it from the demo's own device:".to_owned(),
+        "     recovery code. Or approve it from the demo's own device, comparing the fingerprint"
+            .to_owned(),
+        "     the browser shows:".to_owned(),
         format!("       {program} --home {home} devices              (the browser's ID)"),
-        format!("       {program} --home {home} devices approve ID"),
+        format!("       {program} --home {home} devices approve ID --fingerprint FINGERPRINT"),
         format!(
             "  3. Hub \"{}\" records the synthetic camera \"{CAMERA}\" on motion: a clip appears",
             ready.hub_name
@@ -714,7 +897,10 @@ fn banner(ready: &Ready<'_>, program: &str) -> String {
             "Everything is kept in {} (logs: server.log, hub.log).",
             ready.data_dir.display()
         ),
-        "Ctrl-C stops the hub and the server.".to_owned(),
+        format!(
+            "Ctrl-C stops the hub and the server; `{program} demo --data {}` brings them back.",
+            shell_quote(&ready.data_dir.display().to_string())
+        ),
     ]);
     let mut text = lines.join("\n");
     text.push('\n');
@@ -741,13 +927,15 @@ fn shell_quote(text: &str) -> String {
     }
 }
 
-fn say_where_the_data_is(layout: &Layout, json: bool, ok: bool) {
+fn say_where_the_data_is(layout: &Layout, program: &str, json: bool, ok: bool) {
     let root = layout.root.display();
     let text = if ok {
         format!(
             "Stopped. The demo's data is kept in {root}: the server's in server/, the demo's \
-             device in device/, the hub in hub/, logs in server.log and hub.log. Delete the \
-             folder when done."
+             device in device/, the hub in hub/, logs in server.log and hub.log. \
+             `{program} demo --data {}` brings it back, the same account and clips; delete the \
+             folder when done.",
+            shell_quote(&root.to_string())
         )
     } else {
         format!("the demo's data and logs are in {root}")
@@ -807,6 +995,17 @@ fn totp_code(secret_base32: &str, at_secs: u64) -> anyhow::Result<String> {
         .build()
         .map_err(|e| CliError::new("demo", format!("the server's TOTP secret: {e}")))?;
     Ok(totp.generate(at_secs).to_string())
+}
+
+/// A code for the demo's own use: the previous step's, which the server still takes (one step
+/// of skew), so that the code an authenticator shows the person now is not spent. Close to a
+/// step's end it waits for the next step, so the code is not two steps old when it arrives.
+async fn spare_code(secret_base32: &str) -> anyhow::Result<String> {
+    let into_step = now_secs() % TOTP_STEP_SECS;
+    if into_step >= TOTP_STEP_SECS - 3 {
+        tokio::time::sleep(Duration::from_secs(TOTP_STEP_SECS - into_step + 1)).await;
+    }
+    totp_code(secret_base32, now_secs().saturating_sub(TOTP_STEP_SECS))
 }
 
 fn now_secs() -> u64 {
@@ -901,6 +1100,7 @@ mod tests {
         );
         let ready = Ready {
             url: "http://127.0.0.1:8080",
+            resumed: false,
             email: "demo-0a1b2c3d@porchlight.invalid",
             password: "abcd-efgh-ijkm-npqr-stuv",
             totp_secret: "JBSWY3DPEHPK3PXP",
@@ -928,7 +1128,8 @@ mod tests {
             "otpauth://totp/Porchlight:x?secret=JBSWY3DPEHPK3PXP",
             "QF7W-HTDV",
             "\"Restore this browser\"",
-            "porchlight --home /tmp/d/device devices approve ID",
+            "porchlight --home /tmp/d/device devices approve ID --fingerprint FINGERPRINT",
+            "`porchlight demo --data /tmp/d` brings them back",
             "curl -X POST http://127.0.0.1:8089/cameras/front%20door/doorbell",
             "Everything is kept in /tmp/d",
         ] {
@@ -947,14 +1148,70 @@ mod tests {
     }
 
     #[test]
-    fn a_data_folder_is_new_or_empty() {
+    fn a_data_folder_is_new_empty_or_an_earlier_demo_s() {
         let dir = tempfile::tempdir().unwrap();
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
         assert!(prepare_data_dir(Some(empty.clone())).is_ok());
         assert!(prepare_data_dir(Some(dir.path().join("new/nested"))).is_ok());
         std::fs::write(empty.join("something"), b"x").unwrap();
-        let refused = prepare_data_dir(Some(empty)).err().map(|e| e.to_string());
-        assert!(refused.is_some_and(|e| e.contains("not empty")));
+        let refused = prepare_data_dir(Some(empty.clone()))
+            .err()
+            .map(|e| e.to_string());
+        assert!(refused.is_some_and(|e| e.contains("no demo was made in it")));
+        std::fs::write(empty.join(SAVED_FILE), b"{}").unwrap();
+        assert!(prepare_data_dir(Some(empty)).is_ok(), "an earlier demo's");
+    }
+
+    fn saved(listen: &str) -> Saved {
+        Saved {
+            listen: listen.parse().unwrap(),
+            email: "demo-0a1b2c3d@porchlight.invalid".into(),
+            password: Zeroizing::new("abcd-efgh-ijkm-npqr-stuv".into()),
+            totp_secret: Zeroizing::new("JBSWY3DPEHPK3PXP".into()),
+            otpauth_uri: Zeroizing::new("otpauth://totp/x".into()),
+            key_recovery_code: Zeroizing::new("QF7W-HTDV".into()),
+            recovery_codes: Zeroizing::new(vec!["a".into()]),
+            account_id: "a1".into(),
+            device_id: "d1".into(),
+            hub_id: "h1".into(),
+        }
+    }
+
+    #[test]
+    fn the_record_round_trips_privately_and_a_damaged_one_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(SAVED_FILE);
+        assert!(Saved::load(&path).unwrap().is_none());
+        saved("127.0.0.1:41234").store(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let back = Saved::load(&path).unwrap().unwrap();
+        assert_eq!(back.listen.port(), 41234);
+        assert_eq!(back.password.as_str(), "abcd-efgh-ijkm-npqr-stuv");
+        assert_eq!(back.hub_id, "h1");
+        std::fs::write(&path, b"{\"listen\": 1").unwrap();
+        let refused = Saved::load(&path).err().map(|e| e.to_string());
+        assert!(refused.is_some_and(|e| e.contains("not a demo's record")));
+    }
+
+    #[test]
+    fn the_address_is_the_one_the_hub_was_paired_with() {
+        let earlier = saved("127.0.0.1:41234");
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(listen_address(None, None).unwrap(), addr("127.0.0.1:8080"));
+        assert_eq!(
+            listen_address(None, Some(&earlier)).unwrap(),
+            addr("127.0.0.1:41234")
+        );
+        assert_eq!(
+            listen_address(Some(addr("127.0.0.1:41234")), Some(&earlier)).unwrap(),
+            addr("127.0.0.1:41234")
+        );
+        let refused = listen_address(Some(addr("127.0.0.1:9000")), Some(&earlier))
+            .err()
+            .map(|e| e.to_string());
+        assert!(refused.is_some_and(|e| e.contains("paired with the server at 127.0.0.1:41234")));
     }
 }

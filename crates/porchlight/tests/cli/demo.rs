@@ -1,7 +1,8 @@
 //! `porchlight demo` as a person runs it: one command; then the browser's part, done by the
 //! client over HTTP with only what the demo printed (sign in, restore with the key recovery
 //! code, find the camera and a clip and open it); then SIGTERM, which stops every process the
-//! demo started and keeps its data. And the ways it refuses to start, leaving nothing running.
+//! demo started and keeps its data; then the demo again on that folder, which brings back the
+//! same account, hub and clips. And the ways it refuses to start, leaving nothing running.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
@@ -174,8 +175,8 @@ fn demo_runs_until_sigterm_and_a_browser_signs_in_with_what_it_printed_and_sees_
     assert_eq!(ready["data_dir"], data.to_str().unwrap());
     assert_eq!(ready["home"], data.join("device").to_str().unwrap());
 
-    // The browser's part. The demo spent the code of the step it confirmed sign-up in; the
-    // next step's code is inside the server's one step of skew and not spent.
+    // The browser's part, with the code an authenticator shows now: the demo confirmed
+    // sign-up with the step before, so the current one is not spent.
     let browser = dir.path().join("browser");
     let signed_in = json(&super::cli_at(
         url,
@@ -187,7 +188,7 @@ fn demo_runs_until_sigterm_and_a_browser_signs_in_with_what_it_printed_and_sees_
             email,
             "--password-stdin",
             "--totp",
-            &code(secret, now_secs() + 30),
+            &code(secret, now_secs()),
             "--device-name",
             "browser",
         ],
@@ -310,6 +311,57 @@ fn demo_runs_until_sigterm_and_a_browser_signs_in_with_what_it_printed_and_sees_
     let said = demo.stderr_text();
     assert!(said.contains("SIGTERM"), "{said}");
     assert!(said.contains(data.to_str().unwrap()), "{said}");
+    assert!(said.contains("brings it back"), "{said}");
+    drop(demo);
+
+    // Again on the same folder, without --listen: the same account, hub and address, and
+    // the clips recorded before are still there and still open.
+    let mut again = Demo::start(&["--json", "demo"], &data);
+    let back = again.ready(Duration::from_secs(120));
+    assert_eq!(back["resumed"], true);
+    for same in [
+        "url",
+        "email",
+        "account_id",
+        "device_id",
+        "hub_id",
+        "totp_secret",
+    ] {
+        assert_eq!(back[same], ready[same], "{same}");
+    }
+    let device = data.join("device");
+    let listed: std::collections::HashSet<String> = clips(url, &device)
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        opened.iter().all(|id| listed.contains(id)),
+        "clips of the first run are gone"
+    );
+    let first_id = opened.iter().next().unwrap();
+    let out = dir.path().join("again.mp4");
+    let got = super::cli_at(
+        url,
+        &browser,
+        &[
+            "--json",
+            "clips",
+            "get",
+            first_id,
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(got.status.success(), "{got:?}");
+    // A different address is refused: the hub was paired with this one.
+    let status = again.terminate(Duration::from_secs(90));
+    assert!(status.success(), "{status}:\n{}", again.stderr_text());
+    drop(again);
+    let mut moved = Demo::start(&["demo", "--listen", "127.0.0.1:1"], &data);
+    assert_eq!(moved.wait(Duration::from_secs(30)).code(), Some(2));
+    assert!(moved.stderr_text().contains("paired with the server at"));
+    assert!(processes_using(&data).is_empty());
 }
 
 #[test]
@@ -335,7 +387,7 @@ fn demo_on_a_taken_address_or_a_used_folder_fails_clearly_and_leaves_nothing_run
     // The folder has the failed run's log in it now: a new demo does not mix into it.
     let mut again = Demo::start(&["demo", "--listen", "127.0.0.1:0"], &data);
     assert_eq!(again.wait(Duration::from_secs(30)).code(), Some(2));
-    assert!(again.stderr_text().contains("not empty"));
+    assert!(again.stderr_text().contains("no demo was made in it"));
     assert!(processes_using(&data).is_empty());
 
     // What is not an address is a usage error before anything starts.
