@@ -101,7 +101,11 @@ impl fmt::Display for ListingRefusal {
                 statement: Some(e), ..
             } => write!(f, "the hub's statement is malformed ({e})"),
             Self::Malformed { field, .. } => {
-                write!(f, "the hub's statement is malformed (its {})", field.as_str())
+                write!(
+                    f,
+                    "the hub's statement is malformed (its {})",
+                    field.as_str()
+                )
             }
             Self::NotSignedByChainHub => {
                 f.write_str("it is not signed by a hub of your device chain")
@@ -214,8 +218,7 @@ mod tests {
         let (recovery, _) = RecoveryKey::generate();
         let hub = HubSecret::generate();
         let mut builder =
-            ChainBuilder::genesis(&device, Name::new("phone").unwrap(), recovery.public())
-                .unwrap();
+            ChainBuilder::genesis(&device, Name::new("phone").unwrap(), recovery.public()).unwrap();
         builder
             .append(
                 ChainOp::AddHub {
@@ -399,8 +402,7 @@ mod tests {
         let (recovery, _) = RecoveryKey::generate();
         let hub = HubSecret::generate();
         let mut builder =
-            ChainBuilder::genesis(&device, Name::new("phone").unwrap(), recovery.public())
-                .unwrap();
+            ChainBuilder::genesis(&device, Name::new("phone").unwrap(), recovery.public()).unwrap();
         for op in [
             ChainOp::AddHub {
                 name: Name::new("porch").unwrap(),
