@@ -1135,6 +1135,37 @@ export class StrippedClip {
 if (Symbol.dispose) StrippedClip.prototype[Symbol.dispose] = StrippedClip.prototype.free;
 
 /**
+ * Which clips of a listing may be shown: `clips` is a JSON array of listing entries
+ * (`GET /api/clips`'s `clips`, or `GET /api/shared`'s, with `chain` the owner's); the answer
+ * is a JSON array in the same order, `{"id", "verified": true, "hub_name"}` or
+ * `{"id", "verified": false, "refused": {"code", "reason"}}` (see [`listing::check_listing`]).
+ * @param {Chain} chain
+ * @param {string} clips
+ * @returns {string}
+ */
+export function checkListing(chain, clips) {
+    let deferred3_0;
+    let deferred3_1;
+    try {
+        _assertClass(chain, Chain);
+        const ptr0 = passStringToWasm0(clips, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.checkListing(chain.__wbg_ptr, ptr0, len0);
+        var ptr2 = ret[0];
+        var len2 = ret[1];
+        if (ret[3]) {
+            ptr2 = 0; len2 = 0;
+            throw takeFromExternrefTable0(ret[2]);
+        }
+        deferred3_0 = ptr2;
+        deferred3_1 = len2;
+        return getStringFromWasm0(ptr2, len2);
+    } finally {
+        wasm.__wbindgen_free(deferred3_0, deferred3_1, 1);
+    }
+}
+
+/**
  * Research (DESIGN §9): a consent receipt signed with this device's key for the verified
  * chain's account; base64 of its bytes for `POST /api/consents`.
  * @param {Chain} chain
