@@ -24,9 +24,9 @@ export interface Checked<T> {
 }
 
 /** Splits `clips` (entries of `GET /api/clips` or `GET /api/shared`) by the verdict of the
- * listing check under `chain`. */
-export function checkUnder<T>(chain: Chain, clips: T[]): Checked<T> {
-  const verdicts = JSON.parse(checkListing(chain, JSON.stringify(clips))) as Verdict[];
+ * listing check under `chain` (`ofOwner`: another account's chain, a share's owner's). */
+export function checkUnder<T>(chain: Chain, clips: T[], ofOwner = false): Checked<T> {
+  const verdicts = JSON.parse(checkListing(chain, JSON.stringify(clips), ofOwner)) as Verdict[];
   const out: Checked<T> = { shown: [], refused: [] };
   clips.forEach((clip, i) => {
     const v = verdicts[i];

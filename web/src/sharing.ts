@@ -118,7 +118,7 @@ export async function sharedWithMe(): Promise<Checked<SharedClipInfo>> {
       continue;
     }
     try {
-      const checked = checkUnder(chain, theirs);
+      const checked = checkUnder(chain, theirs, true);
       out.shown.push(...checked.shown);
       out.refused.push(...checked.refused);
     } finally {

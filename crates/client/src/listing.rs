@@ -37,6 +37,16 @@ impl From<ListingRefusal> for Refusal {
     }
 }
 
+impl Refusal {
+    /// A refusal of a clip checked under another account's chain (worded for that).
+    fn under_owner(refusal: ListingRefusal) -> Self {
+        Self {
+            code: refusal.code(),
+            reason: refusal.reason_under_owner(),
+        }
+    }
+}
+
 /// A listing after the check: what may be shown (with what its hub signed) and what may not.
 #[derive(Debug, Clone)]
 pub struct Checked<T> {
@@ -86,13 +96,15 @@ pub async fn check_clips(
     };
     let mut out = Checked::default();
     for clip in clips {
-        let chain = hub_bytes(&clip.hub_key)
+        let owner = hub_bytes(&clip.hub_key)
             .filter(|_| !own_hub(&clip))
             .and_then(|hub| {
                 household::owner_of_camera(&owners, &own.root(), &hub, &clip.camera_name)
-            })
-            .unwrap_or(own);
-        let verdict = check_listed(chain, &clip).map_err(Refusal::from);
+            });
+        let verdict = match owner {
+            Some(chain) => check_listed(chain, &clip).map_err(Refusal::under_owner),
+            None => check_listed(own, &clip).map_err(Refusal::from),
+        };
         out.push(clip, verdict);
     }
     Ok(out)
@@ -139,7 +151,7 @@ pub async fn check_shared(
                     hub_key: &clip.hub_key,
                 },
             )
-            .map_err(Refusal::from),
+            .map_err(Refusal::under_owner),
             Some(Err(refusal)) => Err(refusal.clone()),
             None => Err(Refusal {
                 code: "owner_chain_invalid",

@@ -94,6 +94,19 @@ impl ListingRefusal {
     }
 }
 
+impl ListingRefusal {
+    /// The reason as said of a clip checked under another account's chain (a share's owner, a
+    /// household's owner), where "your device chain" would be wrong.
+    pub fn reason_under_owner(&self) -> String {
+        match self {
+            Self::NotSignedByChainHub => {
+                "it is not signed by a hub of its owner's device chain".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for ListingRefusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -275,6 +288,14 @@ mod tests {
         assert_eq!(
             refused.to_string(),
             "it is not signed by a hub of your device chain"
+        );
+        assert_eq!(
+            refused.reason_under_owner(),
+            "it is not signed by a hub of its owner's device chain"
+        );
+        assert_eq!(
+            ListingRefusal::BadSignature.reason_under_owner(),
+            ListingRefusal::BadSignature.to_string()
         );
     }
 

@@ -189,9 +189,10 @@ impl Chain {
 /// (`GET /api/clips`'s `clips`, or `GET /api/shared`'s, with `chain` the owner's); the answer
 /// is a JSON array in the same order, `{"id", "verified": true, "hub_name"}` or
 /// `{"id", "verified": false, "refused": {"code", "reason"}}` (see [`listing::check_listing`]).
+/// `ofOwner`: `chain` is another account's (a share's owner), and the reasons say so.
 #[wasm_bindgen(js_name = checkListing)]
-pub fn check_listing(chain: &Chain, clips: &str) -> Result<String, JsError> {
-    listing::check_listing(chain.0.verified(), clips).map_err(js)
+pub fn check_listing(chain: &Chain, clips: &str, of_owner: bool) -> Result<String, JsError> {
+    listing::check_listing(chain.0.verified(), clips, of_owner).map_err(js)
 }
 
 /// A recorded clip being opened as it downloads (see [`clip::ClipOpener`]).

@@ -78,14 +78,18 @@ struct Verdict {
     refused: Option<Refused>,
 }
 
-fn refused(id: String, refusal: ListingRefusal) -> Verdict {
+fn refused(id: String, refusal: ListingRefusal, of_owner: bool) -> Verdict {
     Verdict {
         id,
         verified: false,
         hub_name: None,
         refused: Some(Refused {
             code: refusal.code(),
-            reason: refusal.to_string(),
+            reason: if of_owner {
+                refusal.reason_under_owner()
+            } else {
+                refusal.to_string()
+            },
         }),
     }
 }
@@ -93,8 +97,9 @@ fn refused(id: String, refusal: ListingRefusal) -> Verdict {
 /// Checks every clip of a listing (a JSON array of its entries) under `chain`; answers a JSON
 /// array in the same order: `{"id", "verified": true, "hub_name"}` or
 /// `{"id", "verified": false, "refused": {"code", "reason"}}`. An entry without the fields the
-/// check needs is refused as malformed (its id kept when it has one).
-pub fn check_listing(chain: &VerifiedChain, clips_json: &str) -> Result<String> {
+/// check needs is refused as malformed (its id kept when it has one). `of_owner`: `chain` is
+/// another account's (a share's owner), and the reasons say so.
+pub fn check_listing(chain: &VerifiedChain, clips_json: &str, of_owner: bool) -> Result<String> {
     let entries: Vec<serde_json::Value> = serde_json::from_str(clips_json)
         .map_err(|_| "the clip listing is not in the expected form".to_owned())?;
     let verdicts: Vec<Verdict> = entries
@@ -113,6 +118,7 @@ pub fn check_listing(chain: &VerifiedChain, clips_json: &str) -> Result<String> 
                         field: ListingField::Statement,
                         statement: None,
                     },
+                    of_owner,
                 );
             };
             let verdict = check_fields(
@@ -134,7 +140,7 @@ pub fn check_listing(chain: &VerifiedChain, clips_json: &str) -> Result<String> 
                     hub_name: Some(checked.hub_name),
                     refused: None,
                 },
-                Err(refusal) => refused(listed.id, refusal),
+                Err(refusal) => refused(listed.id, refusal, of_owner),
             }
         })
         .collect();
@@ -186,7 +192,8 @@ mod tests {
         });
         let listing = serde_json::json!([real, planted, moved, {"id": "bare"}, shared]);
         let verdicts: serde_json::Value =
-            serde_json::from_str(&check_listing(&chain, &listing.to_string()).unwrap()).unwrap();
+            serde_json::from_str(&check_listing(&chain, &listing.to_string(), false).unwrap())
+                .unwrap();
         assert_eq!(verdicts[0]["verified"], true);
         assert_eq!(verdicts[0]["hub_name"], "porch hub");
         assert_eq!(verdicts[1]["id"], "planted");
@@ -207,6 +214,13 @@ mod tests {
         assert_eq!(verdicts[3]["refused"]["code"], "statement_malformed");
         assert_eq!(verdicts[4]["id"], "s1");
         assert_eq!(verdicts[4]["verified"], true);
-        assert!(check_listing(&chain, "not json").is_err());
+        assert!(check_listing(&chain, "not json", false).is_err());
+        let theirs: serde_json::Value =
+            serde_json::from_str(&check_listing(&chain, &listing.to_string(), true).unwrap())
+                .unwrap();
+        assert_eq!(
+            theirs[1]["refused"]["reason"],
+            "it is not signed by a hub of its owner's device chain"
+        );
     }
 }

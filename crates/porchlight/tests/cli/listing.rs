@@ -271,6 +271,53 @@ fn planted_clips_are_left_out_of_listings_and_named_with_why() {
         "{text}"
     );
 
+    // Shared with another account (a share row inserted beside a real share), the planted clip
+    // is set apart from that account's `shared list` too, checked under the owner's chain.
+    let sam = sign_up(&server, &dir.path().join("sam"), "sam@example.com");
+    let sam_root = json(&cli(
+        &server,
+        &sam.home,
+        &["--json", "identity", "root"],
+        "",
+    ))["root"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    json(&cli(
+        &server,
+        &owner.home,
+        &["--json", "share", &real_id, "--with", &sam_root],
+        "",
+    ));
+    tamper(&db, async |conn| {
+        sqlx::query(
+            "INSERT INTO clip_shares (id, clip_id, sharee_account_id, header, created_at_ms) \
+             SELECT 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb1', id, ?, header, 0 FROM clips WHERE id = ?",
+        )
+        .bind(&sam.account_id)
+        .bind(foreign)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    });
+    let shared = json(&cli(&server, &sam.home, &["--json", "shared", "list"], ""));
+    let shown = shared["clips"].as_array().unwrap();
+    assert_eq!(shown.len(), 1, "{shared}");
+    assert_eq!(shown[0]["verified"], true);
+    assert_eq!(shown[0]["hub"], "porch");
+    let set_apart = shared["unverified"].as_array().unwrap();
+    assert_eq!(set_apart.len(), 1, "{shared}");
+    assert_eq!(set_apart[0]["share_id"], "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb1");
+    assert_eq!(set_apart[0]["refused"]["code"], "not_signed_by_chain_hub");
+    let human = cli(&server, &sam.home, &["shared", "list"], "");
+    assert!(human.status.success(), "{human:?}");
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("Not shown — 1 clip failed verification")
+            && text.contains("it is not signed by a hub of its owner's device chain"),
+        "{text}"
+    );
+
     // Opening it is refused with the same reason; the real clip still opens.
     let refused = failure(&cli(
         &server,
