@@ -79,12 +79,6 @@ pub enum E2eError {
         "{subject}: the payload does not decrypt (a chunk failed authentication or is missing)"
     )]
     Corrupt { subject: String },
-    #[error("{subject}: the hub's statement is not to be believed: {source}")]
-    Statement {
-        subject: String,
-        #[source]
-        source: StatementError,
-    },
     /// The clip's listing or detail failed the one check of `check_listed_clip`: it is not to
     /// be shown.
     #[error("{subject} failed verification: {refusal}")]
@@ -98,8 +92,6 @@ pub enum E2eError {
          the server)"
     )]
     PayloadMismatch { subject: String },
-    #[error("{subject}: the server's {what} disagrees with what the hub signed")]
-    MetadataMismatch { subject: String, what: &'static str },
     #[error("{subject}: the server sent a malformed {what}")]
     BadClipDetail { subject: String, what: &'static str },
     #[error("could not {action} {}: {source}", path.display())]
@@ -173,9 +165,7 @@ impl E2eError {
                 _ => "clip_corrupt",
             },
             Self::Corrupt { .. } | Self::PayloadMismatch { .. } => "clip_corrupt",
-            Self::Statement { .. } | Self::MetadataMismatch { .. } | Self::Unverified { .. } => {
-                "clip_unverified"
-            }
+            Self::Unverified { .. } => "clip_unverified",
             Self::BadClipDetail { .. } => "bad_response",
             Self::Io { .. } => "io",
             Self::Pairing(_) => "invalid_code",
