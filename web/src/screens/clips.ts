@@ -127,6 +127,26 @@ async function drawThumbnails(box: HTMLElement): Promise<void> {
   }
 }
 
+function householdWarning(count: number): HTMLElement | null {
+  if (count === 0) return null;
+  return notice(
+    "warning",
+    h(
+      "div",
+      { "data-testid": "unverified-clips", "data-count": String(count) },
+      h(
+        "p",
+        {},
+        h("strong", {}, `${count} clip${count === 1 ? "" : "s"} of this household camera could not be checked here`),
+        ", so ",
+        count === 1 ? "it was" : "they were",
+        " not shown: a household camera's clips are signed by its owner's hub, and this browser does not check an owner's hubs yet.",
+      ),
+      h("p", { class: "muted" }, "The command line checks them against the owner's devices: porchlight clips list."),
+    ),
+  );
+}
+
 export async function camera(params: Record<string, string>): Promise<void> {
   const id = params.id ?? "";
   const cams = (await api.get<{ cameras: CameraInfo[] }>("/api/cameras")).cameras;
@@ -184,14 +204,10 @@ export async function camera(params: Record<string, string>): Promise<void> {
     cam.name,
     h("p", { class: "muted" }, cam.owned ? `Clips are kept ${cam.retention_days} days.` : "Shared with you."),
     h("p", {}, h("a", { href: `/cameras/${encodeURIComponent(id)}/live`, "data-link": true, class: "button" }, "Watch live")),
-    refusedWarning(checked.refused),
-    !cam.owned &&
-      checked.refused.length > 0 &&
-      h(
-        "p",
-        { class: "muted" },
-        "This is a household camera: its clips are signed by the owner's hub, which this browser does not check yet. The command line (porchlight clips list) checks them against the owner's devices.",
-      ),
+    // A household camera's clips are signed by its owner's hub, which this browser does not
+    // check yet: they are still left out, but the warning says that rather than suggesting
+    // they were planted.
+    cam.owned ? refusedWarning(checked.refused) : householdWarning(checked.refused.length),
     h("h2", { class: "chart-title" }, "Clips per day"),
     chartBox,
     dayBox,
