@@ -93,7 +93,11 @@ function polymod(values: number[]): number {
  * whose key this test never needs. */
 export function ageRecipient(): string {
   const { publicKey } = generateKeyPairSync("x25519");
-  const raw = Buffer.from((publicKey.export({ format: "jwk" }) as { x: string }).x, "base64url");
+  return ageRecipientOf(Buffer.from((publicKey.export({ format: "jwk" }) as { x: string }).x, "base64url"));
+}
+
+/** The `age1…` string of a raw 32-byte X25519 public key. */
+export function ageRecipientOf(raw: Buffer): string {
   const data: number[] = [];
   let acc = 0;
   let bits = 0;

@@ -267,6 +267,15 @@ export class StrippedClip {
 }
 
 /**
+ * Which clips of a listing may be shown: `clips` is a JSON array of listing entries
+ * (`GET /api/clips`'s `clips`, or `GET /api/shared`'s, with `chain` the owner's); the answer
+ * is a JSON array in the same order, `{"id", "verified": true, "hub_name"}` or
+ * `{"id", "verified": false, "refused": {"code", "reason"}}` (see [`listing::check_listing`]).
+ * `ofOwner`: `chain` is another account's (a share's owner), and the reasons say so.
+ */
+export function checkListing(chain: Chain, clips: string, of_owner: boolean): string;
+
+/**
  * Research (DESIGN §9): a consent receipt signed with this device's key for the verified
  * chain's account; base64 of its bytes for `POST /api/consents`.
  */
@@ -340,6 +349,7 @@ export interface InitOutput {
     readonly chain_verifyByRecovery: (a: number, b: number, c: number, d: number) => [number, number, number];
     readonly chain_verifyFromRoot: (a: number, b: number, c: number, d: number) => [number, number, number];
     readonly chain_view: (a: number) => [number, number];
+    readonly checkListing: (a: number, b: number, c: number, d: number) => [number, number, number, number];
     readonly clipopener_checked: (a: number) => [number, number];
     readonly clipopener_finish: (a: number) => [number, number, number, number];
     readonly clipopener_new: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];

@@ -1135,6 +1135,40 @@ export class StrippedClip {
 if (Symbol.dispose) StrippedClip.prototype[Symbol.dispose] = StrippedClip.prototype.free;
 
 /**
+ * Which clips of a listing may be shown: `clips` is a JSON array of listing entries
+ * (`GET /api/clips`'s `clips`, or `GET /api/shared`'s, with `chain` the owner's); the answer
+ * is a JSON array in the same order, `{"id", "verified": true, "hub_name"}` or
+ * `{"id", "verified": false, "refused": {"code", "reason"}}` (see [`listing::check_listing`]).
+ * `ofOwner`: `chain` is another account's (a share's owner), and the reasons say so.
+ * @param {Chain} chain
+ * @param {string} clips
+ * @param {boolean} of_owner
+ * @returns {string}
+ */
+export function checkListing(chain, clips, of_owner) {
+    let deferred4_0;
+    let deferred4_1;
+    try {
+        _assertClass(chain, Chain);
+        const val2 = +of_owner;
+        const ptr0 = passStringToWasm0(clips, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.checkListing(chain.__wbg_ptr, ptr0, len0, val2);
+        var ptr3 = ret[0];
+        var len3 = ret[1];
+        if (ret[3]) {
+            ptr3 = 0; len3 = 0;
+            throw takeFromExternrefTable0(ret[2]);
+        }
+        deferred4_0 = ptr3;
+        deferred4_1 = len3;
+        return getStringFromWasm0(ptr3, len3);
+    } finally {
+        wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
+    }
+}
+
+/**
  * Research (DESIGN §9): a consent receipt signed with this device's key for the verified
  * chain's account; base64 of its bytes for `POST /api/consents`.
  * @param {Chain} chain

@@ -23,6 +23,7 @@ export const chain_verify: (a: number, b: number, c: number, d: number) => [numb
 export const chain_verifyByRecovery: (a: number, b: number, c: number, d: number) => [number, number, number];
 export const chain_verifyFromRoot: (a: number, b: number, c: number, d: number) => [number, number, number];
 export const chain_view: (a: number) => [number, number];
+export const checkListing: (a: number, b: number, c: number, d: number) => [number, number, number, number];
 export const clipopener_checked: (a: number) => [number, number];
 export const clipopener_finish: (a: number) => [number, number, number, number];
 export const clipopener_new: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];

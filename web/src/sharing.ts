@@ -8,6 +8,8 @@
 import * as api from "./api";
 import { ApiError } from "./api";
 import * as account from "./account";
+import { checkUnder } from "./listing";
+import type { Checked } from "./listing";
 import { appended, payload } from "./player";
 import * as store from "./store";
 import type { CameraInfo, ClipDetail, Links } from "./types";
@@ -30,6 +32,10 @@ export interface SharedClipInfo {
   duration_ms: number;
   payload_size: number;
   shared_at_ms: number;
+  payload_sha256: string;
+  statement: string;
+  signature: string;
+  hub_key: string;
 }
 
 export interface SharedClipDetail {
@@ -95,7 +101,33 @@ export const sharesOf = async (clipId: string) =>
 export const unshare = (clipId: string, shareId: string) =>
   api.del<void>(`/api/clips/${encodeURIComponent(clipId)}/shares/${encodeURIComponent(shareId)}`);
 
-export const sharedWithMe = async () => (await api.get<{ clips: SharedClipInfo[] }>("/api/shared")).clips;
+/** The clips shared with this account, each checked under its owner's chain (verified from
+ * the root the share names, fetched once per owner): what may be shown, and what may not. */
+export async function sharedWithMe(): Promise<Checked<SharedClipInfo>> {
+  const clips = (await api.get<{ clips: SharedClipInfo[] }>("/api/shared")).clips;
+  const out: Checked<SharedClipInfo> = { shown: [], refused: [] };
+  for (const owner of new Set(clips.map((c) => c.owner_root))) {
+    const theirs = clips.filter((c) => c.owner_root === owner);
+    let chain: Chain;
+    try {
+      const links = await api.get<Links>(`/api/accounts/${encodeURIComponent(parseRoot(owner))}/chain`);
+      chain = Chain.verifyFromRoot(JSON.stringify(links), owner);
+    } catch (e) {
+      const reason = `the owner's device list could not be checked (${e instanceof Error ? e.message : String(e)})`;
+      out.refused.push(...theirs.map((clip) => ({ clip, refused: { code: "owner_chain_invalid", reason } })));
+      continue;
+    }
+    try {
+      const checked = checkUnder(chain, theirs, true);
+      out.shown.push(...checked.shown);
+      out.refused.push(...checked.refused);
+    } finally {
+      chain.free();
+    }
+  }
+  out.shown.sort((a, b) => a.start_ms - b.start_ms);
+  return out;
+}
 
 /** A shared clip's details and its owner's chain, verified from the root the share names. */
 export async function openShared(shareId: string): Promise<{ detail: SharedClipDetail; chain: Chain }> {

@@ -83,15 +83,15 @@ export interface ClipSummary {
   start_ms: number;
   duration_ms: number;
   payload_size: number;
+  payload_sha256: string;
+  statement: string;
+  signature: string;
+  hub_key: string;
 }
 
 export interface ClipDetail extends ClipSummary {
   header: string;
   header_sha256: string;
-  payload_sha256: string;
-  statement: string;
-  signature: string;
-  hub_key: string;
 }
 
 export interface HubInfo {

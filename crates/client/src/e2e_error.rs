@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use porchlight_crypto::{ChainError, ClipError, KeyError, NameError, PairingError, StatementError};
+use porchlight_crypto::{
+    ChainError, ClipError, KeyError, ListingRefusal, NameError, PairingError, StatementError,
+};
 
 use crate::error::ClientError;
 use crate::home::HomeError;
@@ -80,25 +82,21 @@ pub enum E2eError {
     /// A file given to open is not a whole age file (damaged, cut short, or not age at all).
     #[error("{subject}: {what}")]
     AgeFile { subject: String, what: String },
-    #[error("{subject}: the hub's statement is not to be believed: {source}")]
-    Statement {
+    /// The clip's listing or detail failed the one check of `check_listed_clip`: it is not to
+    /// be shown.
+    #[error("{subject} failed verification: {refusal}")]
+    Unverified {
         subject: String,
         #[source]
-        source: StatementError,
+        refusal: ListingRefusal,
     },
     #[error(
         "{subject}: the payload does not hash to what the hub signed (cut, corrupted or swapped on \
          the server)"
     )]
     PayloadMismatch { subject: String },
-    #[error("{subject}: the server's {what} disagrees with what the hub signed")]
-    MetadataMismatch { subject: String, what: &'static str },
     #[error("{subject}: the server sent a malformed {what}")]
     BadClipDetail { subject: String, what: &'static str },
-    /// A clip or camera of another account that no verified household chain gives this
-    /// account: nothing to check its hub against.
-    #[error("{subject}: no household this account belongs to gives it this camera")]
-    NotGiven { subject: String },
     #[error("could not {action} {}: {source}", path.display())]
     Io {
         action: &'static str,
@@ -171,9 +169,8 @@ impl E2eError {
             },
             Self::Corrupt { .. } | Self::PayloadMismatch { .. } => "clip_corrupt",
             Self::AgeFile { .. } => "age_file_invalid",
-            Self::Statement { .. } | Self::MetadataMismatch { .. } => "clip_unverified",
+            Self::Unverified { .. } => "clip_unverified",
             Self::BadClipDetail { .. } => "bad_response",
-            Self::NotGiven { .. } => "not_given",
             Self::Io { .. } => "io",
             Self::Pairing(_) => "invalid_code",
             Self::HubProof => "pairing_proof_invalid",

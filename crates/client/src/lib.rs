@@ -5,7 +5,8 @@
 //! its device id, its session and a sign-up waiting for its first code; and the client side of
 //! end-to-end encryption, with its own [`E2eError`] — [`vault`] (this device's keys and its
 //! pin of the account's device chain), [`viewer`] (verifying, opening, exporting and
-//! re-wrapping clips) and [`hub`] (a hub's key, pin, pairing, sealing and upload); and
+//! re-wrapping clips), [`listing`] (every clip of a listing checked before it is shown) and
+//! [`hub`] (a hub's key, pin, pairing, sealing and upload); and
 //! [`access_log`], checking the account's entries in the transparency log.
 //!
 //! It does not own the wire types (`porchlight-proto`), prompting, printing or argument
@@ -24,6 +25,7 @@ pub mod access_log;
 pub mod feed;
 pub mod household;
 pub mod hub;
+pub mod listing;
 pub mod live;
 pub mod research;
 pub mod shares;

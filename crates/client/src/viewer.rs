@@ -18,8 +18,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use porchlight_crypto::age::Identity;
 use porchlight_crypto::{
-    ClipError, ClipHeader, ClipSignature, ClipStatement, DevicePublic, HeaderError, HubKey,
-    VerifiedChain, open, open_file, rewrap, verify_clip_in_chain,
+    CheckedListing, ClipError, ClipHeader, ClipStatement, DevicePublic, HeaderError, HubKey,
+    ListedClip, ListingRefusal, VerifiedChain, check_listed_clip, open, open_file, rewrap,
 };
 use porchlight_proto::{self as proto, ErrorCode};
 use sha2::{Digest, Sha256};
@@ -83,82 +83,93 @@ fn subject(id: &str) -> String {
     format!("clip {id}")
 }
 
-/// Checks a clip's details against the chain: the statement parses, is signed by a hub that
-/// is in the chain now, and says what the server's listing says.
+/// Checks a listed clip against `chain` with the crypto crate's one listing check
+/// ([`check_listed_clip`]): the statement parses, is signed by a hub that is in the chain
+/// now, and says what the server's listing says. A field that is not base64 or hex is passed
+/// on empty, so the check refuses it as malformed.
+pub fn check_listed(
+    chain: &VerifiedChain,
+    clip: &proto::ClipSummary,
+) -> Result<CheckedListing, ListingRefusal> {
+    check_listed_fields(
+        chain,
+        &WireListing {
+            camera: &clip.camera_name,
+            start_ms: clip.start_ms,
+            duration_ms: clip.duration_ms,
+            payload_sha256: &clip.payload_sha256,
+            statement: &clip.statement,
+            signature: &clip.signature,
+            hub_key: &clip.hub_key,
+        },
+    )
+}
+
+/// A listed clip's fields as the API sends them (base64 and hex), from a clip listing or the
+/// shared listing.
+#[derive(Debug, Clone, Copy)]
+pub struct WireListing<'a> {
+    pub camera: &'a str,
+    pub start_ms: i64,
+    pub duration_ms: u64,
+    pub payload_sha256: &'a str,
+    pub statement: &'a str,
+    pub signature: &'a str,
+    pub hub_key: &'a str,
+}
+
+/// [`check_listed`] for fields from any listing.
+pub fn check_listed_fields(
+    chain: &VerifiedChain,
+    clip: &WireListing<'_>,
+) -> Result<CheckedListing, ListingRefusal> {
+    let statement = STANDARD.decode(clip.statement).unwrap_or_default();
+    let signature = STANDARD.decode(clip.signature).unwrap_or_default();
+    let hub_key = hex::decode(clip.hub_key).unwrap_or_default();
+    let payload_sha256 = hex::decode(clip.payload_sha256).unwrap_or_default();
+    check_listed_clip(
+        chain,
+        &ListedClip {
+            camera: clip.camera,
+            start_ms: clip.start_ms,
+            duration_ms: clip.duration_ms,
+            payload_sha256: &payload_sha256,
+            statement: &statement,
+            signature: &signature,
+            hub_key: &hub_key,
+        },
+    )
+}
+
+/// Checks a clip's details against the chain: the listing check ([`check_listed`]) and a
+/// header that parses.
 pub fn verify_detail(
     chain: &VerifiedChain,
     detail: proto::ClipDetail,
 ) -> Result<VerifiedClip, E2eError> {
     let id = detail.summary.id.clone();
-    let bad = |what| E2eError::BadClipDetail {
-        subject: subject(&id),
-        what,
-    };
-    let header = STANDARD.decode(&detail.header).map_err(|_| bad("header"))?;
+    let header = STANDARD
+        .decode(&detail.header)
+        .map_err(|_| E2eError::BadClipDetail {
+            subject: subject(&id),
+            what: "header",
+        })?;
     let parsed = ClipHeader::parse(&header).map_err(|e| E2eError::Clip {
         subject: subject(&id),
         source: ClipError::Header(e),
     })?;
-    let statement_bytes = STANDARD
-        .decode(&detail.statement)
-        .map_err(|_| bad("statement"))?;
-    let statement =
-        ClipStatement::from_bytes(&statement_bytes).map_err(|source| E2eError::Statement {
-            subject: subject(&id),
-            source,
-        })?;
-    let signature: [u8; 64] = STANDARD
-        .decode(&detail.signature)
-        .ok()
-        .and_then(|bytes| bytes.try_into().ok())
-        .ok_or_else(|| bad("signature"))?;
-    let mut hub_bytes = [0u8; 32];
-    hex::decode_to_slice(&detail.hub_key, &mut hub_bytes).map_err(|_| bad("hub key"))?;
-    let hub = HubKey::from_bytes(hub_bytes).map_err(|_| bad("hub key"))?;
-    verify_clip_in_chain(
-        chain,
-        &statement,
-        &ClipSignature::from_bytes(signature),
-        &hub,
-    )
-    .map_err(|source| E2eError::Statement {
+    let checked = check_listed(chain, &detail.summary).map_err(|refusal| E2eError::Unverified {
         subject: subject(&id),
-        source,
+        refusal,
     })?;
-    let summary = detail.summary;
-    let mismatch = |what| E2eError::MetadataMismatch {
-        subject: subject(&id),
-        what,
-    };
-    if statement.camera_id() != summary.camera_name {
-        return Err(mismatch("camera"));
-    }
-    if statement.start_ms() != summary.start_ms {
-        return Err(mismatch("start time"));
-    }
-    if statement.duration_ms() != summary.duration_ms {
-        return Err(mismatch("duration"));
-    }
-    if !detail
-        .payload_sha256
-        .eq_ignore_ascii_case(&hex::encode(statement.payload_sha256()))
-    {
-        return Err(mismatch("payload hash"));
-    }
-    let hub_name = chain
-        .hubs()
-        .iter()
-        .find(|h| h.key == hub)
-        .map(|h| h.name.as_str().to_owned())
-        .unwrap_or_default();
     let recipient_stanzas = x25519_stanzas(&parsed);
     Ok(VerifiedClip {
-        summary,
+        summary: detail.summary,
         header_sha256: hex::encode(Sha256::digest(&header)),
         header,
-        statement,
-        hub,
-        hub_name,
+        statement: checked.statement,
+        hub: checked.hub,
+        hub_name: checked.hub_name,
         recipient_stanzas,
     })
 }
@@ -499,7 +510,7 @@ async fn rewrap_one(
                 what: "header",
             })?;
         let mut hub_key = [0u8; 32];
-        hex::decode_to_slice(&detail.hub_key, &mut hub_key).map_err(|_| {
+        hex::decode_to_slice(&detail.summary.hub_key, &mut hub_key).map_err(|_| {
             E2eError::BadClipDetail {
                 subject: subject(id),
                 what: "hub key",

@@ -14,7 +14,9 @@
 //!   hub [`PairingCode`] (string and QR code).
 //! - **Clips** ([`clip`], [`header`]): [`seal`] and [`open`] in the age v1 format, stored as
 //!   a header blob and a payload blob; [`rewrap`] gives a header new recipients without
-//!   touching the payload; [`ClipStatement`]s signed by the hub for authenticity.
+//!   touching the payload; [`ClipStatement`]s signed by the hub for authenticity, and
+//!   [`check_listed_clip`]: whether a clip a listing shows may be shown, with a named
+//!   [`ListingRefusal`] when not.
 //! - **Consent** ([`consent`]): [`ConsentReceipt`]s an owner's device signs to give or
 //!   withdraw research consent for a camera or a clip; [`research_withdrawal_key`], the
 //!   secret that withdraws an item, and its public [`WithdrawalTag`].
@@ -38,6 +40,7 @@ pub mod clip;
 pub mod consent;
 pub mod header;
 pub mod keys;
+pub mod listing;
 pub mod live;
 pub mod notice;
 pub mod pairing;
@@ -59,6 +62,7 @@ pub use consent::{
 };
 pub use header::{ClipHeader, HeaderError, MAX_HEADER_BYTES, read_header, rewrap};
 pub use keys::{DevicePublic, DeviceSecret, HubKey, HubSecret, KeyError};
+pub use listing::{CheckedListing, ListedClip, ListingField, ListingRefusal, check_listed_clip};
 pub use live::{
     AcceptedOffer, Answer, FrameHeader, FrameKind, FrameOpener, FrameSealer, LiveError, Offer,
     OfferWindow, OpenedFrame, PendingView, StreamId, answer_household_offer, answer_offer,

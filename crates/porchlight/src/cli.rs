@@ -207,7 +207,10 @@ pub struct SharesArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum SharedCommand {
-    /// Clips shared with this account: share id, owner's root, camera, time, size.
+    /// Clips shared with this account: share id, owner's root, camera, time, size. Each is
+    /// checked under its owner's chain (verified from the root the share names); those that
+    /// fail are named below the list with the reason, or in `unverified` with --json (as for
+    /// `clips list`). The exit status is 0 even when some were refused.
     List,
     /// Download a shared clip, check it (the owner's chain, the hub's signature, the payload
     /// hash), open it with this device's key and write it to FILE.
@@ -586,7 +589,12 @@ pub struct HubUploadArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ClipsCommand {
-    /// List clips (what the server knows: camera, time, length, size).
+    /// List clips (camera, time, length, size), each checked first: shown only if a hub of
+    /// your device chain (or of the household that gave you the camera) signed it as listed.
+    /// Clips that fail are not listed but named below the list with the reason ("Not shown —
+    /// N clips failed verification"); with --json they are in `unverified`, each with
+    /// `"verified": false` and `"refused": {"code", "reason"}` (`clips` holds only verified
+    /// ones, each `"verified": true`). The exit status is 0 even when some were refused.
     List {
         /// Only this camera.
         #[arg(long, value_name = "NAME")]

@@ -17,6 +17,8 @@ mod feed;
 mod household;
 #[path = "cli/hub_run.rs"]
 mod hub_run;
+#[path = "cli/listing.rs"]
+mod listing;
 #[path = "cli/research.rs"]
 mod research;
 #[path = "cli/shares.rs"]

@@ -230,7 +230,9 @@ pub struct CameraUpdate {
     pub retention_days: u32,
 }
 
-/// What the server knows of a clip: which camera, when, how long, how big.
+/// What the server knows of a clip (which camera, when, how long, how big) and what the hub
+/// signed about it, so a device can check every clip of a listing (`check_listed_clip`)
+/// without fetching each one's detail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClipSummary {
@@ -243,6 +245,14 @@ pub struct ClipSummary {
     pub payload_size: u64,
     /// Bytes of the age header.
     pub header_size: u64,
+    /// Hex SHA-256 of the payload.
+    pub payload_sha256: String,
+    /// Base64 of the hub's clip statement bytes.
+    pub statement: String,
+    /// Base64 of the hub's Ed25519 signature over it.
+    pub signature: String,
+    /// Hex key of the hub that uploaded it.
+    pub hub_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -253,7 +263,8 @@ pub struct ClipList {
     pub next_cursor: Option<String>,
 }
 
-/// Everything a device needs to open and check a clip, apart from the payload bytes.
+/// Everything a device needs to open and check a clip, apart from the payload bytes: the
+/// listing's fields (statement, signature and hub key among them) and the header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClipDetail {
@@ -263,14 +274,6 @@ pub struct ClipDetail {
     pub header: String,
     /// Hex SHA-256 of the header, for `previous_sha256` on re-wrap.
     pub header_sha256: String,
-    /// Hex SHA-256 of the payload.
-    pub payload_sha256: String,
-    /// Base64 of the hub's clip statement bytes.
-    pub statement: String,
-    /// Base64 of the hub's Ed25519 signature over it.
-    pub signature: String,
-    /// Hex key of the hub that uploaded it.
-    pub hub_key: String,
 }
 
 /// A re-wrapped header. Refused if the clip's header changed since `previous_sha256`.

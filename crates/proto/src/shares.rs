@@ -46,6 +46,14 @@ pub struct SharedClipInfo {
     /// Bytes of the sealed payload.
     pub payload_size: u64,
     pub shared_at_ms: i64,
+    /// Hex SHA-256 of the payload.
+    pub payload_sha256: String,
+    /// Base64 of the hub's clip statement bytes: checked under the owner's chain.
+    pub statement: String,
+    /// Base64 of the hub's Ed25519 signature over it.
+    pub signature: String,
+    /// Hex key of the owner's hub that uploaded it.
+    pub hub_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -1,7 +1,8 @@
 //! Opening a recorded clip in the browser as its bytes arrive, and pairing a hub.
 //!
-//! The clip's details are checked against the verified chain first (the statement signed by
-//! a hub the chain names, saying what the server's listing says), then the age payload is
+//! The clip's details are checked against the verified chain first (the crypto crate's one
+//! listing check: the statement signed by a hub the chain names, saying what the server's
+//! listing says), then the age payload is
 //! opened chunk by chunk as it downloads: each 64 KiB chunk is authenticated before a byte of
 //! it is handed out, and when the download ends the payload's SHA-256 must be the one the hub
 //! signed, or [`ClipOpener::finish`] fails and the app raises an alarm.
@@ -13,10 +14,7 @@ use std::rc::Rc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use porchlight_crypto::{
-    ClipHeader, ClipReader, ClipSignature, ClipStatement, DeviceSecret, HubKey, PairingCode,
-    VerifiedChain, verify_clip_in_chain,
-};
+use porchlight_crypto::{ClipHeader, ClipReader, DeviceSecret, HubKey, PairingCode, VerifiedChain};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -114,48 +112,23 @@ impl ClipOpener {
             .map_err(|_| "the clip's details are not in the expected form".to_owned())?;
         let header = decode(&d.header, "header")?;
         ClipHeader::parse(&header).map_err(|e| format!("the clip's header: {e}"))?;
-        let statement = ClipStatement::from_bytes(&decode(&d.statement, "statement")?)
-            .map_err(|e| format!("the clip's statement: {e}"))?;
-        let signature: [u8; 64] = decode(&d.signature, "signature")?
-            .try_into()
-            .map_err(|_| "the clip's signature is not 64 bytes".to_owned())?;
-        let mut hub_bytes = [0u8; 32];
-        hex::decode_to_slice(&d.hub_key, &mut hub_bytes)
-            .map_err(|_| "the clip's hub key is not hex".to_owned())?;
-        let hub = HubKey::from_bytes(hub_bytes).map_err(|e| format!("the clip's hub key: {e}"))?;
-        verify_clip_in_chain(
+        let listed = crate::listing::check_fields(
             chain,
-            &statement,
-            &ClipSignature::from_bytes(signature),
-            &hub,
+            &crate::listing::Fields {
+                camera_name: &d.camera_name,
+                start_ms: d.start_ms,
+                duration_ms: d.duration_ms,
+                payload_sha256: &d.payload_sha256,
+                statement: &d.statement,
+                signature: &d.signature,
+                hub_key: &d.hub_key,
+            },
         )
-        .map_err(|e| e.to_string())?;
-        let listed_hash = hex::encode(statement.payload_sha256());
-        let mismatch = |what: &str| {
-            Err(format!(
-                "the server's listing of this clip does not match what the hub signed ({what})"
-            ))
-        };
-        if statement.camera_id() != d.camera_name {
-            return mismatch("camera");
-        }
-        if statement.start_ms() != d.start_ms {
-            return mismatch("start time");
-        }
-        if statement.duration_ms() != d.duration_ms {
-            return mismatch("duration");
-        }
-        if !d.payload_sha256.eq_ignore_ascii_case(&listed_hash) {
-            return mismatch("payload hash");
-        }
+        .map_err(|refusal| format!("this clip failed verification: {refusal}"))?;
+        let statement = listed.statement;
         let identity = DeviceSecret::from_bytes(secret)
             .map_err(|e| format!("this browser's device key: {e}"))?;
-        let hub_name = chain
-            .hubs()
-            .iter()
-            .find(|h| h.key == hub)
-            .map(|h| h.name.as_str().to_owned())
-            .unwrap_or_default();
+        let hub_name = listed.hub_name;
         let checked = serde_json::to_string(&Checked {
             id: &d.id,
             camera: statement.camera_id(),

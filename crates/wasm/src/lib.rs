@@ -11,6 +11,7 @@ pub mod clip;
 pub mod core;
 #[cfg(test)]
 mod fixtures;
+pub mod listing;
 pub mod log;
 pub mod mp4;
 pub mod research;
@@ -182,6 +183,16 @@ impl Chain {
             .rewrap_by_recovery(header, recovery_code, hub_key, camera)
             .map_err(js)
     }
+}
+
+/// Which clips of a listing may be shown: `clips` is a JSON array of listing entries
+/// (`GET /api/clips`'s `clips`, or `GET /api/shared`'s, with `chain` the owner's); the answer
+/// is a JSON array in the same order, `{"id", "verified": true, "hub_name"}` or
+/// `{"id", "verified": false, "refused": {"code", "reason"}}` (see [`listing::check_listing`]).
+/// `ofOwner`: `chain` is another account's (a share's owner), and the reasons say so.
+#[wasm_bindgen(js_name = checkListing)]
+pub fn check_listing(chain: &Chain, clips: &str, of_owner: bool) -> Result<String, JsError> {
+    listing::check_listing(chain.0.verified(), clips, of_owner).map_err(js)
 }
 
 /// A recorded clip being opened as it downloads (see [`clip::ClipOpener`]).

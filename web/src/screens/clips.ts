@@ -1,8 +1,10 @@
-// A camera's timeline (events per day, a day's clips) and the clip player.
+// A camera's timeline (events per day, a day's clips) and the clip player. The timeline
+// draws only clips whose listing passed the crypto's check; the others are named in a warning.
 
 import * as api from "../api";
 import * as account from "../account";
 import { ChainAlarm } from "../account";
+import { checkUnder, refusedWarning } from "../listing";
 import { openToBlob, play, sealedBlob, thumbnail } from "../player";
 import type { CameraInfo, ClipDetail, ClipSummary } from "../types";
 import { onLeave } from "../router";
@@ -125,15 +127,45 @@ async function drawThumbnails(box: HTMLElement): Promise<void> {
   }
 }
 
+function householdWarning(count: number): HTMLElement | null {
+  if (count === 0) return null;
+  return notice(
+    "warning",
+    h(
+      "div",
+      { "data-testid": "unverified-clips", "data-count": String(count) },
+      h(
+        "p",
+        {},
+        h("strong", {}, `${count} clip${count === 1 ? "" : "s"} of this household camera could not be checked here`),
+        ", so ",
+        count === 1 ? "it was" : "they were",
+        " not shown: a household camera's clips are signed by its owner's hub, and this browser does not check an owner's hubs yet.",
+      ),
+      h("p", { class: "muted" }, "The command line checks them against the owner's devices: porchlight clips list."),
+    ),
+  );
+}
+
 export async function camera(params: Record<string, string>): Promise<void> {
   const id = params.id ?? "";
   const cams = (await api.get<{ cameras: CameraInfo[] }>("/api/cameras")).cameras;
   const cam = cams.find((c) => c.id === id);
   if (!cam) return show("Camera not found", notice("warning", "This camera is not one you can see."));
+  let chain;
+  try {
+    chain = await account.verifiedChain();
+  } catch (e) {
+    if (e instanceof ChainAlarm) return show(cam.name, notice("danger", h("strong", {}, "Verification failed. "), message(e)));
+    throw e;
+  }
   const now = Date.now();
   const today = dayKey(now);
   const days = Array.from({ length: DAYS_SHOWN }, (_, i) => dayKey(startOfDay(today) - (DAYS_SHOWN - 1 - i) * DAY_MS + DAY_MS / 2));
-  const clips = await clipsOf(id, startOfDay(days[0]!), now + DAY_MS);
+  // Only clips a hub of the chain signed as listed are drawn, counted or thumbnailed; the
+  // rest are named in a warning above the chart.
+  const checked = checkUnder(chain, await clipsOf(id, startOfDay(days[0]!), now + DAY_MS));
+  const clips = checked.shown;
   const counts = new Map<string, number>();
   for (const c of clips) counts.set(dayKey(c.start_ms), (counts.get(dayKey(c.start_ms)) ?? 0) + 1);
   let selected = clips.length > 0 ? dayKey(Math.max(...clips.map((c) => c.start_ms))) : today;
@@ -172,6 +204,10 @@ export async function camera(params: Record<string, string>): Promise<void> {
     cam.name,
     h("p", { class: "muted" }, cam.owned ? `Clips are kept ${cam.retention_days} days.` : "Shared with you."),
     h("p", {}, h("a", { href: `/cameras/${encodeURIComponent(id)}/live`, "data-link": true, class: "button" }, "Watch live")),
+    // A household camera's clips are signed by its owner's hub, which this browser does not
+    // check yet: they are still left out, but the warning says that rather than suggesting
+    // they were planted.
+    cam.owned ? refusedWarning(checked.refused) : householdWarning(checked.refused.length),
     h("h2", { class: "chart-title" }, "Clips per day"),
     chartBox,
     dayBox,

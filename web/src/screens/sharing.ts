@@ -4,6 +4,7 @@
 
 import { ChainAlarm } from "../account";
 import { ApiError } from "../api";
+import { refusedWarning } from "../listing";
 import { play } from "../player";
 import * as sharing from "../sharing";
 import type { FeedPost, MyFeedPost, ShareInfo } from "../sharing";
@@ -175,7 +176,7 @@ export async function shared(): Promise<void> {
     if (e instanceof ChainAlarm) return show("Shared with me", notice("danger", h("strong", {}, "Verification failed. "), message(e)));
     throw e;
   }
-  const clips = await sharing.sharedWithMe();
+  const { shown: clips, refused } = await sharing.sharedWithMe();
   show(
     "Shared with me",
     h(
@@ -185,6 +186,7 @@ export async function shared(): Promise<void> {
       h("code", { "data-testid": "own-root", class: "root" }, root),
       ` (check: ${sharing.rootFingerprint(root)}).`,
     ),
+    refusedWarning(refused),
     clips.length === 0
       ? h("p", { class: "empty" }, "Nothing is shared with you.")
       : h(

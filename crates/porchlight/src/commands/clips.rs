@@ -3,8 +3,11 @@
 
 use std::path::Path;
 
+use porchlight_client::crypto::CheckedListing;
 use porchlight_client::crypto::age::Identity;
 use porchlight_client::household;
+use porchlight_client::listing::{self, Refusal};
+use porchlight_client::proto::ClipSummary;
 use porchlight_client::vault::{CheckedChain, Vault};
 use porchlight_client::viewer::{
     RewrapReport, download_and_open, export_clip, open_age_file, owned_clips, rewrap_clips,
@@ -59,9 +62,54 @@ pub(super) fn rewrap_owned(
     Ok(report)
 }
 
+/// A listed clip as `--json` shows it: the server's fields and the verdict of the listing
+/// check (`verified`, and the hub that signed it or why it was refused).
 #[derive(Serialize)]
-struct ClipListing {
-    clips: Vec<porchlight_client::proto::ClipSummary>,
+pub(super) struct CheckedEntry<'a, T: Serialize> {
+    #[serde(flatten)]
+    pub(super) clip: &'a T,
+    pub(super) verified: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) hub: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) refused: Option<RefusedOut<'a>>,
+}
+
+#[derive(Serialize)]
+pub(super) struct RefusedOut<'a> {
+    pub(super) code: &'static str,
+    pub(super) reason: &'a str,
+}
+
+impl<'a, T: Serialize> CheckedEntry<'a, T> {
+    pub(super) fn shown(clip: &'a T, checked: &'a CheckedListing) -> Self {
+        Self {
+            clip,
+            verified: true,
+            hub: Some(&checked.hub_name),
+            refused: None,
+        }
+    }
+
+    pub(super) fn refused(clip: &'a T, refusal: &'a Refusal) -> Self {
+        Self {
+            clip,
+            verified: false,
+            hub: None,
+            refused: Some(RefusedOut {
+                code: refusal.code,
+                reason: &refusal.reason,
+            }),
+        }
+    }
+}
+
+/// `clips list --json`: `clips` holds only clips that passed the check, so a script that reads
+/// it never meets a planted one; `unverified` holds the others, each with why.
+#[derive(Serialize)]
+struct ClipListing<'a> {
+    clips: Vec<CheckedEntry<'a, ClipSummary>>,
+    unverified: Vec<CheckedEntry<'a, ClipSummary>>,
     chain: ChainSummary,
 }
 
@@ -75,15 +123,24 @@ fn list(ctx: &Ctx, camera: Option<String>) -> anyhow::Result<()> {
     let clips = ctx
         .block_on(client.all_clips(&filter))
         .map_err(|e| ctx.session_error(e))?;
-    let listing = ClipListing {
-        clips,
-        chain: ChainSummary::from(&checked.chain),
-    };
+    let listed = ctx.block_on(listing::check_clips(&client, &vault, &checked.chain, clips))?;
     if ctx.json {
-        return print_json(&listing);
+        return print_json(&ClipListing {
+            clips: listed
+                .shown
+                .iter()
+                .map(|(c, checked)| CheckedEntry::shown(c, checked))
+                .collect(),
+            unverified: listed
+                .refused
+                .iter()
+                .map(|(c, refusal)| CheckedEntry::refused(c, refusal))
+                .collect(),
+            chain: ChainSummary::from(&checked.chain),
+        });
     }
     let mut table = Table::new(&["ID", "CAMERA", "START", "DURATION", "SIZE"]);
-    for c in &listing.clips {
+    for (c, _) in &listed.shown {
         table.row(&[
             &c.id,
             &c.camera_name,
@@ -93,7 +150,34 @@ fn list(ctx: &Ctx, camera: Option<String>) -> anyhow::Result<()> {
         ]);
     }
     print!("{}", table.render());
+    print_refused(
+        listed
+            .refused
+            .iter()
+            .map(|(c, r)| (c.id.as_str(), c.camera_name.as_str(), c.start_ms, r)),
+    );
     Ok(())
+}
+
+/// The clips a listing left out, below it: the id, what the server says it is, and why it
+/// failed. The command still succeeds (the list is the verified clips).
+pub(super) fn print_refused<'a>(
+    refused: impl ExactSizeIterator<Item = (&'a str, &'a str, i64, &'a Refusal)>,
+) {
+    let count = refused.len();
+    if count == 0 {
+        return;
+    }
+    println!();
+    println!(
+        "Not shown — {count} clip{} failed verification (do not trust them):",
+        if count == 1 { "" } else { "s" }
+    );
+    let mut table = Table::new(&["ID", "CAMERA", "START", "REASON"]);
+    for (id, camera, start_ms, refusal) in refused {
+        table.row(&[id, camera, &rfc3339(start_ms), &refusal.reason]);
+    }
+    print!("{}", table.render());
 }
 
 #[derive(Serialize)]

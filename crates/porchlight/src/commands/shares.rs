@@ -4,10 +4,13 @@
 use std::path::Path;
 
 use porchlight_client::crypto::LinkHash;
+use porchlight_client::listing;
+use porchlight_client::proto::SharedClipInfo;
 use porchlight_client::shares::{self as client_shares, ShareTarget, parse_root, root_fingerprint};
 use serde::Serialize;
 
 use super::Ctx;
+use super::clips::{CheckedEntry, print_refused};
 use crate::cli::{ShareArgs, SharedCommand, SharesArgs, UnshareArgs};
 use crate::output::{Table, clean, print_json, rfc3339};
 use crate::report::CliError;
@@ -157,16 +160,37 @@ pub(super) fn shared(ctx: &Ctx, command: SharedCommand) -> anyhow::Result<()> {
     }
 }
 
+/// `shared list --json`: as `clips list --json`, `clips` holds only the shared clips whose
+/// statement verifies under a hub of the owner's chain (verified from the root the share
+/// names); `unverified` the others, each with why.
+#[derive(Serialize)]
+struct SharedListing<'a> {
+    clips: Vec<CheckedEntry<'a, SharedClipInfo>>,
+    unverified: Vec<CheckedEntry<'a, SharedClipInfo>>,
+}
+
 fn shared_list(ctx: &Ctx) -> anyhow::Result<()> {
     let (client, _session) = ctx.signed_in()?;
     let shared = ctx
         .block_on(client.shared_with_me())
         .map_err(|e| ctx.session_error(e))?;
+    let listed = ctx.block_on(listing::check_shared(&client, shared.clips));
     if ctx.json {
-        return print_json(&shared);
+        return print_json(&SharedListing {
+            clips: listed
+                .shown
+                .iter()
+                .map(|(c, checked)| CheckedEntry::shown(c, checked))
+                .collect(),
+            unverified: listed
+                .refused
+                .iter()
+                .map(|(c, refusal)| CheckedEntry::refused(c, refusal))
+                .collect(),
+        });
     }
     let mut table = Table::new(&["SHARE", "OWNER", "CAMERA", "START", "DURATION", "SIZE"]);
-    for c in &shared.clips {
+    for (c, _) in &listed.shown {
         let owner = LinkHash::from_hex(&c.owner_root)
             .map(|r| root_fingerprint(&r))
             .unwrap_or_else(|_| clean(&c.owner_root));
@@ -180,6 +204,12 @@ fn shared_list(ctx: &Ctx) -> anyhow::Result<()> {
         ]);
     }
     print!("{}", table.render());
+    print_refused(
+        listed
+            .refused
+            .iter()
+            .map(|(c, r)| (c.share_id.as_str(), c.camera_name.as_str(), c.start_ms, r)),
+    );
     Ok(())
 }
 

@@ -37,7 +37,7 @@ pub(super) fn server(dir: &Path) -> Server {
 }
 
 /// The database file of the server whose data folder is in `dir`.
-fn database(dir: &Path) -> PathBuf {
+pub(super) fn database(dir: &Path) -> PathBuf {
     dir.join("data").join("porchlight.db")
 }
 
@@ -272,7 +272,7 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 }
 
 /// Runs SQL against the server's database behind its back, as an attacker with the disk.
-fn tamper(db: &Path, f: impl AsyncFnOnce(&mut sqlx::SqliteConnection)) {
+pub(super) fn tamper(db: &Path, f: impl AsyncFnOnce(&mut sqlx::SqliteConnection)) {
     use sqlx::Connection;
     block_on(async {
         let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))

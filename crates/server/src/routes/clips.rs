@@ -105,7 +105,8 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn summary(view: &ClipView) -> ClipSummary {
+/// A clip as listings show it: with the hub's statement, so a device checks each one.
+pub(crate) fn summary(view: &ClipView) -> ClipSummary {
     let c = &view.clip;
     ClipSummary {
         id: c.id.clone(),
@@ -115,6 +116,10 @@ fn summary(view: &ClipView) -> ClipSummary {
         duration_ms: u64::try_from(c.duration_ms).unwrap_or(0),
         payload_size: u64::try_from(c.payload_size).unwrap_or(0),
         header_size: c.header.len() as u64,
+        payload_sha256: hex::encode(&c.payload_sha256),
+        statement: STANDARD.encode(&c.statement),
+        signature: STANDARD.encode(&c.signature),
+        hub_key: hex::encode(&view.hub_key),
     }
 }
 
@@ -124,10 +129,6 @@ pub(crate) fn detail(view: &ClipView) -> ClipDetail {
         summary: summary(view),
         header: STANDARD.encode(&c.header),
         header_sha256: sha256_hex(&c.header),
-        payload_sha256: hex::encode(&c.payload_sha256),
-        statement: STANDARD.encode(&c.statement),
-        signature: STANDARD.encode(&c.signature),
-        hub_key: hex::encode(&view.hub_key),
     }
 }
 

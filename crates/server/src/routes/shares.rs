@@ -272,6 +272,10 @@ fn shared_info(s: &SharedClip) -> SharedClipInfo {
         duration_ms: u64::try_from(c.duration_ms).unwrap_or(0),
         payload_size: u64::try_from(c.payload_size).unwrap_or(0),
         shared_at_ms: s.shared_at_ms,
+        payload_sha256: hex::encode(&c.payload_sha256),
+        statement: STANDARD.encode(&c.statement),
+        signature: STANDARD.encode(&c.signature),
+        hub_key: hex::encode(&s.view.hub_key),
     }
 }
 

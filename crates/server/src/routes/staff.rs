@@ -13,8 +13,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use porchlight_proto::{
     ACCESS_SCOPES, AccessRequestCreate, AccessRequestInfo, AccessRequestList, AccessRequestState,
-    CameraInfo, CameraList, ClipList, ClipSummary, DeviceInfo, DeviceList, DeviceState, ErrorBody,
-    ErrorCode, StaffAlertInfo, StaffAlertList, StaffFigures, StaffLoginRequest, StaffSession,
+    CameraInfo, CameraList, ClipList, DeviceInfo, DeviceList, DeviceState, ErrorBody, ErrorCode,
+    StaffAlertInfo, StaffAlertList, StaffFigures, StaffLoginRequest, StaffSession,
 };
 use porchlight_store::{
     ALERT_BULK_ACCESS, ALERT_UNUSUAL_HOURS, AccessRequest, ClipQuery, REQUEST_APPROVED,
@@ -571,15 +571,7 @@ pub async fn grant_clips(
         clips: views
             .into_iter()
             .filter(|v| v.clip.account_id == account)
-            .map(|v| ClipSummary {
-                id: v.clip.id,
-                camera_id: v.clip.camera_id,
-                camera_name: v.camera_name,
-                start_ms: v.clip.start_ms,
-                duration_ms: u64::try_from(v.clip.duration_ms).unwrap_or(0),
-                payload_size: u64::try_from(v.clip.payload_size).unwrap_or(0),
-                header_size: v.clip.header.len() as u64,
-            })
+            .map(|v| super::clips::summary(&v))
             .collect(),
         next_cursor: None,
     }))

@@ -73,9 +73,9 @@ async fn clip_round_trip(app: &TestApp) {
     let chain = served_chain(ann.client(), &ann.root()).await;
     let detail = ann.client().clip(&clip.id).await.unwrap();
     let statement =
-        ClipStatement::from_bytes(&STANDARD.decode(&detail.statement).unwrap()).unwrap();
+        ClipStatement::from_bytes(&STANDARD.decode(&detail.summary.statement).unwrap()).unwrap();
     let signature: [u8; 64] = STANDARD
-        .decode(&detail.signature)
+        .decode(&detail.summary.signature)
         .unwrap()
         .try_into()
         .unwrap();
@@ -83,9 +83,12 @@ async fn clip_round_trip(app: &TestApp) {
         &chain,
         &statement,
         &ClipSignature::from_bytes(signature),
-        &HubKey::from_bytes(hex_32(&detail.hub_key)).unwrap(),
+        &HubKey::from_bytes(hex_32(&detail.summary.hub_key)).unwrap(),
     )
     .unwrap();
+    // The listing carries what the hub signed, so a device checks a page of clips without
+    // fetching each one's detail.
+    assert_eq!(front[0], detail.summary);
     assert_eq!(
         open_clip(ann.client(), &clip.id, ann.device.age_identity()).await,
         plaintext

@@ -1,0 +1,67 @@
+// Listings checked before they are drawn: the Rust crypto (`checkListing`) decides, clip by
+// clip, whether a hub of the chain signed it as listed; this file only splits the listing by
+// that verdict and words the warning for what was left out.
+
+import { checkListing } from "./wasm";
+import type { Chain } from "./wasm";
+import { h, notice } from "./ui";
+
+export interface Refused {
+  code: string;
+  reason: string;
+}
+
+interface Verdict {
+  id: string;
+  verified: boolean;
+  hub_name?: string;
+  refused?: Refused;
+}
+
+export interface Checked<T> {
+  shown: T[];
+  refused: { clip: T; refused: Refused }[];
+}
+
+/** Splits `clips` (entries of `GET /api/clips` or `GET /api/shared`) by the verdict of the
+ * listing check under `chain` (`ofOwner`: another account's chain, a share's owner's). */
+export function checkUnder<T>(chain: Chain, clips: T[], ofOwner = false): Checked<T> {
+  const verdicts = JSON.parse(checkListing(chain, JSON.stringify(clips), ofOwner)) as Verdict[];
+  const out: Checked<T> = { shown: [], refused: [] };
+  clips.forEach((clip, i) => {
+    const v = verdicts[i];
+    if (v?.verified) out.shown.push(clip);
+    else out.refused.push({ clip, refused: v?.refused ?? { code: "unchecked", reason: "it could not be checked" } });
+  });
+  return out;
+}
+
+/** The warning above a list that left clips out, naming how many and why; null when none. */
+export function refusedWarning(refused: { refused: Refused }[]): HTMLElement | null {
+  if (refused.length === 0) return null;
+  const reasons = new Map<string, number>();
+  for (const r of refused) reasons.set(r.refused.reason, (reasons.get(r.refused.reason) ?? 0) + 1);
+  const n = refused.length;
+  const lead = `${n} clip${n === 1 ? "" : "s"} could not be checked`;
+  const shown = n === 1 ? "it was not shown" : "they were not shown";
+  const why =
+    reasons.size === 1
+      ? [h("p", {}, h("strong", {}, `${lead}: `), `${[...reasons.keys()][0]} — ${shown}.`)]
+      : [
+          h("p", {}, h("strong", {}, `${lead}, so ${shown}:`)),
+          h("ul", {}, ...[...reasons].map(([reason, count]) => h("li", {}, `${count} — ${reason}`))),
+        ];
+  return notice(
+    "warning",
+    h(
+      "div",
+      { "data-testid": "unverified-clips", "data-count": String(n) },
+      ...why,
+      h(
+        "p",
+        { class: "muted" },
+        `Porchlight shows only clips a hub of your account signed. Someone with access to the server may have added ${n === 1 ? "it; do not trust it" : "them; do not trust them"}.`,
+      ),
+    ),
+  );
+}
