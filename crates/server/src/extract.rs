@@ -41,13 +41,50 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         .map_err(json_rejection)
 }
 
+/// A JSON body's content type, for handlers that read the body as bytes (to check who is
+/// asking before they look at what was sent) and parse it with [`parse_json`]: refused
+/// (`415`) like [`ApiJson`] unless the body is sent as `application/json` (or `+json`).
+#[derive(Debug, Clone, Copy)]
+pub struct JsonContent;
+
+impl<S: Send + Sync> FromRequestParts<S> for JsonContent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        if is_json(&parts.headers) {
+            Ok(Self)
+        } else {
+            Err(not_json())
+        }
+    }
+}
+
+/// The rule axum's JSON extractor applies: `application/json` or `application/…+json`.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(essence) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+    else {
+        return false;
+    };
+    let essence = essence.trim().to_ascii_lowercase();
+    essence
+        .strip_prefix("application/")
+        .is_some_and(|sub| sub == "json" || sub.ends_with("+json"))
+}
+
+fn not_json() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::UnsupportedMediaType,
+        "send the body as application/json",
+    )
+}
+
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::UnsupportedMediaType,
-            "send the body as application/json",
-        ),
+        JsonRejection::MissingJsonContentType(_) => not_json(),
         JsonRejection::JsonSyntaxError(_) => ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorCode::MalformedRequest,
@@ -470,5 +507,18 @@ mod tests {
         assert_eq!(e.code, ErrorCode::UnknownField);
         let e = data_error("missing field `password` at line 1 column 2");
         assert_eq!(e.message, "missing field `password`");
+    }
+
+    #[test]
+    fn json_content_types() {
+        let with = |t: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(axum::http::header::CONTENT_TYPE, t.parse().unwrap());
+            is_json(&h)
+        };
+        assert!(with("application/json") && with("application/json; charset=utf-8"));
+        assert!(with("Application/JSON") && with("application/problem+json"));
+        assert!(!with("text/plain") && !with("application/jsonx") && !with("text/json"));
+        assert!(!is_json(&axum::http::HeaderMap::new()));
     }
 }

@@ -34,7 +34,10 @@ use utoipa::IntoParams;
 use crate::auth::secrets::random_id;
 use crate::chain::stored_chain;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, DeviceAuthed, StaffAuthed, parse_json};
+use crate::extract::{
+    ApiJson, ApiPath, ApiQuery, DeviceAuthed, JsonContent, StaffAuthed, parse_json,
+};
+use crate::openapi::Binary;
 use crate::routes::clips::{after_draining, blob_error, discard_blob, read_age_header};
 use crate::routes::staff::{ROLE_ANNOTATOR, require_role};
 use crate::state::AppState;
@@ -137,7 +140,7 @@ fn receipt_error(e: ConsentError) -> ApiError {
 
 /// Records a consent receipt (give or withdraw) signed by one of the caller's devices, and
 /// puts it in the transparency log for the account.
-#[utoipa::path(post, path = "/api/consents", tag = "research", request_body = ConsentSubmit, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/consents", tag = "research", request_body = ConsentSubmit, security(("bearer" = []), ("cookie" = [])),
     responses((status = 201, body = ConsentInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn record_consent(
@@ -206,7 +209,7 @@ pub async fn record_consent(
 }
 
 /// The caller's receipts and live consents.
-#[utoipa::path(get, path = "/api/consents", tag = "research", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/consents", tag = "research", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = ConsentList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_consents(
     State(state): State<AppState>,
@@ -227,7 +230,7 @@ pub async fn list_consents(
 }
 
 /// The research program's age recipient, which owners' clients seal research items to.
-#[utoipa::path(get, path = "/api/research/recipient", tag = "research", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/research/recipient", tag = "research", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = ResearchRecipient), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn recipient(
     State(state): State<AppState>,
@@ -240,6 +243,7 @@ pub async fn recipient(
 
 /// Where a research item upload says what it is: nothing but a day and the withdrawal id.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ItemUpload {
     /// `YYYY-MM-DD`: the clip's start, rounded down to the day, UTC.
@@ -272,10 +276,10 @@ fn valid_withdrawal_id(id: &str) -> bool {
 /// An owner's client uploads a research item: an age file sealed to the research recipient,
 /// streamed. The caller must hold at least one live consent or feed post; which clip it came
 /// from is the client's to check and is never told to the server.
-#[utoipa::path(post, path = "/api/research/items", tag = "research", security(("bearer" = [])), params(ItemUpload),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "an age v1 file sealed to the research recipient"),
+#[utoipa::path(post, path = "/api/research/items", tag = "research", security(("bearer" = []), ("cookie" = [])), params(ItemUpload),
+    request_body(content = inline(Binary), content_type = "application/octet-stream", description = "an age v1 file sealed to the research recipient"),
     responses((status = 201, body = ResearchItemInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)))]
+              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn upload_item(
     State(state): State<AppState>,
     authed: DeviceAuthed,
@@ -366,7 +370,7 @@ fn item_info(i: &ResearchItem, labels: Vec<String>) -> ResearchItemInfo {
 
 /// Removes the research item with this withdrawal id, and its blob. Any owner's device may
 /// ask: only the clip's owner can compute the id.
-#[utoipa::path(delete, path = "/api/research/items/withdraw/{withdrawal_id}", tag = "research", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/research/items/withdraw/{withdrawal_id}", tag = "research", security(("bearer" = []), ("cookie" = [])),
     params(("withdrawal_id" = String, Path, description = "64 hex characters")),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn withdraw_item(
@@ -389,7 +393,7 @@ pub async fn withdraw_item(
 
 /// Every withdrawal id in the dataset: an owner's device matches them against the ids it
 /// computes for its own clips, so "what of mine is in research" is never asked of the server.
-#[utoipa::path(get, path = "/api/research/withdrawal-ids", tag = "research", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/research/withdrawal-ids", tag = "research", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = WithdrawalIdList), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn withdrawal_ids(
     State(state): State<AppState>,
@@ -425,7 +429,7 @@ pub async fn staff_items(
 /// no account) before a byte is served.
 #[utoipa::path(get, path = "/api/staff/research/items/{id}", tag = "staff", security(("bearer" = [])),
     params(("id" = String, Path, description = "research item id")),
-    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 401, body = ErrorBody),
+    responses((status = 200, content_type = "application/octet-stream", body = inline(Binary)), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn staff_item(
     State(state): State<AppState>,
@@ -478,6 +482,7 @@ pub async fn staff_label(
     State(state): State<AppState>,
     StaffAuthed { staff }: StaffAuthed,
     ApiPath(id): ApiPath<String>,
+    _json: JsonContent,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<ResearchItemInfo>> {
     // The role first: a role that may not label learns nothing from how its body was put.

@@ -27,7 +27,7 @@ use crate::auth::secrets::{issue_token, random_id};
 use crate::auth::totp;
 use crate::config::UsualHours;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath, ClientAddr, StaffAuthed, parse_json};
+use crate::extract::{ApiJson, ApiPath, ClientAddr, JsonContent, StaffAuthed, parse_json};
 use crate::routes::accounts::notify;
 use crate::state::AppState;
 
@@ -182,6 +182,7 @@ pub async fn figures(
 pub async fn create_request(
     State(state): State<AppState>,
     StaffAuthed { staff }: StaffAuthed,
+    _json: JsonContent,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<AccessRequestInfo>)> {
     // The role first: a role that may not ask learns nothing from how its request was put.
