@@ -262,6 +262,7 @@ fn merge_parts(schemas: &Map<String, Value>, schema: &Value) -> Option<Value> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
