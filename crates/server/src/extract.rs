@@ -59,6 +59,40 @@ impl<S: Send + Sync> FromRequestParts<S> for JsonContent {
     }
 }
 
+/// A JSON body read as bytes, for handlers that check who is asking before they look at what
+/// was sent and then parse it with [`parse_json`]: the content type checked as [`JsonContent`]
+/// does, the body limit answered in the API's error shape (`413`), as [`ApiJson`] does.
+#[derive(Debug)]
+pub struct JsonBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(req.headers()) {
+            return Err(not_json());
+        }
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(Self)
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        ErrorCode::PayloadTooLarge,
+                        "the body is larger than this server accepts",
+                    )
+                } else {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        ErrorCode::MalformedRequest,
+                        "the body could not be read",
+                    )
+                }
+            })
+    }
+}
+
 /// The rule axum's JSON extractor applies: `application/json` or `application/…+json`.
 fn is_json(headers: &axum::http::HeaderMap) -> bool {
     let Some(essence) = headers

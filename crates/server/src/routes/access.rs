@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::auth::totp;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiPath, Authed, ClientAddr, JsonContent, parse_json};
+use crate::extract::{ApiPath, Authed, ClientAddr, JsonBody, parse_json};
 use crate::routes::accounts::entry;
 use crate::routes::staff::{request_info, request_state};
 use crate::state::AppState;
@@ -150,8 +150,7 @@ pub async fn approve(
     authed: Authed,
     addr: ClientAddr,
     ApiPath(id): ApiPath<String>,
-    _json: JsonContent,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> ApiResult<Json<AccessRequestInfo>> {
     Ok(Json(
         decide(&state, &authed, &addr, &id, &body, true).await?,
@@ -167,8 +166,7 @@ pub async fn deny(
     authed: Authed,
     addr: ClientAddr,
     ApiPath(id): ApiPath<String>,
-    _json: JsonContent,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> ApiResult<Json<AccessRequestInfo>> {
     Ok(Json(
         decide(&state, &authed, &addr, &id, &body, false).await?,

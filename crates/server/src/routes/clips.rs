@@ -37,7 +37,7 @@ use utoipa::IntoParams;
 use crate::auth::secrets::random_id;
 use crate::config::MAX_RETENTION_DAYS;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiPath, ApiQuery, DeviceAuthed, HubAuthed, JsonContent, parse_json};
+use crate::extract::{ApiPath, ApiQuery, DeviceAuthed, HubAuthed, JsonBody, parse_json};
 use crate::openapi::Binary;
 use crate::state::AppState;
 
@@ -247,7 +247,7 @@ fn valid_upload_key(key: &str) -> bool {
            ("porchlight-clip-statement" = String, Header, description = "base64 of the statement bytes and the hub's 64-byte signature")),
     request_body(content = inline(Binary), content_type = "application/octet-stream", description = "an age v1 file"),
     responses((status = 201, body = ClipSummary), (status = 200, body = ClipSummary), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+              (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn upload_clip(
     State(state): State<AppState>,
     hub: HubAuthed,
@@ -427,8 +427,7 @@ pub async fn update_camera(
     State(state): State<AppState>,
     authed: DeviceAuthed,
     ApiPath(id): ApiPath<String>,
-    _json: JsonContent,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> ApiResult<Json<CameraInfo>> {
     let viewer = &authed.account.id;
     let camera = visible_camera(&state, viewer, &id).await?;

@@ -34,9 +34,7 @@ use utoipa::IntoParams;
 use crate::auth::secrets::random_id;
 use crate::chain::stored_chain;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{
-    ApiJson, ApiPath, ApiQuery, DeviceAuthed, JsonContent, StaffAuthed, parse_json,
-};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, DeviceAuthed, JsonBody, StaffAuthed, parse_json};
 use crate::openapi::Binary;
 use crate::routes::clips::{after_draining, blob_error, discard_blob, read_age_header};
 use crate::routes::staff::{ROLE_ANNOTATOR, require_role};
@@ -231,7 +229,7 @@ pub async fn list_consents(
 
 /// The research program's age recipient, which owners' clients seal research items to.
 #[utoipa::path(get, path = "/api/research/recipient", tag = "research", security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = ResearchRecipient), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = ResearchRecipient), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn recipient(
     State(state): State<AppState>,
     _authed: DeviceAuthed,
@@ -394,7 +392,7 @@ pub async fn withdraw_item(
 /// Every withdrawal id in the dataset: an owner's device matches them against the ids it
 /// computes for its own clips, so "what of mine is in research" is never asked of the server.
 #[utoipa::path(get, path = "/api/research/withdrawal-ids", tag = "research", security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = WithdrawalIdList), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = WithdrawalIdList), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn withdrawal_ids(
     State(state): State<AppState>,
     _authed: DeviceAuthed,
@@ -482,8 +480,7 @@ pub async fn staff_label(
     State(state): State<AppState>,
     StaffAuthed { staff }: StaffAuthed,
     ApiPath(id): ApiPath<String>,
-    _json: JsonContent,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> ApiResult<Json<ResearchItemInfo>> {
     // The role first: a role that may not label learns nothing from how its body was put.
     require_role(&staff, &[ROLE_ANNOTATOR])?;

@@ -312,7 +312,8 @@ async fn list_limits_are_enforced() {
     app.stop().await;
 }
 
-/// A JSON route that reads its body as bytes (to check who asks first) still wants JSON.
+/// A JSON route that reads its body as bytes (to check who asks first) still wants JSON, and
+/// refuses too large a body in the error shape.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn byte_read_json_routes_want_json() {
     let app = TestApp::sqlite(|_| {}).await;
@@ -327,5 +328,21 @@ async fn byte_read_json_routes_want_json() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 415);
+    // Past the body limit: 413 in the error shape, not the framework's plain text.
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/access-requests/abc/approve", app.url))
+        .header("porchlight-device", ann.client.device_id().as_str())
+        .header("content-type", "application/json")
+        .bearer_auth(&ann.session.token)
+        .body(format!(r#"{{"totp_code": "{}"}}"#, "1".repeat(200 * 1024)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["error"]["code"],
+        serde_json::to_value(ErrorCode::PayloadTooLarge).unwrap()
+    );
     app.stop().await;
 }
