@@ -2,9 +2,11 @@
 # Holds the server to its OpenAPI document: schemathesis (PyPI) generates requests for every
 # operation of /api/openapi.json from a real `porchlight serve` (fresh data folder, SQLite, a
 # free loopback port) and checks every answer: no 5xx, no status the operation does not
-# document, bodies that match their schema, the documented content types and headers. Twice:
-# without credentials, and signed in as a real account (sign-up, TOTP confirmed with a code
-# from oathtool, this device's keys registered) with its device-bound bearer token.
+# document, bodies that match their schema, the documented content types and headers. Every
+# operation without credentials, and every one (but two, below) signed in as a real account
+# (sign-up, TOTP confirmed with a code from oathtool, this device's keys registered) with its
+# device-bound bearer token; then the hub routes with a paired hub's token and the staff
+# routes with a staff session, the only tokens that open them.
 #
 # Exits non-zero on any failure. Prints "skipped" and exits 0 only when schemathesis cannot be
 # installed (no Python venv, no PyPI). Bounded in time: a few examples per operation.
@@ -84,7 +86,6 @@ cli() { "$BIN" --home "$HOME_DIR" --server "$URL" --json "$@"; }
 SECRET="$(printf '%s\n%s\n' "$PASSWORD" "$PASSWORD" | cli signup --email "$EMAIL" --password-stdin \
   | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["totp_secret"])')"
 cli totp confirm "$(oathtool --totp -b "$SECRET")" >/dev/null
-TOKEN="$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["token"])' "$HOME_DIR/session.json")"
 DEVICE="$(tr -d '\n' <"$HOME_DIR/device-id")"
 
 say "a hub of the account and a clip from it, so clip routes answer with real objects"
@@ -101,6 +102,19 @@ wait "$PAIR_PID"
 head -c 50000 /dev/urandom >"$WORK/recording.mp4"
 "$BIN" --json hub upload --state "$WORK/hub" --camera "front door" --duration-ms 3000 \
   "$WORK/recording.mp4" >/dev/null
+
+say "a staff member (added on the server host, as an operator would)"
+STAFF_HOME="$WORK/staff-home"
+STAFF_PASSWORD="staff-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+STAFF_SECRET="$(printf '%s\n' "$STAFF_PASSWORD" | "$BIN" --json staff add --email staff@example.com \
+  --role security --password-stdin --data "$WORK/data" --config "$WORK/server.toml" \
+  | "$PYTHON" -c 'import json, sys; print(json.load(sys.stdin)["totp_secret"])')"
+printf '%s\n' "$STAFF_PASSWORD" | "$BIN" --home "$STAFF_HOME" --server "$URL" --json staff login \
+  --email staff@example.com --password-stdin --totp "$(oathtool --totp -b "$STAFF_SECRET")" >/dev/null
+token_of() { "$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["token"])' "$1"; }
+STAFF_TOKEN="$(token_of "$STAFF_HOME/staff-session.json")"
+HUB_TOKEN="$(token_of "$WORK/hub/token.json")"
+TOKEN="$(token_of "$HOME_DIR/session.json")"
 
 checks=not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance,response_headers_conformance
 run() {
@@ -128,6 +142,12 @@ run "without credentials" || status=1
 run "signed in (device-bound bearer)" \
   --header "Authorization: Bearer $TOKEN" --header "porchlight-device: $DEVICE" \
   --exclude-operation-id logout --exclude-operation-id revoke_session || status=1
+# Hub and staff routes open only to their own tokens (customer sessions get 401 there): each
+# runs once more with the token that opens it.
+run "as the paired hub (hub token)" --header "Authorization: Bearer $HUB_TOKEN" \
+  --include-path-regex '^/api/hub/' || status=1
+run "as staff (staff session, role security)" --header "Authorization: Bearer $STAFF_TOKEN" \
+  --include-path-regex '^/api/staff/' || status=1
 # The session must have lived through the run, or most of it tested only 401s.
 curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" -H "porchlight-device: $DEVICE" "$URL/api/me" \
   || { echo "the signed-in run's session ended during the run"; status=1; }

@@ -183,6 +183,17 @@ fn add_answers(operation: &mut Value, answers: &[Answer]) {
             response.insert("description".into(), json!(reason));
         }
     }
+    // Every `429` comes from `ApiError::throttled`, which always says when to try again.
+    if let Some(throttled) = responses.get_mut("429").and_then(Value::as_object_mut) {
+        throttled.insert(
+            "headers".into(),
+            json!({"Retry-After": {
+                "description": "seconds to wait before trying again",
+                "required": true,
+                "schema": {"type": "integer", "minimum": 1},
+            }}),
+        );
+    }
     for (status, why) in answers {
         responses.entry(status.to_string()).or_insert_with(|| {
             json!({

@@ -166,6 +166,13 @@ fn every_refusal_a_route_is_built_to_give_is_documented() {
                     .is_some_and(|d| !d.is_empty()),
                 "{method} {path} {status}: no description"
             );
+            if status == "429" {
+                assert_eq!(
+                    response.pointer("/headers/Retry-After/required"),
+                    Some(&Value::Bool(true)),
+                    "{method} {path}: a 429 says when to try again"
+                );
+            }
             if status.starts_with('4') || status.starts_with('5') {
                 assert_eq!(
                     response.pointer("/content/application~1json/schema/$ref"),
