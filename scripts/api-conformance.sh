@@ -11,7 +11,7 @@
 # Exits non-zero on any failure. Prints "skipped" and exits 0 only when schemathesis cannot be
 # installed (no Python venv, no PyPI). Bounded in time: a few examples per operation.
 #
-#   scripts/api-conformance.sh            # builds the binary, runs both legs
+#   scripts/api-conformance.sh            # builds the binary, runs every leg
 #   ST_EXAMPLES=200 ST_SEED=$RANDOM scripts/api-conformance.sh   # a wider local search
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,13 +21,13 @@ say() { printf '\n==> %s\n' "$*"; }
 # Pinned, so a new schemathesis release cannot turn the suite red by itself.
 SCHEMATHESIS=schemathesis==4.32.5
 EXAMPLES="${ST_EXAMPLES:-40}"
-# Each run is cut off (and fails) past this many seconds; both take about 40 s here.
+# Each run is cut off (and fails) past this many seconds; all four take about a minute here.
 LEG_SECS="${ST_LEG_SECS:-240}"
 # Debian's interpreter: what a fresh Debian machine (and CI) has; the first python3 on PATH
 # here is a separate build that may be absent elsewhere. Any python3 with venv works.
 PYTHON="${ST_PYTHON:-/usr/bin/python3}"
 command -v "$PYTHON" >/dev/null || PYTHON=python3
-VENV="${XDG_CACHE_HOME:-$HOME/.cache}/porchlight/schemathesis-venv"
+VENV="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/porchlight/schemathesis-venv"
 
 say "schemathesis"
 installed() {
@@ -43,7 +43,9 @@ if [ "$(installed)" != "${SCHEMATHESIS##*=}" ]; then
 fi
 "$VENV/bin/st" --version
 
-command -v oathtool >/dev/null || { echo "oathtool is needed (apt-get install oathtool)"; exit 1; }
+for tool in oathtool curl; do
+  command -v "$tool" >/dev/null || { echo "$tool is needed (apt-get install $tool)"; exit 1; }
+done
 
 # API_CONFORMANCE_BIN: a binary already built (skips the build).
 if [ -z "${API_CONFORMANCE_BIN:-}" ]; then
@@ -53,7 +55,9 @@ BIN="${API_CONFORMANCE_BIN:-$PWD/target/debug/porchlight}"
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
+PAIR_PID=""
 cleanup() {
+  if [ -n "$PAIR_PID" ]; then kill "$PAIR_PID" 2>/dev/null || true; fi
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
   rm -rf "$WORK"
 }

@@ -21,6 +21,7 @@ as_root() {
 say "system packages"
 missing=()
 command -v oathtool >/dev/null || missing+=(oathtool)
+command -v curl >/dev/null || missing+=(curl)
 command -v age >/dev/null || missing+=(age)
 # The hub's camera tests: ffmpeg/ffprobe check clips, GStreamer's RTSP server is the camera.
 command -v ffprobe >/dev/null || missing+=(ffmpeg)
