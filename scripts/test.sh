@@ -6,8 +6,9 @@
 # database `test`; started here if installed but stopped), oathtool as an independent TOTP
 # generator, Go `age` as an independent implementation of the clip format, ffprobe/ffmpeg to
 # check recorded clips, GStreamer's RTSP server as a real camera for the hub, and Debian's
-# Chromium driven by playwright-core for the web app's end-to-end tests. A leg whose service is
-# truly absent prints that it was skipped.
+# Chromium driven by playwright-core for the web app's end-to-end tests, and schemathesis
+# (PyPI) against the server's own OpenAPI document. A leg whose service is truly absent prints
+# that it was skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,11 +21,14 @@ as_root() {
 say "system packages"
 missing=()
 command -v oathtool >/dev/null || missing+=(oathtool)
+command -v curl >/dev/null || missing+=(curl)
 command -v age >/dev/null || missing+=(age)
 # The hub's camera tests: ffmpeg/ffprobe check clips, GStreamer's RTSP server is the camera.
 command -v ffprobe >/dev/null || missing+=(ffmpeg)
 # The web app's end-to-end tests run in Debian's Chromium (playwright cannot fetch browsers here).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The API conformance leg makes a venv for schemathesis with Debian's python3.
+dpkg -s python3-venv >/dev/null 2>&1 || missing+=(python3-venv)
 for pkg in python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
   gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -73,5 +77,10 @@ if command -v npm >/dev/null; then
 else
   echo "web e2e leg skipped: no Node.js/npm on this machine"
 fi
+
+say "API conformance"
+# The OpenAPI document against the running server (schemathesis from PyPI); says "skipped"
+# if schemathesis cannot be installed.
+scripts/api-conformance.sh
 
 say "all green"

@@ -17,7 +17,6 @@ use tokio::task::JoinHandle;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -28,6 +27,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::notify::{DeliveryWorker, Notifier, NotifyError};
+use crate::openapi::ApiDoc;
 use crate::routes::{
     access, accounts, clips, devices, feed, household, hubs, live, log, ops, research, shares,
     staff,
@@ -36,26 +36,6 @@ use crate::state::{AppState, Shared};
 use crate::telemetry;
 use crate::tlog::LogSigner;
 use crate::web::{APP_CSP, NONE_CSP, WebApp};
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Porchlight API", description = "The Porchlight home-camera cloud. Every error is `{\"error\": {\"code\", \"message\"}}`."),
-    modifiers(&BearerAuth),
-    tags((name = "accounts"), (name = "sessions"), (name = "notifications"), (name = "devices"), (name = "hubs"), (name = "clips"), (name = "live"), (name = "transparency log"), (name = "staff"), (name = "staff access"), (name = "operations"))
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        );
-    }
-}
 
 fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -137,9 +117,10 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(feed::delete_post))
 }
 
-/// The OpenAPI document of every route, generated from the handlers.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().into_openapi()
+/// The OpenAPI document of every route: generated from the handlers, completed with what
+/// every route answers by construction (see [`crate::openapi`]).
+pub fn openapi() -> serde_json::Value {
+    crate::openapi::complete(api_router().into_openapi())
 }
 
 /// The whole application, testable without a socket, with the web app built into the binary.
@@ -151,7 +132,7 @@ pub fn router(state: AppState) -> Router {
 pub fn router_with_web(state: AppState, web: WebApp) -> Router {
     let max_body = state.config.max_body_bytes;
     let (routes, api) = api_router().split_for_parts();
-    let api = Arc::new(api);
+    let api = Arc::new(crate::openapi::complete(api));
     routes
         .route(
             "/api/openapi.json",

@@ -41,13 +41,84 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         .map_err(json_rejection)
 }
 
+/// A JSON body's content type, for handlers that read the body as bytes (to check who is
+/// asking before they look at what was sent) and parse it with [`parse_json`]: refused
+/// (`415`) like [`ApiJson`] unless the body is sent as `application/json` (or `+json`).
+#[derive(Debug, Clone, Copy)]
+pub struct JsonContent;
+
+impl<S: Send + Sync> FromRequestParts<S> for JsonContent {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        if is_json(&parts.headers) {
+            Ok(Self)
+        } else {
+            Err(not_json())
+        }
+    }
+}
+
+/// A JSON body read as bytes, for handlers that check who is asking before they look at what
+/// was sent and then parse it with [`parse_json`]: the content type checked as [`JsonContent`]
+/// does, the body limit answered in the API's error shape (`413`), as [`ApiJson`] does.
+#[derive(Debug)]
+pub struct JsonBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(req.headers()) {
+            return Err(not_json());
+        }
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(Self)
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        ErrorCode::PayloadTooLarge,
+                        "the body is larger than this server accepts",
+                    )
+                } else {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        ErrorCode::MalformedRequest,
+                        "the body could not be read",
+                    )
+                }
+            })
+    }
+}
+
+/// The rule axum's JSON extractor applies: `application/json` or `application/…+json`.
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    let Some(essence) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+    else {
+        return false;
+    };
+    let essence = essence.trim().to_ascii_lowercase();
+    essence
+        .strip_prefix("application/")
+        .is_some_and(|sub| sub == "json" || sub.ends_with("+json"))
+}
+
+fn not_json() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::UnsupportedMediaType,
+        "send the body as application/json",
+    )
+}
+
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ErrorCode::UnsupportedMediaType,
-            "send the body as application/json",
-        ),
+        JsonRejection::MissingJsonContentType(_) => not_json(),
         JsonRejection::JsonSyntaxError(_) => ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorCode::MalformedRequest,
@@ -470,5 +541,23 @@ mod tests {
         assert_eq!(e.code, ErrorCode::UnknownField);
         let e = data_error("missing field `password` at line 1 column 2");
         assert_eq!(e.message, "missing field `password`");
+    }
+
+    #[test]
+    fn json_content_types() {
+        let with = |t: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            match t.parse() {
+                Ok(value) => {
+                    h.insert(axum::http::header::CONTENT_TYPE, value);
+                    is_json(&h)
+                }
+                Err(_) => false,
+            }
+        };
+        assert!(with("application/json") && with("application/json; charset=utf-8"));
+        assert!(with("Application/JSON") && with("application/problem+json"));
+        assert!(!with("text/plain") && !with("application/jsonx") && !with("text/json"));
+        assert!(!is_json(&axum::http::HeaderMap::new()));
     }
 }

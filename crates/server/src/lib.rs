@@ -20,6 +20,7 @@ pub mod error;
 pub mod extract;
 pub mod live;
 pub mod notify;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod telemetry;

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::auth::totp;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiPath, Authed, ClientAddr, parse_json};
+use crate::extract::{ApiPath, Authed, ClientAddr, JsonBody, parse_json};
 use crate::routes::accounts::entry;
 use crate::routes::staff::{request_info, request_state};
 use crate::state::AppState;
@@ -66,7 +66,7 @@ async fn check_code(
 }
 
 /// Staff requests for access to this account, newest first.
-#[utoipa::path(get, path = "/api/access-requests", tag = "staff access", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/access-requests", tag = "staff access", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = AccessRequestList), (status = 401, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -142,15 +142,15 @@ async fn decide(
 }
 
 /// Approves a staff request with the second factor; the grant runs for its duration.
-#[utoipa::path(post, path = "/api/access-requests/{id}/approve", tag = "staff access", request_body = AccessDecision, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/access-requests/{id}/approve", tag = "staff access", request_body = AccessDecision, security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "access request id")),
-    responses((status = 200, body = AccessRequestInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = AccessRequestInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody, description = "`throttled`: too many failed attempts from this address; see `Retry-After`")))]
 pub async fn approve(
     State(state): State<AppState>,
     authed: Authed,
     addr: ClientAddr,
     ApiPath(id): ApiPath<String>,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> ApiResult<Json<AccessRequestInfo>> {
     Ok(Json(
         decide(&state, &authed, &addr, &id, &body, true).await?,
@@ -158,15 +158,15 @@ pub async fn approve(
 }
 
 /// Denies a staff request with the second factor.
-#[utoipa::path(post, path = "/api/access-requests/{id}/deny", tag = "staff access", request_body = AccessDecision, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/access-requests/{id}/deny", tag = "staff access", request_body = AccessDecision, security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "access request id")),
-    responses((status = 200, body = AccessRequestInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = AccessRequestInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody, description = "`throttled`: too many failed attempts from this address; see `Retry-After`")))]
 pub async fn deny(
     State(state): State<AppState>,
     authed: Authed,
     addr: ClientAddr,
     ApiPath(id): ApiPath<String>,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> ApiResult<Json<AccessRequestInfo>> {
     Ok(Json(
         decide(&state, &authed, &addr, &id, &body, false).await?,
@@ -174,7 +174,7 @@ pub async fn deny(
 }
 
 /// Ends a grant now (an ordinary or an emergency one). Staff's next read fails.
-#[utoipa::path(post, path = "/api/access-requests/{id}/revoke", tag = "staff access", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/access-requests/{id}/revoke", tag = "staff access", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "access request id")),
     responses((status = 200, body = AccessRequestInfo), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn revoke(

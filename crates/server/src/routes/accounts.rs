@@ -407,7 +407,8 @@ pub async fn signup(
         ("porchlight-web" = Option<String>, Header, description = WEB_SIGN_IN)),
     responses((status = 201, body = NewSession, description = NEW_SESSION,
             headers(("set-cookie" = String, description = "only with `porchlight-web: 1`"))),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "no valid `porchlight-device` header, or a `porchlight-web` other than `1`"), (status = 429, body = ErrorBody, description = "`throttled`: too many failed attempts from this address; see `Retry-After`")))]
 pub async fn signup_confirm(
     State(state): State<AppState>,
     addr: ClientAddr,
@@ -475,7 +476,8 @@ pub async fn signup_confirm(
         ("porchlight-web" = Option<String>, Header, description = WEB_SIGN_IN)),
     responses((status = 201, body = NewSession, description = NEW_SESSION,
             headers(("set-cookie" = String, description = "only with `porchlight-web: 1`"))),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "no valid `porchlight-device` header, a `porchlight-web` other than `1`, or not exactly one of `totp_code` and `recovery_code`")))]
 pub async fn login(
     State(state): State<AppState>,
     addr: ClientAddr,
@@ -564,7 +566,7 @@ pub async fn login(
 
 /// Ends this session, or with `everywhere` every session of the account. A session that
 /// came in the cookie is also cleared from the browser (`Set-Cookie` with `Max-Age=0`).
-#[utoipa::path(post, path = "/api/logout", tag = "sessions", request_body = LogoutRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/logout", tag = "sessions", request_body = LogoutRequest, security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = Revoked), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
@@ -617,7 +619,7 @@ pub async fn logout(
 
 /// The session's CSRF token again, for a page reloaded with the cookie but without the
 /// token (script cannot read the HttpOnly cookie, and the token is derived from it).
-#[utoipa::path(get, path = "/api/session/csrf", tag = "sessions", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/session/csrf", tag = "sessions", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = CsrfToken), (status = 401, body = ErrorBody)))]
 pub async fn csrf_token(State(state): State<AppState>, authed: Authed) -> Json<CsrfToken> {
     Json(CsrfToken {
@@ -627,7 +629,7 @@ pub async fn csrf_token(State(state): State<AppState>, authed: Authed) -> Json<C
 
 // ---- the account ----
 
-#[utoipa::path(get, path = "/api/me", tag = "accounts", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/me", tag = "accounts", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 pub async fn me(authed: Authed) -> Json<Me> {
     Json(Me {
@@ -638,7 +640,7 @@ pub async fn me(authed: Authed) -> Json<Me> {
     })
 }
 
-#[utoipa::path(get, path = "/api/sessions", tag = "sessions", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/sessions", tag = "sessions", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = SessionList), (status = 401, body = ErrorBody)))]
 pub async fn sessions(
     State(state): State<AppState>,
@@ -670,7 +672,7 @@ pub async fn sessions(
 }
 
 /// Ends one session of the account (another device's, or this one).
-#[utoipa::path(delete, path = "/api/sessions/{id}", tag = "sessions", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/sessions/{id}", tag = "sessions", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "session id")),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn revoke_session(
@@ -699,8 +701,8 @@ pub async fn revoke_session(
 }
 
 /// Changes the password; every other session of the account ends in the same transaction.
-#[utoipa::path(post, path = "/api/password", tag = "accounts", request_body = PasswordChangeRequest, security(("bearer" = [])),
-    responses((status = 200, body = Revoked), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/password", tag = "accounts", request_body = PasswordChangeRequest, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Revoked), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody, description = "`throttled`: too many failed attempts from this address; see `Retry-After`")))]
 pub async fn change_password(
     State(state): State<AppState>,
     authed: Authed,
@@ -765,8 +767,8 @@ pub async fn change_password(
 
 /// Starts replacing the second factor (e.g. a new phone). Needs the password and a current
 /// code or a recovery code; the new factor takes effect when a code from it is confirmed.
-#[utoipa::path(post, path = "/api/totp/reset", tag = "accounts", request_body = TotpResetRequest, security(("bearer" = [])),
-    responses((status = 200, body = TotpEnrolment), (status = 403, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/totp/reset", tag = "accounts", request_body = TotpResetRequest, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = TotpEnrolment), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody, description = "`throttled`: too many failed attempts from this address; see `Retry-After`"), (status = 422, body = ErrorBody)))]
 pub async fn totp_reset(
     State(state): State<AppState>,
     authed: Authed,
@@ -843,8 +845,8 @@ pub async fn totp_reset(
 
 /// Confirms the replacement second factor: it takes effect, recovery codes are replaced, and
 /// every other session ends in the same transaction.
-#[utoipa::path(post, path = "/api/totp/reset/confirm", tag = "accounts", request_body = TotpResetConfirmRequest, security(("bearer" = [])),
-    responses((status = 200, body = TotpResetDone), (status = 401, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/totp/reset/confirm", tag = "accounts", request_body = TotpResetConfirmRequest, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = TotpResetDone), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody, description = "`throttled`: too many failed attempts from this address; see `Retry-After`")))]
 pub async fn totp_reset_confirm(
     State(state): State<AppState>,
     authed: Authed,
@@ -901,19 +903,37 @@ pub async fn totp_reset_confirm(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// At most this many entries, newest first (1 to 1000, default 100).
-    pub limit: Option<i64>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    pub limit: Option<ListLimit>,
 }
 
 impl ListQuery {
     fn limit(&self) -> i64 {
-        self.limit.unwrap_or(100).clamp(1, 1000)
+        self.limit.map_or(100, |l| l.0)
     }
 }
 
-#[utoipa::path(get, path = "/api/activity", tag = "accounts", params(ListQuery), security(("bearer" = [])),
+/// How many entries a list may hold: 1 to 1000, refused at parse (`400`) otherwise, as the
+/// document says.
+#[derive(Debug, Clone, Copy)]
+pub struct ListLimit(i64);
+
+impl<'de> Deserialize<'de> for ListLimit {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(deserializer)?;
+        if (1..=1000).contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(serde::de::Error::custom("limit is 1 to 1000"))
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/api/activity", tag = "accounts", params(ListQuery), security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = ActivityList), (status = 401, body = ErrorBody)))]
 pub async fn activity(
     State(state): State<AppState>,
@@ -937,7 +957,7 @@ pub async fn activity(
     Ok(Json(ActivityList { entries }))
 }
 
-#[utoipa::path(get, path = "/api/notifications", tag = "notifications", params(ListQuery), security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/notifications", tag = "notifications", params(ListQuery), security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = NotificationList), (status = 401, body = ErrorBody)))]
 pub async fn notifications(
     State(state): State<AppState>,
@@ -961,7 +981,7 @@ pub async fn notifications(
     Ok(Json(NotificationList { notifications }))
 }
 
-#[utoipa::path(post, path = "/api/notifications/read", tag = "notifications", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/notifications/read", tag = "notifications", security(("bearer" = []), ("cookie" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
 pub async fn mark_notifications_read(
     State(state): State<AppState>,

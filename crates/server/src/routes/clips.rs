@@ -37,7 +37,8 @@ use utoipa::IntoParams;
 use crate::auth::secrets::random_id;
 use crate::config::MAX_RETENTION_DAYS;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiPath, ApiQuery, DeviceAuthed, HubAuthed, parse_json};
+use crate::extract::{ApiPath, ApiQuery, DeviceAuthed, HubAuthed, JsonBody, parse_json};
+use crate::openapi::Binary;
 use crate::state::AppState;
 
 /// Age STREAM: a 16-byte nonce, then chunks of 64 KiB plaintext + 16-byte tag.
@@ -245,9 +246,9 @@ fn valid_upload_key(key: &str) -> bool {
 #[utoipa::path(put, path = "/api/hub/clips/{key}", tag = "clips", security(("bearer" = [])),
     params(("key" = String, Path, description = "the hub's idempotency key: 8 to 64 letters, digits, - or _"),
            ("porchlight-clip-statement" = String, Header, description = "base64 of the statement bytes and the hub's 64-byte signature")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "an age v1 file"),
+    request_body(content = inline(Binary), content_type = "application/octet-stream", description = "an age v1 file"),
     responses((status = 201, body = ClipSummary), (status = 200, body = ClipSummary), (status = 400, body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+              (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn upload_clip(
     State(state): State<AppState>,
     hub: HubAuthed,
@@ -394,7 +395,7 @@ pub(crate) async fn discard_blob(state: &AppState, key: &BlobKey) {
 // ---- cameras ----
 
 /// Cameras the account owns, and those shared with it through a household.
-#[utoipa::path(get, path = "/api/cameras", tag = "clips", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/cameras", tag = "clips", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = CameraList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_cameras(
     State(state): State<AppState>,
@@ -420,14 +421,14 @@ pub(crate) async fn visible_camera(state: &AppState, viewer: &str, id: &str) -> 
 }
 
 /// Sets how many days an owned camera's clips are kept.
-#[utoipa::path(patch, path = "/api/cameras/{id}", tag = "clips", request_body = CameraUpdate, security(("bearer" = [])),
+#[utoipa::path(patch, path = "/api/cameras/{id}", tag = "clips", request_body = CameraUpdate, security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "camera id")),
     responses((status = 200, body = CameraInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_camera(
     State(state): State<AppState>,
     authed: DeviceAuthed,
     ApiPath(id): ApiPath<String>,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> ApiResult<Json<CameraInfo>> {
     let viewer = &authed.account.id;
     let camera = visible_camera(&state, viewer, &id).await?;
@@ -456,6 +457,7 @@ pub async fn update_camera(
 // ---- clips ----
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ClipListQuery {
     /// Only this camera (by id).
@@ -467,6 +469,7 @@ pub struct ClipListQuery {
     /// Clips starting before this time.
     to_ms: Option<i64>,
     /// 1 to 500; 100 if absent.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
@@ -484,8 +487,8 @@ fn parse_cursor(cursor: &str) -> ApiResult<(i64, String)> {
 }
 
 /// A page of clips (oldest first) from the cameras the account may see.
-#[utoipa::path(get, path = "/api/clips", tag = "clips", security(("bearer" = [])), params(ClipListQuery),
-    responses((status = 200, body = ClipList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/clips", tag = "clips", security(("bearer" = []), ("cookie" = [])), params(ClipListQuery),
+    responses((status = 200, body = ClipList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_clips(
     State(state): State<AppState>,
     authed: DeviceAuthed,
@@ -533,7 +536,7 @@ async fn visible_clip(state: &AppState, authed: &DeviceAuthed, id: &str) -> ApiR
 }
 
 /// A clip's header, statement and signature: what a device needs to check and open it.
-#[utoipa::path(get, path = "/api/clips/{id}", tag = "clips", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/clips/{id}", tag = "clips", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "clip id")),
     responses((status = 200, body = ClipDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_clip(
@@ -590,9 +593,9 @@ fn requested_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>,
 }
 
 /// The sealed payload, streamed; one `Range` (`bytes=a-b`, `a-`, `-n`) gives `206`.
-#[utoipa::path(get, path = "/api/clips/{id}/payload", tag = "clips", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/clips/{id}/payload", tag = "clips", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "clip id"), ("range" = Option<String>, Header, description = "one byte range")),
-    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 206, content_type = "application/octet-stream", body = Vec<u8>),
+    responses((status = 200, content_type = "application/octet-stream", body = inline(Binary)), (status = 206, content_type = "application/octet-stream", body = inline(Binary)),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 416, body = ErrorBody)))]
 pub async fn clip_payload(
     State(state): State<AppState>,
@@ -700,11 +703,11 @@ pub(crate) async fn serve_blob(
 
 /// Replaces an owned clip's age header (re-wrapped for a new recipient set), only if it is
 /// still the header whose SHA-256 `If-Match` names. The payload is untouched.
-#[utoipa::path(put, path = "/api/clips/{id}/header", tag = "clips", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/clips/{id}/header", tag = "clips", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "clip id"), ("if-match" = String, Header, description = "hex SHA-256 of the header being replaced")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the new age header"),
+    request_body(content = inline(Binary), content_type = "application/octet-stream", description = "the new age header"),
     responses((status = 200, body = ClipDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 412, body = ErrorBody), (status = 413, body = ErrorBody)))]
+              (status = 404, body = ErrorBody), (status = 412, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn replace_header(
     State(state): State<AppState>,
     authed: DeviceAuthed,
@@ -763,7 +766,7 @@ pub async fn replace_header(
 }
 
 /// Deletes an owned clip, its header and payload.
-#[utoipa::path(delete, path = "/api/clips/{id}", tag = "clips", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/clips/{id}", tag = "clips", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "clip id")),
     responses((status = 200, body = Deleted), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_clip(

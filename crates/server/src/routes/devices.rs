@@ -69,7 +69,7 @@ fn device_info(d: &Device, current_hash: &[u8]) -> ApiResult<DeviceInfo> {
 }
 
 /// The account's device chain, link 0 first. Clients and hubs verify it themselves.
-#[utoipa::path(get, path = "/api/chain", tag = "devices", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/chain", tag = "devices", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = ChainLinks), (status = 401, body = ErrorBody)))]
 pub async fn get_chain(
     State(state): State<AppState>,
@@ -83,7 +83,7 @@ pub async fn get_chain(
 
 /// Appends signed links (a genesis when the account has none yet). Every link must verify
 /// as the continuation of the stored chain; `409 conflict` if another append came first.
-#[utoipa::path(post, path = "/api/chain", tag = "devices", request_body = ChainLinks, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/chain", tag = "devices", request_body = ChainLinks, security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = ChainHead), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn append_chain(
     State(state): State<AppState>,
@@ -195,7 +195,7 @@ pub async fn append_chain(
 
 /// Announces this device's public keys. It is pending until a link adds it to the chain
 /// (active at once if the chain names its key already).
-#[utoipa::path(post, path = "/api/devices", tag = "devices", request_body = DeviceRegistration, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/devices", tag = "devices", request_body = DeviceRegistration, security(("bearer" = []), ("cookie" = [])),
     responses((status = 201, body = DeviceInfo), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn register_device(
     State(state): State<AppState>,
@@ -255,7 +255,7 @@ pub async fn register_device(
 }
 
 /// The account's devices: active (in the chain), pending approval, removed.
-#[utoipa::path(get, path = "/api/devices", tag = "devices", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/devices", tag = "devices", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = DeviceList), (status = 401, body = ErrorBody)))]
 pub async fn list_devices(
     State(state): State<AppState>,

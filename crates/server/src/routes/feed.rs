@@ -27,6 +27,7 @@ use utoipa::IntoParams;
 use crate::auth::secrets::random_id;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiPath, DeviceAuthed};
+use crate::openapi::Binary;
 use crate::routes::clips::{ServedBlob, after_draining, blob_error, discard_blob, serve_blob};
 use crate::state::AppState;
 
@@ -180,6 +181,7 @@ fn mine(p: &StoredPost) -> MyFeedPost {
 
 /// Where a post comes from and what it says about itself.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PostQuery {
     /// A clip on a camera the caller owns.
@@ -194,8 +196,8 @@ const POST_PARAMS: [&str; 3] = ["clip_id", "neighbourhood", "area"];
 
 /// Publishes a clip the caller owns: the body is the plaintext MP4, stripped of container
 /// metadata on the owner's device. Everyone signed in can then list and watch it.
-#[utoipa::path(post, path = "/api/feed/posts", tag = "feed", security(("bearer" = [])), params(PostQuery),
-    request_body(content = Vec<u8>, content_type = "video/mp4", description = "the clip's plaintext MP4, without udta/meta/uuid/prft boxes"),
+#[utoipa::path(post, path = "/api/feed/posts", tag = "feed", security(("bearer" = []), ("cookie" = [])), params(PostQuery),
+    request_body(content = inline(Binary), content_type = "video/mp4", description = "the clip's plaintext MP4, without udta/meta/uuid/prft boxes"),
     responses((status = 201, body = FeedPost), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_post(
@@ -444,6 +446,7 @@ async fn read_some<R: AsyncRead + Unpin>(reader: &mut R, buf: &mut [u8]) -> ApiR
 
 /// Which page of a neighbourhood's feed.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct FeedListQuery {
     pub neighbourhood: String,
@@ -452,6 +455,7 @@ pub struct FeedListQuery {
     /// `next_cursor` of the previous page.
     pub before: Option<String>,
     /// 1 to 100; 20 if absent.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
 }
 
@@ -469,7 +473,7 @@ fn parse_cursor(cursor: &str) -> ApiResult<(i64, String)> {
 }
 
 /// A page of a neighbourhood's posts, newest hour first. Names no account, camera or clip.
-#[utoipa::path(get, path = "/api/feed", tag = "feed", security(("bearer" = [])), params(FeedListQuery),
+#[utoipa::path(get, path = "/api/feed", tag = "feed", security(("bearer" = []), ("cookie" = [])), params(FeedListQuery),
     responses((status = 200, body = FeedPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_feed(
     State(state): State<AppState>,
@@ -504,7 +508,7 @@ pub async fn list_feed(
 }
 
 /// The caller's own posts, newest first, each with the clip it was made from.
-#[utoipa::path(get, path = "/api/feed/mine", tag = "feed", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/feed/mine", tag = "feed", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = MyFeedPosts), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn my_posts(
     State(state): State<AppState>,
@@ -517,9 +521,9 @@ pub async fn my_posts(
 }
 
 /// A post's video, streamed; one `Range` (`bytes=a-b`, `a-`, `-n`) gives `206`.
-#[utoipa::path(get, path = "/api/feed/posts/{id}/video", tag = "feed", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/feed/posts/{id}/video", tag = "feed", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "post id"), ("range" = Option<String>, Header, description = "one byte range")),
-    responses((status = 200, content_type = "video/mp4", body = Vec<u8>), (status = 206, content_type = "video/mp4", body = Vec<u8>),
+    responses((status = 200, content_type = "video/mp4", body = inline(Binary)), (status = 206, content_type = "video/mp4", body = inline(Binary)),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 416, body = ErrorBody)))]
 pub async fn post_video(
     State(state): State<AppState>,
@@ -543,7 +547,7 @@ pub async fn post_video(
 }
 
 /// Deletes one of the caller's posts and its video. Anyone else's post is "no such post".
-#[utoipa::path(delete, path = "/api/feed/posts/{id}", tag = "feed", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/feed/posts/{id}", tag = "feed", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "post id")),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_post(

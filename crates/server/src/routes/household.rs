@@ -41,7 +41,7 @@ pub async fn hub_members(
 }
 
 /// The chains of the caller's household members: what the owner's device re-wraps to.
-#[utoipa::path(get, path = "/api/household/members", tag = "devices", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/household/members", tag = "devices", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = HouseholdChains), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn members(
     State(state): State<AppState>,
@@ -53,7 +53,7 @@ pub async fn members(
 
 /// The chains of the accounts whose households the caller belongs to: what a member's device
 /// checks a shared camera's hub against.
-#[utoipa::path(get, path = "/api/household/owners", tag = "devices", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/household/owners", tag = "devices", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = HouseholdChains), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn owners(
     State(state): State<AppState>,

@@ -93,7 +93,7 @@ fn pairing_status(p: &Pairing, now_ms: i64) -> PairingStatus {
 }
 
 /// Opens a pairing for a new hub. Only a device in the chain may: it signs the hub in later.
-#[utoipa::path(post, path = "/api/pairings", tag = "hubs", request_body = PairingRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/pairings", tag = "hubs", request_body = PairingRequest, security(("bearer" = []), ("cookie" = [])),
     responses((status = 201, body = PairingCreated), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_pairing(
     State(state): State<AppState>,
@@ -133,7 +133,7 @@ pub async fn create_pairing(
 }
 
 /// Whether a hub has redeemed the pairing, and with which key and proof.
-#[utoipa::path(get, path = "/api/pairings/{id}", tag = "hubs", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/pairings/{id}", tag = "hubs", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "pairing id")),
     responses((status = 200, body = PairingStatus), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn pairing(
@@ -287,7 +287,7 @@ pub async fn hub_token(
 }
 
 /// The account's hubs.
-#[utoipa::path(get, path = "/api/hubs", tag = "hubs", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/hubs", tag = "hubs", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = HubList), (status = 401, body = ErrorBody)))]
 pub async fn list_hubs(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<HubList>> {
     let hubs = state.store.hubs_of(&authed.account.id).await?;

@@ -81,7 +81,7 @@ pub async fn hub_live(
 }
 
 /// One viewer's live stream of camera `id`.
-#[utoipa::path(get, path = "/api/cameras/{id}/live", tag = "live", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/cameras/{id}/live", tag = "live", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "camera id")),
     responses((status = 101, description = "WebSocket: the binary offer in, `ViewerNotice` text and sealed-frame binary messages out"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 426, body = ErrorBody)))]
@@ -100,7 +100,7 @@ pub async fn camera_live(
 }
 
 /// The account's event notices as they happen (a doorbell press), for one of its devices.
-#[utoipa::path(get, path = "/api/events/live", tag = "live", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/events/live", tag = "live", security(("bearer" = []), ("cookie" = [])),
     responses((status = 101, description = "WebSocket: `AccountEvent` text messages out"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 426, body = ErrorBody)))]
 pub async fn events_live(
@@ -115,7 +115,7 @@ pub async fn events_live(
 }
 
 /// Asks the camera's hub to record now, as a manual event (owner's devices only).
-#[utoipa::path(post, path = "/api/cameras/{id}/trigger", tag = "live", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/cameras/{id}/trigger", tag = "live", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "camera id")),
     responses((status = 204, description = "the hub was told"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]

@@ -75,7 +75,7 @@ const MAX_PASSES_ON_DEMAND: usize = 40;
 /// A client verifying its entries calls this when its listing says some are still pending.
 /// Several nodes may do this at once: appends are guarded by the tree size, so one wins and
 /// the others find the entries already in.
-#[utoipa::path(post, path = "/api/log/checkpoint", tag = "transparency log", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/log/checkpoint", tag = "transparency log", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, content_type = "text/plain", body = String), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn sign_checkpoint(State(state): State<AppState>, authed: Authed) -> ApiResult<Response> {
     let account = &authed.account.id;
@@ -89,6 +89,7 @@ pub async fn sign_checkpoint(State(state): State<AppState>, authed: Authed) -> A
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionQuery {
     /// The leaf's index.
@@ -122,6 +123,7 @@ pub async fn inclusion(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyQuery {
     /// The older tree size.
@@ -156,7 +158,7 @@ pub async fn consistency(
 
 /// The account's own log entries (sign-ins, security changes, chain heads, and, with the
 /// staff API, every staff access), with the salts that open their commitments.
-#[utoipa::path(get, path = "/api/log/entries", tag = "transparency log", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/log/entries", tag = "transparency log", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = LogEntryList), (status = 401, body = ErrorBody)))]
 pub async fn entries(
     State(state): State<AppState>,

@@ -39,7 +39,8 @@ use utoipa::IntoParams;
 use crate::auth::secrets::random_id;
 use crate::chain::stored_chain;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, DeviceAuthed, StaffAuthed, parse_json};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, DeviceAuthed, JsonBody, StaffAuthed, parse_json};
+use crate::openapi::Binary;
 use crate::routes::clips::{after_draining, blob_error, discard_blob, read_age_header};
 use crate::routes::staff::{ROLE_ANNOTATOR, require_role};
 use crate::state::AppState;
@@ -142,7 +143,7 @@ fn receipt_error(e: ConsentError) -> ApiError {
 
 /// Records a consent receipt (give or withdraw) signed by one of the caller's devices, and
 /// puts it in the transparency log for the account.
-#[utoipa::path(post, path = "/api/consents", tag = "research", request_body = ConsentSubmit, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/consents", tag = "research", request_body = ConsentSubmit, security(("bearer" = []), ("cookie" = [])),
     responses((status = 201, body = ConsentInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn record_consent(
@@ -211,7 +212,7 @@ pub async fn record_consent(
 }
 
 /// The caller's receipts and live consents.
-#[utoipa::path(get, path = "/api/consents", tag = "research", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/consents", tag = "research", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = ConsentList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_consents(
     State(state): State<AppState>,
@@ -232,8 +233,8 @@ pub async fn list_consents(
 }
 
 /// The research program's age recipient, which owners' clients seal research items to.
-#[utoipa::path(get, path = "/api/research/recipient", tag = "research", security(("bearer" = [])),
-    responses((status = 200, body = ResearchRecipient), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/research/recipient", tag = "research", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = ResearchRecipient), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn recipient(
     State(state): State<AppState>,
     _authed: DeviceAuthed,
@@ -245,6 +246,7 @@ pub async fn recipient(
 
 /// Where a research item upload says what it is: nothing but a day and the withdrawal tag.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ItemUpload {
     /// `YYYY-MM-DD`: the clip's start, rounded down to the day, UTC.
@@ -278,10 +280,10 @@ fn valid_tag(tag: &str) -> bool {
 /// An owner's client uploads a research item: an age file sealed to the research recipient,
 /// streamed. The caller must hold at least one live consent or feed post; which clip it came
 /// from is the client's to check and is never told to the server.
-#[utoipa::path(post, path = "/api/research/items", tag = "research", security(("bearer" = [])), params(ItemUpload),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "an age v1 file sealed to the research recipient"),
+#[utoipa::path(post, path = "/api/research/items", tag = "research", security(("bearer" = []), ("cookie" = [])), params(ItemUpload),
+    request_body(content = inline(Binary), content_type = "application/octet-stream", description = "an age v1 file sealed to the research recipient"),
     responses((status = 201, body = ResearchItemInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 503, body = ErrorBody)))]
+              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn upload_item(
     State(state): State<AppState>,
     authed: DeviceAuthed,
@@ -373,8 +375,8 @@ fn item_info(i: &ResearchItem, labels: Vec<String>) -> ResearchItemInfo {
 /// Removes the research item whose tag is the hash of this withdrawal key, and its blob. Any
 /// owner's device may ask: only the clip's owner can compute the key, and the server keeps
 /// only its hash, so neither a listing nor the database gives one away.
-#[utoipa::path(post, path = "/api/research/withdrawals", tag = "research", request_body = ResearchWithdrawal, security(("bearer" = [])),
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+#[utoipa::path(post, path = "/api/research/withdrawals", tag = "research", request_body = ResearchWithdrawal, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 204, description = "withdrawn: the item, its labels and its blob are gone"), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn withdraw_item(
     State(state): State<AppState>,
@@ -397,9 +399,9 @@ pub async fn withdraw_item(
 /// Which of the given withdrawal tags are in the dataset. An owner's device computes the tags
 /// of its own clips and asks about those; a tag withdraws nothing, and the answer says
 /// nothing about any other item, not even how many there are.
-#[utoipa::path(post, path = "/api/research/items/match", tag = "research", request_body = ResearchTagQuery, security(("bearer" = [])),
-    responses((status = 200, body = ResearchTagMatch), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/research/items/match", tag = "research", request_body = ResearchTagQuery, security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = ResearchTagMatch), (status = 403, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn match_items(
     State(state): State<AppState>,
     _authed: DeviceAuthed,
@@ -473,7 +475,7 @@ pub async fn staff_items(
 /// no account) before a byte is served.
 #[utoipa::path(get, path = "/api/staff/research/items/{id}", tag = "staff", security(("bearer" = [])),
     params(("id" = String, Path, description = "research item id")),
-    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 401, body = ErrorBody),
+    responses((status = 200, content_type = "application/octet-stream", body = inline(Binary)), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn staff_item(
     State(state): State<AppState>,
@@ -526,7 +528,7 @@ pub async fn staff_label(
     State(state): State<AppState>,
     StaffAuthed { staff }: StaffAuthed,
     ApiPath(id): ApiPath<String>,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> ApiResult<Json<ResearchItemInfo>> {
     // The role first: a role that may not label learns nothing from how its body was put.
     require_role(&staff, &[ROLE_ANNOTATOR])?;

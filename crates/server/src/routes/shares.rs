@@ -31,7 +31,8 @@ use sha2::{Digest, Sha256};
 use crate::auth::secrets::random_id;
 use crate::chain::encode_link;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiPath, DeviceAuthed, parse_json};
+use crate::extract::{ApiPath, DeviceAuthed, JsonContent, parse_json};
+use crate::openapi::Binary;
 use crate::routes::clips::{detail, serve_payload};
 use crate::state::AppState;
 
@@ -97,7 +98,7 @@ async fn owned_clip(state: &AppState, authed: &DeviceAuthed, id: &str) -> ApiRes
 
 /// The account's device chain, link 0 first, for someone given its root: the caller verifies
 /// it from that root before wrapping a clip's key to the devices it names.
-#[utoipa::path(get, path = "/api/accounts/{root}/chain", tag = "shares", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/accounts/{root}/chain", tag = "shares", security(("bearer" = []), ("cookie" = [])),
     params(("root" = String, Path, description = "64 hex digits: the hash of the account's chain link 0")),
     responses((status = 200, body = ChainLinks), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn account_chain(
@@ -120,7 +121,7 @@ pub async fn account_chain(
 /// Shares an owned clip with the account whose chain starts at `root`: `header` is the
 /// clip's file key wrapped to that chain's devices. Sharing the same clip with the same
 /// account again replaces the header (`200`); a new share is `201`.
-#[utoipa::path(post, path = "/api/clips/{id}/shares", tag = "shares", request_body = ShareRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/clips/{id}/shares", tag = "shares", request_body = ShareRequest, security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "clip id")),
     responses((status = 201, body = ShareInfo), (status = 200, body = ShareInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -128,6 +129,7 @@ pub async fn share_clip(
     State(state): State<AppState>,
     authed: DeviceAuthed,
     ApiPath(id): ApiPath<String>,
+    _json: JsonContent,
     body: Body,
 ) -> ApiResult<(StatusCode, Json<ShareInfo>)> {
     // Ownership first: a caller who may not share this clip learns nothing from its body.
@@ -201,7 +203,7 @@ pub async fn share_clip(
 }
 
 /// The shares of an owned clip, oldest first.
-#[utoipa::path(get, path = "/api/clips/{id}/shares", tag = "shares", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/clips/{id}/shares", tag = "shares", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "clip id")),
     responses((status = 200, body = ShareList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_shares(
@@ -228,7 +230,7 @@ pub async fn list_shares(
 }
 
 /// Revokes a share of an owned clip. Copies the sharee already downloaded are beyond reach.
-#[utoipa::path(delete, path = "/api/clips/{id}/shares/{share_id}", tag = "shares", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/clips/{id}/shares/{share_id}", tag = "shares", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "clip id"), ("share_id" = String, Path, description = "share id")),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke_share(
@@ -281,7 +283,7 @@ fn shared_info(s: &SharedClip) -> SharedClipInfo {
 
 /// Clips other accounts shared with the caller, by start time. Owners are named by their
 /// chain root only.
-#[utoipa::path(get, path = "/api/shared", tag = "shares", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/shared", tag = "shares", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = SharedClipList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn shared_with_me(
     State(state): State<AppState>,
@@ -307,7 +309,7 @@ async fn shared_clip(
 
 /// A clip shared with the caller: the share's header in the clip's detail, and the owner's
 /// chain to verify the hub's statement under (from the owner's root).
-#[utoipa::path(get, path = "/api/shared/{share_id}", tag = "shares", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/shared/{share_id}", tag = "shares", security(("bearer" = []), ("cookie" = [])),
     params(("share_id" = String, Path, description = "share id")),
     responses((status = 200, body = SharedClipDetail), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn shared_clip_detail(
@@ -330,9 +332,9 @@ pub async fn shared_clip_detail(
 }
 
 /// A shared clip's sealed payload, streamed; one `Range` gives `206`, as for the owner.
-#[utoipa::path(get, path = "/api/shared/{share_id}/payload", tag = "shares", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/shared/{share_id}/payload", tag = "shares", security(("bearer" = []), ("cookie" = [])),
     params(("share_id" = String, Path, description = "share id"), ("range" = Option<String>, Header, description = "one byte range")),
-    responses((status = 200, content_type = "application/octet-stream", body = Vec<u8>), (status = 206, content_type = "application/octet-stream", body = Vec<u8>),
+    responses((status = 200, content_type = "application/octet-stream", body = inline(Binary)), (status = 206, content_type = "application/octet-stream", body = inline(Binary)),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 416, body = ErrorBody)))]
 pub async fn shared_payload(
     State(state): State<AppState>,

@@ -27,7 +27,7 @@ use crate::auth::secrets::{issue_token, random_id};
 use crate::auth::totp;
 use crate::config::UsualHours;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath, ClientAddr, StaffAuthed, parse_json};
+use crate::extract::{ApiJson, ApiPath, ClientAddr, JsonBody, StaffAuthed, parse_json};
 use crate::routes::accounts::notify;
 use crate::state::AppState;
 
@@ -182,7 +182,7 @@ pub async fn figures(
 pub async fn create_request(
     State(state): State<AppState>,
     StaffAuthed { staff }: StaffAuthed,
-    body: axum::body::Bytes,
+    JsonBody(body): JsonBody,
 ) -> ApiResult<(StatusCode, Json<AccessRequestInfo>)> {
     // The role first: a role that may not ask learns nothing from how its request was put.
     require_role(&staff, &[ROLE_SUPPORT, ROLE_SECURITY])?;
@@ -308,7 +308,7 @@ pub async fn my_requests(
 /// customer is told at once.
 #[utoipa::path(post, path = "/api/staff/access-requests/{id}/break-glass-approval", tag = "staff", security(("bearer" = [])),
     params(("id" = String, Path, description = "access request id")),
-    responses((status = 200, body = AccessRequestInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = AccessRequestInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn approve_break_glass(
     State(state): State<AppState>,
     StaffAuthed { staff }: StaffAuthed,

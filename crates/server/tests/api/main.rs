@@ -15,6 +15,7 @@ mod input;
 mod live;
 mod log;
 mod notifications;
+mod openapi;
 mod research;
 mod shares;
 mod staff;
