@@ -39,13 +39,21 @@ export async function signIn(page: Page, url: string, email: string, auth: Authe
 export function run(args: string[], timeoutMs = 90_000, stdin = ""): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(BINARY, args, { stdio: ["pipe", "pipe", "pipe"] });
+    // A command that exits without reading its input (a refusal) closes the pipe under the
+    // write: that EPIPE is not the test's failure, the exit code below says what happened.
+    child.stdin.on("error", () => {});
     child.stdin.end(stdin);
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.stderr.on("data", (d: Buffer) => (err += d.toString()));
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("exit", (code) => {
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    // "close", not "exit": the output is read to its end before it is judged.
+    child.on("close", (code) => {
       clearTimeout(timer);
       if (code === 0) resolve(out);
       else reject(new Error(`porchlight ${args.join(" ")} exited ${code}:\n${out}\n${err}`));
