@@ -36,6 +36,7 @@ describe("accounts and devices in the browser", { skip: skip ?? false }, () => {
   let browser: Browser;
   let auth: Authenticator;
   let recoveryCode = "";
+  let signinCodes: string[] = [];
 
   before(async () => {
     server = await serve();
@@ -62,6 +63,7 @@ describe("accounts and devices in the browser", { skip: skip ?? false }, () => {
     assert.match(secret, /^[A-Z2-7]+=*$/);
     auth = new Authenticator(secret);
     assert.equal(await page.getByTestId("signin-recovery-codes").locator("li").count(), 10);
+    signinCodes = await page.getByTestId("signin-recovery-codes").locator("li").allTextContents();
     await snap(page, "signup-authenticator");
 
     await page.getByLabel("Authenticator code").fill(auth.wrong());
@@ -147,6 +149,20 @@ describe("accounts and devices in the browser", { skip: skip ?? false }, () => {
     await first.page.waitForURL(/\/signed-out$/);
     await second.page.getByRole("link", { name: "Devices" }).click();
     await second.page.waitForURL(/\/signin$/);
+
+    // Back in with a sign-in recovery code: its field appears only when asked for (no label
+    // without a field), and a browser that is a device already is not asked its name again.
+    await first.page.goto(`${server.url}/signin`);
+    await first.page.getByLabel("Email").fill(EMAIL);
+    await first.page.getByLabel("Password").fill(PASSWORD);
+    assert.equal(await first.page.getByText("Sign-in recovery code", { exact: true }).isVisible(), false);
+    await first.page.getByRole("button", { name: "Use a sign-in recovery code instead" }).click();
+    await first.page.getByLabel("Sign-in recovery code").fill(signinCodes[0] ?? "");
+    assert.equal(await first.page.getByLabel("Authenticator code").isVisible(), false);
+    assert.equal(await first.page.getByLabel("Name for this browser").isVisible(), false);
+    await snap(first.page, "signin-recovery-code");
+    await first.page.getByRole("button", { name: "Sign in" }).click();
+    await first.page.waitForURL(/\/cameras$/, { timeout: 15_000 });
     await first.context.close();
     await second.context.close();
   });

@@ -103,6 +103,9 @@ describe("clips in the browser", { skip: skip ?? false }, () => {
     await owner.page.getByRole("list", { name: "Clips" }).locator("a").first().click();
     await plays(owner.page);
     await owner.page.getByText(/Manual recording at/).waitFor();
+    // No research program on this server: no consent is offered, and the dataset is not asked.
+    await owner.page.getByText("This server has no research program", { exact: false }).waitFor();
+    assert.equal(await owner.page.getByRole("button", { name: /research consent/ }).count(), 0);
     await snap(owner.page, "clip-player");
     const clipUrl = owner.page.url();
 

@@ -20,6 +20,8 @@ export interface Me {
   email: string;
   created_at_ms: number;
   session_id: string;
+  /** Whether the server has a research program: without one, no consent is offered. */
+  research_program: boolean;
 }
 
 export type DeviceState = "pending" | "active" | "removed";
@@ -32,6 +34,8 @@ export interface DeviceInfo {
   state: DeviceState;
   current: boolean;
   created_at_ms: number;
+  /** When a session of the device was last used; absent once it has none. */
+  last_used_at_ms?: number | null;
 }
 
 export interface SessionInfo {

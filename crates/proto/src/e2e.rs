@@ -68,6 +68,8 @@ pub struct DeviceInfo {
     /// Whether this is the device asking.
     pub current: bool,
     pub created_at_ms: i64,
+    /// When a session of this device was last used; absent once it has none.
+    pub last_used_at_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

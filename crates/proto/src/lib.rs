@@ -285,6 +285,9 @@ pub struct Me {
     pub email: String,
     pub created_at_ms: i64,
     pub session_id: String,
+    /// Whether this server has a research program (`research.recipient`): without one, apps
+    /// offer no research consent, since nothing could ever be added.
+    pub research_program: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

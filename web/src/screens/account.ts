@@ -55,9 +55,12 @@ export async function devices(): Promise<void> {
   const approved = view.devices.some((d) => d.sign_key === keys.sign_key);
   const fingerprints = new Map(view.devices.map((d) => [d.sign_key, d.fingerprint]));
   const status = h("div", { role: "status", "aria-live": "polite" });
-  const rows = records
-    .filter((d) => d.state !== "removed")
-    .map((d) => deviceRow(d, fingerprints.get(d.sign_key), approved && d !== mine, status));
+  const shown = records.filter((d) => d.state !== "removed");
+  const named = new Map<string, number>();
+  for (const d of shown) named.set(d.name, (named.get(d.name) ?? 0) + 1);
+  const rows = shown.map((d) =>
+    deviceRow(d, fingerprints.get(d.sign_key), approved && d !== mine, status, (named.get(d.name) ?? 0) > 1),
+  );
   show(
     "Devices",
     flash(),
@@ -68,11 +71,15 @@ export async function devices(): Promise<void> {
   );
 }
 
-function deviceRow(d: DeviceInfo, fingerprint: string | undefined, canManage: boolean, status: HTMLElement): HTMLElement {
+function deviceRow(d: DeviceInfo, fingerprint: string | undefined, canManage: boolean, status: HTMLElement, nameShared: boolean): HTMLElement {
   const actions = h("div", { class: "actions" });
+  const shownFingerprint = d.state === "pending" ? pendingFingerprint(d) : (fingerprint ?? "");
+  // Devices that share a name (every Chromium on Linux) are told apart by their fingerprint's
+  // first group, on the row and in what their buttons say.
+  const label = nameShared && shownFingerprint ? `${d.name} (${shownFingerprint.slice(0, 4)})` : d.name;
   if (canManage && d.state === "pending") {
     const confirm = h("input", { type: "checkbox", id: `fp-${d.id}` });
-    const button = h("button", { type: "button" }, `Approve ${d.name}`);
+    const button = h("button", { type: "button" }, `Approve ${label}`);
     button.addEventListener("click", async () => {
       if (!confirm.checked) {
         status.replaceChildren(notice("warning", "First check that the fingerprint matches the one on the new device's screen."));
@@ -94,9 +101,9 @@ function deviceRow(d: DeviceInfo, fingerprint: string | undefined, canManage: bo
       button,
     );
   } else if (canManage && d.state === "active") {
-    const button = h("button", { type: "button", class: "danger" }, `Remove ${d.name}`);
+    const button = h("button", { type: "button", class: "danger" }, `Remove ${label}`);
     button.addEventListener("click", async () => {
-      if (!window.confirm(`Remove "${d.name}"? It is signed out, and new and stored clips no longer name it.`)) return;
+      if (!window.confirm(`Remove "${label}"? It is signed out, and new and stored clips no longer name it.`)) return;
       button.disabled = true;
       try {
         await account.removeDevice(d);
@@ -109,15 +116,19 @@ function deviceRow(d: DeviceInfo, fingerprint: string | undefined, canManage: bo
     });
     actions.append(button);
   }
-  const shownFingerprint = fingerprint ?? "";
   return h(
     "li",
     { class: `row state-${d.state}`, "data-device": d.id },
-    h("div", {}, h("strong", {}, d.name), d.current ? h("span", { class: "tag" }, "this browser") : null),
-    h("div", { class: "muted" }, d.state === "pending" ? "Waiting for approval" : "Approved", " · added ", time(d.created_at_ms)),
-    d.state === "pending"
-      ? h("div", {}, "Fingerprint: ", h("code", { class: "fingerprint" }, pendingFingerprint(d)))
-      : h("div", {}, "Fingerprint: ", h("code", { class: "fingerprint" }, shownFingerprint)),
+    h("div", {}, h("strong", {}, label), d.current ? h("span", { class: "tag" }, "this browser") : null),
+    h(
+      "div",
+      { class: "muted" },
+      d.state === "pending" ? "Waiting for approval" : "Approved",
+      " · added ",
+      time(d.created_at_ms),
+      d.current ? null : d.last_used_at_ms ? h("span", {}, " · last used ", time(d.last_used_at_ms)) : " · signed out",
+    ),
+    h("div", {}, "Fingerprint: ", h("code", { class: "fingerprint" }, shownFingerprint)),
     actions,
   );
 }

@@ -5,6 +5,7 @@ import * as api from "../api";
 import { ApiError } from "../api";
 import * as account from "../account";
 import type { SignupStarted, WebSession } from "../types";
+import * as store from "../store";
 import { field, form, h, notice, show, svg } from "../ui";
 import { qrSvg } from "../wasm";
 import { afterEnrolment } from "./device";
@@ -37,7 +38,9 @@ export function signIn(): void {
     maxlength: "6",
     required: true,
   });
-  const recoveryField = field("Sign-in recovery code", "recovery_code", { autocomplete: "off", hidden: true });
+  // Hidden as a whole (label and input) until asked for: a label with no field confuses.
+  const recoveryField = field("Sign-in recovery code", "recovery_code", { autocomplete: "off" });
+  recoveryField.hidden = true;
   recoveryToggle.addEventListener("click", () => {
     const useRecovery = codeField.hidden === false;
     codeField.hidden = useRecovery;
@@ -45,6 +48,11 @@ export function signIn(): void {
     codeField.querySelector("input")!.required = !useRecovery;
     recoveryField.querySelector("input")!.required = useRecovery;
     recoveryToggle.textContent = useRecovery ? "Use an authenticator code instead" : "Use a sign-in recovery code instead";
+  });
+  // A browser that is a device already keeps its name: it is asked only the first time.
+  const nameField = field("Name for this browser", "device_name", { value: defaultDeviceName(), maxlength: "64" }, "Shown in your device list.");
+  void store.hasDeviceKey().then((known) => {
+    nameField.hidden = known;
   });
   show(
     "Sign in",
@@ -57,7 +65,7 @@ export function signIn(): void {
         codeField,
         recoveryField,
         recoveryToggle,
-        field("Name for this browser", "device_name", { value: defaultDeviceName(), maxlength: "64" }, "Shown in your device list."),
+        nameField,
       ],
       async (v) => {
         const body: Record<string, string> = { email: v.email ?? "", password: v.password ?? "", device_name: v.device_name ?? "" };

@@ -4,6 +4,7 @@
 
 import { ApiError } from "../api";
 import * as api from "../api";
+import * as account from "../account";
 import * as research from "../research";
 import type { ConsentList, MyItem, ScopeKind } from "../research";
 import type { CameraInfo, ClipDetail } from "../types";
@@ -119,6 +120,7 @@ function researchOff(e: unknown): boolean {
 /** A clip's research section: its own consent, and adding it to (or withdrawing it from) the
  * dataset when a consent covers it. */
 export function clipResearch(detail: ClipDetail): HTMLElement {
+  if (!account.me().research_program) return noProgram();
   const items = h("div", { class: "research-item" });
   const status = h("p", { role: "status", "aria-live": "polite" });
   const render = async (said?: string) => {
@@ -189,8 +191,20 @@ export function clipResearch(detail: ClipDetail): HTMLElement {
   );
 }
 
+/** The research section on a server without a research program: nothing to consent to, and
+ * the dataset is never asked (it would only answer 503). */
+function noProgram(): HTMLElement {
+  return h(
+    "section",
+    { class: "research", "aria-labelledby": "research-title", "data-research": "off" },
+    h("h2", { id: "research-title" }, "Research"),
+    h("p", { class: "muted" }, "This server has no research program: none of your clips can be used for research here."),
+  );
+}
+
 /** A camera's research section (its owner's only). */
 export function cameraResearch(cam: CameraInfo): HTMLElement {
+  if (!account.me().research_program) return noProgram();
   return h(
     "section",
     { class: "research", "aria-labelledby": "research-title" },

@@ -631,12 +631,13 @@ pub async fn csrf_token(State(state): State<AppState>, authed: Authed) -> Json<C
 
 #[utoipa::path(get, path = "/api/me", tag = "accounts", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
-pub async fn me(authed: Authed) -> Json<Me> {
+pub async fn me(State(state): State<AppState>, authed: Authed) -> Json<Me> {
     Json(Me {
         account_id: authed.account.id,
         email: authed.account.email,
         created_at_ms: authed.account.created_at_ms,
         session_id: authed.session.id,
+        research_program: state.config.research.recipient().is_some(),
     })
 }
 

@@ -45,7 +45,11 @@ fn device_state(state: &str) -> DeviceState {
     }
 }
 
-fn device_info(d: &Device, current_hash: &[u8]) -> ApiResult<DeviceInfo> {
+fn device_info(
+    d: &Device,
+    current_hash: &[u8],
+    last_used_at_ms: Option<i64>,
+) -> ApiResult<DeviceInfo> {
     let sign: [u8; 32] = d
         .sign_key
         .as_slice()
@@ -65,6 +69,7 @@ fn device_info(d: &Device, current_hash: &[u8]) -> ApiResult<DeviceInfo> {
         state: device_state(&d.state),
         current: d.device_hash == current_hash,
         created_at_ms: d.created_at_ms,
+        last_used_at_ms,
     })
 }
 
@@ -250,7 +255,11 @@ pub async fn register_device(
     state.store.add_activity(&activity).await?;
     Ok((
         StatusCode::CREATED,
-        Json(device_info(&device, &authed.session.device_hash)?),
+        Json(device_info(
+            &device,
+            &authed.session.device_hash,
+            Some(authed.session.last_seen_at_ms),
+        )?),
     ))
 }
 
@@ -261,12 +270,25 @@ pub async fn list_devices(
     State(state): State<AppState>,
     authed: Authed,
 ) -> ApiResult<Json<DeviceList>> {
+    // Last used: the newest use of any session bound to the device (sessions record the
+    // device they were made on), so devices that share a name can be told apart.
+    let mut last_used: std::collections::HashMap<Vec<u8>, i64> = std::collections::HashMap::new();
+    for session in state.store.sessions_of(&authed.account.id).await? {
+        let seen = last_used.entry(session.device_hash).or_insert(i64::MIN);
+        *seen = (*seen).max(session.last_seen_at_ms);
+    }
     let devices = state
         .store
         .devices_of(&authed.account.id)
         .await?
         .iter()
-        .map(|d| device_info(d, &authed.session.device_hash))
+        .map(|d| {
+            device_info(
+                d,
+                &authed.session.device_hash,
+                last_used.get(&d.device_hash).copied(),
+            )
+        })
         .collect::<ApiResult<_>>()?;
     Ok(Json(DeviceList { devices }))
 }

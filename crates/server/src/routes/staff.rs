@@ -515,6 +515,8 @@ pub async fn grant_devices(
                 },
                 current: false,
                 created_at_ms: d.created_at_ms,
+                // When each device was last used is not what a devices:read grant is for.
+                last_used_at_ms: None,
             })
             .collect(),
     }))
