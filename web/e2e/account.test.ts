@@ -117,6 +117,8 @@ describe("accounts and devices in the browser", { skip: skip ?? false }, () => {
     await second.page.waitForURL(/\/device$/);
     const fingerprint = (await second.page.getByTestId("fingerprint").textContent()) ?? "";
     assert.match(fingerprint, /^[0-9a-f]{4}(-[0-9a-f]{4}){4}$/);
+    // Nothing works yet for a pending browser, so no navigation is offered.
+    assert.equal(await second.page.locator("#nav a").count(), 0);
     await snap(second.page, "device-pending");
     assert.deepEqual(await clipsAnswer(second.page), { status: 403, code: "device_not_approved" });
 
@@ -143,8 +145,21 @@ describe("accounts and devices in the browser", { skip: skip ?? false }, () => {
     await first.page.getByText("Account created", { exact: true }).waitFor();
     await snap(first.page, "activity");
 
+    // On a phone the bar holds the everyday screens and Settings, on one line; the rest is
+    // under Settings.
+    await first.page.setViewportSize({ width: 390, height: 844 });
+    const bar = await first.page.locator("#nav").boundingBox();
+    assert.ok(bar && bar.height < 40, `the phone navigation is one line (${bar?.height} px)`);
+    await first.page.getByRole("link", { name: "Settings" }).click();
+    await first.page.waitForURL(/\/settings$/);
+    for (const name of ["Hubs", "Devices", "Sessions", "Activity", "Access log", "Research"]) {
+      await first.page.getByRole("list", { name: "Settings and privacy" }).getByRole("link", { name, exact: true }).waitFor();
+    }
+    await first.page.setViewportSize({ width: 1280, height: 800 });
+    await snap(first.page, "settings");
+
     // Signing out everywhere ends the other browser's session at once.
-    await first.page.getByRole("link", { name: "Sessions" }).click();
+    await first.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sessions" }).click();
     await first.page.getByRole("button", { name: "Sign out everywhere" }).click();
     await first.page.waitForURL(/\/signed-out$/);
     await second.page.getByRole("link", { name: "Devices" }).click();

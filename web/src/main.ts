@@ -12,6 +12,7 @@ import { hubs } from "./screens/hubs";
 import { access } from "./screens/access";
 import { live } from "./screens/live";
 import { mine as researchMine } from "./screens/research";
+import { SETTINGS, settings } from "./screens/menu";
 import { feed, mine as feedMine, shared, sharedClip } from "./screens/sharing";
 import * as store from "./store";
 import { h, message, notice, show } from "./ui";
@@ -22,7 +23,8 @@ const PUBLIC = new Set(["/signin", "/signup", "/signed-out"]);
 function nav(): void {
   const bar = document.getElementById("nav");
   if (!bar) return;
-  if (!account.signedIn()) {
+  // Signed out, or a browser still waiting to be approved: none of it would work yet.
+  if (!account.signedIn() || location.pathname === "/device") {
     bar.replaceChildren();
     return;
   }
@@ -35,21 +37,22 @@ function nav(): void {
       await go("/signed-out");
     }
   });
-  bar.replaceChildren(
-    link("/cameras", "Cameras"),
-    link("/hubs", "Hubs"),
-    link("/devices", "Devices"),
-    link("/sessions", "Sessions"),
-    link("/activity", "Activity"),
-    link("/access", "Access"),
-    link("/research", "Research"),
-    link("/shared", "Shared"),
-    link("/feed", "Feed"),
-    out,
-  );
+  // The everyday screens lead; on a phone the rest sit behind Settings (one line at 390 px),
+  // on a wide screen they are in the bar as well.
+  const settingsLink = link("/settings", "Settings");
+  settingsLink.classList.add("narrow-only");
+  out.classList.add("wide-only");
+  const others = SETTINGS.map(([href, title]) => {
+    const a = link(href, title === "Access log" ? "Access" : title);
+    a.classList.add("wide-only");
+    return a;
+  });
+  bar.replaceChildren(link("/cameras", "Cameras"), link("/shared", "Shared"), link("/feed", "Feed"), settingsLink, ...others, out);
+  const here = (href: string) => location.pathname === href || location.pathname.startsWith(`${href}/`);
   for (const a of bar.querySelectorAll("a")) {
-    if (location.pathname === a.pathname || location.pathname.startsWith(`${a.pathname}/`)) a.setAttribute("aria-current", "page");
+    if (here(a.pathname)) a.setAttribute("aria-current", "page");
   }
+  if (SETTINGS.some(([href]) => here(href))) settingsLink.setAttribute("aria-current", "page");
 }
 
 type Screen = (params: Record<string, string>) => Promise<void> | void;
@@ -99,6 +102,7 @@ async function boot(): Promise<void> {
   route("/activity", guarded(activity));
   route("/access", guarded(access));
   route("/research", guarded(researchMine));
+  route("/settings", guarded(settings));
   route("/shared", guarded(shared));
   route("/shared/:id", guarded(sharedClip));
   route("/feed", guarded(feed));
