@@ -88,6 +88,32 @@ describe("sharing and the feed in the browser", { skip: skip ?? false }, () => {
     await friend.page.getByRole("link", { name: "Shared", exact: true }).click();
     await friend.page.getByText("Nothing is shared with you.").waitFor();
 
+    // An invitation link in place of the root: the friend sends theirs; the owner opens it,
+    // names them, and picks them by name when sharing.
+    const invite = (await friend.page.getByTestId("invite-link").getAttribute("href")) ?? "";
+    assert.ok(invite.endsWith(`/invite#${root}`), invite);
+    await friend.page.getByRole("img", { name: "QR code of your invitation link" }).waitFor();
+    await snap(friend.page, "shared-invitation");
+    await owner.page.goto(invite);
+    await owner.page.getByRole("heading", { name: "Invitation" }).waitFor();
+    await owner.page.getByLabel("Their name").fill("Sam next door");
+    await snap(owner.page, "invitation");
+    await owner.page.getByRole("button", { name: "Keep contact" }).click();
+    await owner.page.getByText("Sam next door is in your contacts").waitFor();
+    await owner.page.goto(clipUrl);
+    const shareWith = shareForm.getByLabel("Share with");
+    await shareWith.waitFor();
+    assert.equal(await shareForm.getByLabel("Their account root").isVisible(), false);
+    await shareWith.selectOption({ label: `Sam next door (${root.slice(0, 20).match(/.{4}/g)?.join("-")})` });
+    await shareForm.getByRole("button", { name: "Share" }).click();
+    await owner.page.getByText(/Shared with Sam next door/).waitFor();
+    await owner.page.locator('[data-shares="1"]').waitFor();
+    await friend.page.reload();
+    await friend.page.getByRole("list", { name: "Clips shared with me" }).waitFor();
+    // A link that is not whole says so.
+    await owner.page.goto(`${server.url}/invite#${root.slice(0, 40)}`);
+    await owner.page.getByText("This invitation link is not whole").waitFor();
+
     // Post: the point is rounded to its grid cell, and the confirmation names what is public.
     await owner.page.goto(clipUrl);
     await owner.page.getByRole("button", { name: "Post to the neighbourhood feed…" }).click();

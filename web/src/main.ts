@@ -13,12 +13,14 @@ import { access } from "./screens/access";
 import { live } from "./screens/live";
 import { mine as researchMine } from "./screens/research";
 import { SETTINGS, settings } from "./screens/menu";
-import { feed, mine as feedMine, shared, sharedClip } from "./screens/sharing";
+import { feed, invitation, mine as feedMine, shared, sharedClip } from "./screens/sharing";
 import * as store from "./store";
 import { h, message, notice, show } from "./ui";
 import { loadCrypto } from "./wasm";
 
 const PUBLIC = new Set(["/signin", "/signup", "/signed-out"]);
+/** Where an invitation's fragment waits while its reader signs in (read back by the invitation screen). */
+const INVITE = "porchlight.invite";
 
 function nav(): void {
   const bar = document.getElementById("nav");
@@ -105,10 +107,15 @@ async function boot(): Promise<void> {
   route("/settings", guarded(settings));
   route("/shared", guarded(shared));
   route("/shared/:id", guarded(sharedClip));
+  route("/invite", guarded(invitation));
   route("/feed", guarded(feed));
   route("/feed/mine", guarded(feedMine));
   otherwise(guarded(() => go("/cameras", true)));
   redirect((path) => {
+    // An invitation opened while signed out waits for the sign-in (its root is in the
+    // fragment, which the redirect would drop).
+    if (!account.signedIn() && path === "/invite" && location.hash) sessionStorage.setItem(INVITE, location.hash);
+    if (account.signedIn() && path === "/cameras" && sessionStorage.getItem(INVITE)) return "/invite";
     if (!account.signedIn() && !PUBLIC.has(path)) return "/signin";
     if (account.signedIn() && (path === "/signin" || path === "/signup")) return "/cameras";
     return null;

@@ -29,7 +29,8 @@ export function redirect(rule: (path: string) => string | null): void {
 
 export async function go(path: string, replace = false): Promise<void> {
   const target = guard(path) ?? path;
-  if (replace || target !== path) history.replaceState(null, "", target);
+  // Replacing the current entry keeps its fragment (an invitation's root lives there).
+  if (replace || target !== path) history.replaceState(null, "", target === location.pathname ? `${target}${location.hash}` : target);
   else if (location.pathname !== target) history.pushState(null, "", target);
   await render(target);
 }

@@ -74,6 +74,34 @@ async function chainOfRoot(root: string): Promise<Chain> {
   }
 }
 
+/** Where another account sends this one its invitation: the root travels in the fragment,
+ * which the browser never sends to the server. */
+export function invitationLink(root: string): string {
+  return `${location.origin}/invite#${root}`;
+}
+
+export interface Contact {
+  root: string;
+  name: string;
+}
+
+export const contacts = async (): Promise<Contact[]> => store.contactsOf(account.me().account_id);
+
+/** Takes an invitation: the root is checked to be another account whose device list
+ * verifies from it (as a share would check it), then kept as a contact named `name`. */
+export async function acceptInvitation(rootText: string, name: string): Promise<Contact> {
+  const root = parseRoot(rootText);
+  const chain = await account.verifiedChain();
+  if (root === account.viewOf(chain).root) {
+    throw new Error("This is your own invitation link: send it to the person who will share clips with you.");
+  }
+  (await chainOfRoot(root)).free();
+  const contact = { root, name: name.trim() || `Account ${rootFingerprint(root)}` };
+  const kept = (await contacts()).filter((c) => c.root !== root);
+  await store.keepContacts(account.me().account_id, [...kept, contact]);
+  return contact;
+}
+
 /** Shares an owned clip with the account whose chain starts at `rootText`. */
 export async function share(clipId: string, rootText: string): Promise<ShareInfo> {
   const root = parseRoot(rootText);

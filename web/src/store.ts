@@ -99,6 +99,12 @@ export async function forgetAccount(account: string): Promise<void> {
   await remove(`trust:${account}`);
 }
 
+/** The accounts `account` may share with, by root, each with the name this device gave it
+ * (kept on this device only: the server never learns who is whose contact). */
+export const contactsOf = async (account: string) => (await read<{ root: string; name: string }[]>(`contacts:${account}`)) ?? [];
+export const keepContacts = (account: string, contacts: { root: string; name: string }[]) =>
+  write(`contacts:${account}`, contacts);
+
 /** The transparency-log pin kept for `account` (key, checkpoint, entries verified). */
 export const logPinOf = (account: string) => read<string>(`log:${account}`);
 export const keepLogPin = (account: string, pin: string) => write(`log:${account}`, pin);

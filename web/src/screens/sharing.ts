@@ -9,7 +9,8 @@ import { play } from "../player";
 import * as sharing from "../sharing";
 import type { FeedPost, MyFeedPost, ShareInfo } from "../sharing";
 import type { ClipDetail } from "../types";
-import { field, form, h, message, notice, show, time } from "../ui";
+import { field, form, h, message, notice, show, svg, time } from "../ui";
+import { qrSvg } from "../wasm";
 
 const hourText = (ms: number) =>
   new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }) + " UTC";
@@ -92,14 +93,40 @@ export function clipSharing(detail: ClipDetail): HTMLElement {
           ),
     );
   };
+  // People whose invitation this browser took are offered by name; anyone else by the
+  // account root they give (64 hex digits).
+  const rootField = field("Their account root", "root", { autocomplete: "off", spellcheck: "false" }, "64 hexadecimal digits, from the Shared screen of their account. Their devices, as their device list names them, can then open this clip.");
+  const rootInput = rootField.querySelector("input");
+  const choose = h("select", { id: "share-with", name: "contact" });
+  const chooseField = h("div", { class: "field" }, h("label", { for: "share-with" }, "Share with"), choose);
+  chooseField.hidden = true;
+  const showRoot = () => {
+    const byRoot = choose.value === "" || chooseField.hidden;
+    rootField.hidden = !byRoot;
+    if (rootInput) rootInput.required = byRoot;
+  };
+  choose.addEventListener("change", showRoot);
+  showRoot();
+  void sharing.contacts().then((people) => {
+    if (people.length === 0) return;
+    choose.replaceChildren(
+      ...people.map((c) => h("option", { value: c.root }, `${c.name} (${sharing.rootFingerprint(c.root)})`)),
+      h("option", { value: "" }, "Someone else: paste their account root…"),
+    );
+    chooseField.hidden = false;
+    showRoot();
+  });
   const shareForm = form(
     "Share this clip",
     "Share",
-    [field("Their account root", "root", { required: true, autocomplete: "off", spellcheck: "false" }, "64 hexadecimal digits, from the Shared screen of their account. Their devices, as their device list names them, can then open this clip.")],
+    [chooseField, rootField],
     async (values, f) => {
-      const made = await sharing.share(detail.id, values.root ?? "");
+      const root = !chooseField.hidden && values.contact ? values.contact : (values.root ?? "");
+      const made = await sharing.share(detail.id, root);
       f.reset();
-      status.textContent = `Shared with ${sharing.rootFingerprint(made.sharee_root)}: sealed on this device to their devices.`;
+      showRoot();
+      const known = (await sharing.contacts()).find((c) => c.root === made.sharee_root);
+      status.textContent = `Shared with ${known ? `${known.name} (${sharing.rootFingerprint(made.sharee_root)})` : sharing.rootFingerprint(made.sharee_root)}: sealed on this device to their devices.`;
       await drawShares();
     },
   );
@@ -177,15 +204,35 @@ export async function shared(): Promise<void> {
     throw e;
   }
   const { shown: clips, refused } = await sharing.sharedWithMe();
+  const link = sharing.invitationLink(root);
+  const copy = h("button", { type: "button", class: "secondary" }, "Copy the link");
+  const copied = h("span", { role: "status", "aria-live": "polite", class: "muted" });
+  copy.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(link);
+      copied.textContent = "Copied.";
+    } catch {
+      copied.textContent = "Select the link above and copy it.";
+    }
+  });
   show(
     "Shared with me",
     h(
-      "p",
-      {},
-      "To have a clip shared with you, give its owner your account root: ",
-      h("code", { "data-testid": "own-root", class: "root" }, root),
-      ` (check: ${sharing.rootFingerprint(root)}).`,
+      "section",
+      { class: "invite", "aria-labelledby": "invite-title" },
+      h("h2", { id: "invite-title" }, "Your invitation"),
+      h("p", {}, "To have clips shared with you, send this link to their owner, or let them scan the code. It names your account and nothing else; their device checks it before they share."),
+      h("p", {}, h("a", { href: link, "data-testid": "invite-link", class: "root" }, link)),
+      h("div", { class: "actions" }, copy, copied),
+      h("figure", { class: "qr" }, svg(qrSvg(link), "QR code of your invitation link")),
+      h(
+        "details",
+        {},
+        h("summary", {}, "Your account root"),
+        h("p", {}, h("code", { "data-testid": "own-root", class: "root" }, root), ` (check: ${sharing.rootFingerprint(root)}).`),
+      ),
     ),
+    h("h2", {}, "Clips shared with you"),
     refusedWarning(refused),
     clips.length === 0
       ? h("p", { class: "empty" }, "Nothing is shared with you.")
@@ -201,6 +248,35 @@ export async function shared(): Promise<void> {
             ),
           ),
         ),
+  );
+}
+
+/** An invitation link opened (`/invite#ROOT`): who it is from, checked, kept by name. */
+export function invitation(): void {
+  // From the link itself, or kept while its reader signed in first.
+  const hash = location.hash || sessionStorage.getItem("porchlight.invite") || "";
+  sessionStorage.removeItem("porchlight.invite");
+  const root = decodeURIComponent(hash.replace(/^#/, ""));
+  const status = h("div", { role: "status", "aria-live": "polite" });
+  let fingerprint = "";
+  try {
+    fingerprint = sharing.rootFingerprint(sharing.parseRoot(root));
+  } catch (e) {
+    return show("Invitation", notice("warning", "This invitation link is not whole: ", message(e), " Ask for the link again."));
+  }
+  show(
+    "Invitation",
+    h("p", {}, "Someone invites you to share clips with them. Their account: ", h("code", { class: "nowrap" }, fingerprint), "."),
+    h("p", { class: "muted" }, "Their device list is checked against the link before it is kept. The name is kept on this device only."),
+    status,
+    form("Keep this contact", "Keep contact", [field("Their name", "name", { maxlength: "64", autocomplete: "off" }, "So that you can pick them when you share a clip.")], async (v) => {
+      const kept = await sharing.acceptInvitation(root, v.name ?? "");
+      history.replaceState(null, "", "/invite");
+      status.replaceChildren(
+        notice("info", `${kept.name} is in your contacts: open one of your clips and choose them under Sharing.`),
+        h("p", {}, h("a", { href: "/cameras", "data-link": true }, "Go to your cameras")),
+      );
+    }),
   );
 }
 
