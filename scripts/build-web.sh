@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 inputs() {
   {
-    git ls-files -co --exclude-standard -- web/src web/static web/build.mjs web/package.json \
+    git ls-files -co --exclude-standard -- web/src web/worker web/static web/build.mjs web/package.json \
       web/package-lock.json web/tsconfig.json web/pkg crates/wasm crates/crypto crates/media \
       .cargo/config.toml scripts/build-web.sh
   } | LC_ALL=C sort -u

@@ -70,7 +70,7 @@ cargo test --workspace --all-targets --locked
 
 say "web app"
 if command -v npm >/dev/null; then
-  (cd web && npm ci --no-audit --no-fund --loglevel=error && npx tsc --noEmit -p .)
+  (cd web && npm ci --no-audit --no-fund --loglevel=error && npx tsc --noEmit -p . && npx tsc --noEmit -p worker)
   cargo build --locked -p porchlight
   # Screenshots of every main screen, desktop and phone, land in web/screenshots/.
   (cd web && npm run --silent e2e)

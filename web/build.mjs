@@ -39,6 +39,18 @@ if (node) {
     legalComments: "none",
     logLevel: "warning",
   });
+  // The service worker: its own file at the root, so that its scope is the whole app.
+  await build({
+    entryPoints: [join(here, "worker", "sw.ts")],
+    outfile: join(out, "sw.js"),
+    bundle: true,
+    format: "iife",
+    target: "es2022",
+    minify: true,
+    sourcemap: false,
+    legalComments: "none",
+    logLevel: "warning",
+  });
   for (const f of readdirSync(join(here, "static"))) cpSync(join(here, "static", f), join(out, f));
   cpSync(join(here, "pkg", "porchlight_wasm_bg.wasm"), join(out, "porchlight_wasm_bg.wasm"));
 }

@@ -124,6 +124,20 @@ async function boot(): Promise<void> {
   await go(location.pathname, true);
 }
 
+/** The service worker that keeps the app's shell for when the network is gone (`sw.ts`). A
+ * browser without one, or a refusal, leaves the app as it is. */
+function keepShell(): void {
+  if (!("serviceWorker" in navigator)) return;
+  navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(() => {});
+}
+
+keepShell();
 boot().catch((e: unknown) => {
+  // Opened from the kept shell with no network: say so plainly and start once it is back.
+  if (!navigator.onLine) {
+    show("You are offline", notice("warning", "Porchlight opens your cameras over the network. It starts again by itself when the connection is back."));
+    window.addEventListener("online", () => location.reload(), { once: true });
+    return;
+  }
   show("Porchlight could not start", notice("danger", message(e)));
 });

@@ -35,6 +35,13 @@ pub const APP_CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-ev
 /// nothing as one, and is never framed.
 pub const NONE_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
+/// The service worker's policy: a worker's own script answer sets what it may do, and this one
+/// only fetches the app's files from here to keep them for when the network is gone.
+pub const WORKER_CSP: &str = "default-src 'none'; connect-src 'self'; frame-ancestors 'none'";
+
+/// The service worker's file: served with [`WORKER_CSP`].
+const WORKER: &str = "sw.js";
+
 /// Path prefixes that belong to the API and the operator routes: never the app's.
 const NOT_THE_APP: &[&str] = &["/api/", "/healthz", "/readyz", "/metrics"];
 
@@ -47,6 +54,7 @@ pub struct WebApp {
 struct AppFile {
     bytes: Bytes,
     content_type: &'static str,
+    csp: &'static str,
     etag: HeaderValue,
 }
 
@@ -69,6 +77,7 @@ impl WebApp {
                 let etag = format!("\"{}\"", hex::encode(Sha256::digest(&bytes)));
                 let file = AppFile {
                     content_type: content_type(&name),
+                    csp: policy(&name),
                     // Quoted hex is always a valid header value.
                     etag: HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),
                     bytes,
@@ -153,16 +162,23 @@ fn serve(file: &AppFile, head: bool, headers: &HeaderMap) -> Response {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // Set here, not from the content type by the headers layer, so that a `304` (which has
     // none) refreshes a cached page with the page's own policy.
-    let csp = if file.content_type.starts_with("text/html") {
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(file.csp),
+    );
+    response
+}
+
+/// The policy a file is served with: the app's for its page, the worker's for the service
+/// worker, and for everything else none at all.
+fn policy(name: &str) -> &'static str {
+    if name == WORKER {
+        WORKER_CSP
+    } else if content_type(name).starts_with("text/html") {
         APP_CSP
     } else {
         NONE_CSP
-    };
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(csp),
-    );
-    response
+    }
 }
 
 /// `If-None-Match` names this ETag (or `*`). Weak comparison, as RFC 9110 asks for this header.
@@ -254,6 +270,20 @@ mod tests {
         assert_eq!(served(&app, "/"), None);
         assert_eq!(served(&app, "/cameras"), None);
         assert_eq!(served(&app, "/app.css"), Some("text/css; charset=utf-8"));
+    }
+
+    #[test]
+    fn the_service_worker_may_fetch_the_app_and_nothing_else_may_run() {
+        assert_eq!(policy("sw.js"), WORKER_CSP);
+        assert!(WORKER_CSP.contains("connect-src 'self'"));
+        assert!(!WORKER_CSP.contains("script-src"));
+        assert_eq!(policy("index.html"), APP_CSP);
+        assert_eq!(policy("app.js"), NONE_CSP);
+        assert_eq!(policy("manifest.webmanifest"), NONE_CSP);
+        assert_eq!(
+            content_type("manifest.webmanifest"),
+            "application/manifest+json"
+        );
     }
 
     #[test]
