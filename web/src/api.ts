@@ -83,6 +83,7 @@ export const get = <T>(path: string) => call<T>("GET", path);
 export const post = <T>(path: string, body: unknown = {}, extra?: Record<string, string>) =>
   call<T>("POST", path, body, extra);
 export const put = <T>(path: string, body: unknown) => call<T>("PUT", path, body);
+export const patch = <T>(path: string, body: unknown) => call<T>("PATCH", path, body);
 export const del = <T>(path: string) => call<T>("DELETE", path);
 
 /** A GET whose body is read as a stream (clip payloads), with a `Range` when given. */

@@ -74,7 +74,10 @@ export interface ChainView {
 
 export interface CameraInfo {
   id: string;
+  /** What its hub signs in every clip statement: clips are checked against this. */
   name: string;
+  /** The name its owner gave it, shown in place of `name`; never checked. */
+  label: string | null;
   hub_id: string;
   retention_days: number;
   owned: boolean;

@@ -78,9 +78,12 @@ pub enum Command {
     /// Act as a hub: pair with a code from an owner's device, seal and upload clips.
     #[command(subcommand)]
     Hub(HubCommand),
-    /// Sealed clips: list, download and open, export as age files, re-wrap.
+    /// Sealed clips: list, download and open, export as age files, re-wrap, delete.
     #[command(subcommand)]
     Clips(ClipsCommand),
+    /// This account's cameras and its household's: list them, or set how long an owned
+    /// camera's clips are kept and the name the apps show for it.
+    Cameras(CamerasArgs),
     /// Watch a camera live. The hub seals the stream for this device alone, with a key that
     /// exists only for this stream; the server relays bytes it cannot read. Writes fragmented
     /// MP4: `porchlight live front -o - | ffplay -`.
@@ -615,6 +618,42 @@ pub enum ClipsCommand {
     /// Re-wrap every clip for the devices the chain names now (after an interrupted
     /// approve or remove).
     Rewrap,
+    /// Delete a clip of one of this account's cameras, for every device of the account and
+    /// its household (header, payload and shares; logged in the account's transparency log).
+    /// Copies already downloaded are beyond reach. Asks first unless --yes.
+    Delete {
+        #[arg(value_name = "ID")]
+        id: String,
+        /// Delete without asking (what is deleted is still printed).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CamerasArgs {
+    #[command(subcommand)]
+    pub command: Option<CamerasCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CamerasCommand {
+    /// List the cameras (the default): id, the name the apps show, the name the hub signs,
+    /// how many days clips are kept, and whose.
+    List,
+    /// Change an owned camera: how many days its clips are kept, the name the apps show.
+    /// The name its hub signs (and devices check clips against) never changes.
+    Set {
+        /// The camera, by id or by name.
+        #[arg(value_name = "CAMERA")]
+        camera: String,
+        /// Keep clips this many days (1 to 3650).
+        #[arg(long, value_name = "N")]
+        retention_days: Option<u32>,
+        /// The name shown in the apps (at most 64 characters); "" shows the hub's name again.
+        #[arg(long, value_name = "TEXT")]
+        label: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,6 +21,8 @@ mod hub_run;
 mod listing;
 #[path = "cli/research.rs"]
 mod research;
+#[path = "cli/settings.rs"]
+mod settings;
 #[path = "cli/shares.rs"]
 mod shares;
 #[path = "cli/staff.rs"]

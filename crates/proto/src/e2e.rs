@@ -211,7 +211,12 @@ pub struct HubList {
 #[serde(deny_unknown_fields)]
 pub struct CameraInfo {
     pub id: String,
+    /// What the camera's hub calls it: the name it signs in every clip statement, which
+    /// devices check listings against. It never changes.
     pub name: String,
+    /// The name the owner gave it, for the apps to show in place of `name`; null when none.
+    /// Only shown: nothing is checked against it.
+    pub label: Option<String>,
     pub hub_id: String,
     /// Clips older than this many days are deleted.
     pub retention_days: u32,
@@ -228,8 +233,12 @@ pub struct CameraList {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CameraUpdate {
-    /// 1 to 3650.
-    pub retention_days: u32,
+    /// 1 to 3650; absent or null: unchanged.
+    pub retention_days: Option<u32>,
+    /// The name shown in the apps, 1 to 64 characters once trimmed, no control characters;
+    /// an empty string clears it (the apps show the camera's name again); absent or null:
+    /// unchanged. The camera's signed name never changes.
+    pub label: Option<String>,
 }
 
 /// What the server knows of a clip (which camera, when, how long, how big) and what the hub

@@ -9,6 +9,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::tlog::enqueue_log;
 use crate::{Result, Store, StoreError};
 
 /// One stored link of a device chain.
@@ -92,7 +93,10 @@ pub struct Camera {
     pub id: String,
     pub account_id: String,
     pub hub_id: String,
+    /// What the hub calls it and signs in every clip statement; never changes.
     pub name: String,
+    /// The name the owner gave it in the apps, shown in place of `name`; `None`: the name.
+    pub label: Option<String>,
     pub retention_days: i64,
     pub created_at_ms: i64,
 }
@@ -210,6 +214,7 @@ fn camera(row: &AnyRow) -> Result<Camera> {
         account_id: row.try_get("account_id")?,
         hub_id: row.try_get("hub_id")?,
         name: row.try_get("name")?,
+        label: row.try_get("label")?,
         retention_days: row.try_get("retention_days")?,
         created_at_ms: row.try_get("created_at_ms")?,
     })
@@ -700,7 +705,7 @@ impl Store {
         .execute(&self.pool)
         .await?;
         let row = sqlx::query(
-            "SELECT id, account_id, hub_id, name, retention_days, created_at_ms FROM cameras \
+            "SELECT id, account_id, hub_id, name, label, retention_days, created_at_ms FROM cameras \
              WHERE hub_id = $1 AND name = $2",
         )
         .bind(&hub.id)
@@ -713,7 +718,7 @@ impl Store {
     /// Cameras `viewer` may see: its own and its households'.
     pub async fn cameras_visible_to(&self, viewer: &str) -> Result<Vec<Camera>> {
         let sql = concat!(
-            "SELECT cam.id, cam.account_id, cam.hub_id, cam.name, cam.retention_days, \
+            "SELECT cam.id, cam.account_id, cam.hub_id, cam.name, cam.label, cam.retention_days, \
              cam.created_at_ms FROM cameras cam JOIN hubs h ON h.id = cam.hub_id WHERE ",
             camera_visible_to_viewer!("cam", "h"),
             " ORDER BY cam.name, cam.id"
@@ -722,20 +727,24 @@ impl Store {
         rows.iter().map(camera).collect()
     }
 
-    /// Sets an owned camera's retention; false if the account owns no such camera.
-    pub async fn set_camera_retention(
+    /// Sets an owned camera's retention and label (`None`: show its name); false if the
+    /// account owns no such camera. The name, which its hub signs, is never changed.
+    pub async fn set_camera_settings(
         &self,
         account_id: &str,
         camera_id: &str,
-        days: i64,
+        retention_days: i64,
+        label: Option<&str>,
     ) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE cameras SET retention_days = $1 WHERE id = $2 AND account_id = $3")
-                .bind(days)
-                .bind(camera_id)
-                .bind(account_id)
-                .execute(&self.pool)
-                .await?;
+        let done = sqlx::query(
+            "UPDATE cameras SET retention_days = $1, label = $2 WHERE id = $3 AND account_id = $4",
+        )
+        .bind(retention_days)
+        .bind(label)
+        .bind(camera_id)
+        .bind(account_id)
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -865,14 +874,28 @@ impl Store {
         })
     }
 
-    /// Deletes an owned clip's row; the caller deletes its blob. False if there was none.
-    pub async fn delete_clip(&self, account_id: &str, clip_id: &str) -> Result<bool> {
+    /// Deletes an owned clip's row (its shares go with it), queueing the log entry in the
+    /// same transaction; the caller deletes its blob. False if there was none.
+    pub async fn delete_clip(
+        &self,
+        account_id: &str,
+        clip_id: &str,
+        log_kind: &str,
+        log_body: &[u8],
+        at_ms: i64,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM clips WHERE id = $1 AND account_id = $2")
             .bind(clip_id)
             .bind(account_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        enqueue_log(&mut tx, Some(account_id), log_kind, log_body, at_ms).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Ids of clips older than their camera's retention at `now_ms`, at most `limit`.

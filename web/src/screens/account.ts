@@ -7,8 +7,9 @@ import { ChainAlarm } from "../account";
 import type { ActivityEntry, CameraInfo, DeviceInfo, SessionInfo } from "../types";
 import { go } from "../router";
 import { h, message, notice, show, time } from "../ui";
+import { shownName } from "./settings";
 
-function flash(): HTMLElement | null {
+export function flash(): HTMLElement | null {
   const text = sessionStorage.getItem("porchlight.flash");
   if (!text) return null;
   sessionStorage.removeItem("porchlight.flash");
@@ -29,7 +30,8 @@ export async function cameras(): Promise<void> {
             h(
               "li",
               { class: "card" },
-              h("h2", {}, h("a", { href: `/cameras/${encodeURIComponent(c.id)}`, "data-link": true }, c.name)),
+              h("h2", {}, h("a", { href: `/cameras/${encodeURIComponent(c.id)}`, "data-link": true }, shownName(c))),
+              c.label !== null && h("p", { class: "muted" }, `Its hub calls it “${c.name}”`),
               h("p", { class: "muted" }, c.owned ? `Keeps clips ${c.retention_days} days` : "Shared with you"),
             ),
           ),

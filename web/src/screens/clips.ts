@@ -10,6 +10,8 @@ import type { CameraInfo, ClipDetail, ClipSummary } from "../types";
 import { onLeave } from "../router";
 import { h, message, notice, show, time } from "../ui";
 import { cameraResearch, clipResearch } from "./research";
+import { flash } from "./account";
+import { cameraSettings, clipDeletion, shownName } from "./settings";
 import { clipSharing } from "./sharing";
 
 const DAY_MS = 86_400_000;
@@ -156,7 +158,7 @@ export async function camera(params: Record<string, string>): Promise<void> {
   try {
     chain = await account.verifiedChain();
   } catch (e) {
-    if (e instanceof ChainAlarm) return show(cam.name, notice("danger", h("strong", {}, "Verification failed. "), message(e)));
+    if (e instanceof ChainAlarm) return show(shownName(cam), notice("danger", h("strong", {}, "Verification failed. "), message(e)));
     throw e;
   }
   const now = Date.now();
@@ -200,9 +202,11 @@ export async function camera(params: Record<string, string>): Promise<void> {
   };
   render();
   void drawThumbnails(dayBox);
+  const kept = h("p", { class: "muted" }, cam.owned ? `Clips are kept ${cam.retention_days} days.` : "Shared with you.");
   show(
-    cam.name,
-    h("p", { class: "muted" }, cam.owned ? `Clips are kept ${cam.retention_days} days.` : "Shared with you."),
+    shownName(cam),
+    flash(),
+    kept,
     h("p", {}, h("a", { href: `/cameras/${encodeURIComponent(id)}/live`, "data-link": true, class: "button" }, "Watch live")),
     // A household camera's clips are signed by its owner's hub, which this browser does not
     // check yet: they are still left out, but the warning says that rather than suggesting
@@ -211,6 +215,13 @@ export async function camera(params: Record<string, string>): Promise<void> {
     h("h2", { class: "chart-title" }, "Clips per day"),
     chartBox,
     dayBox,
+    cam.owned &&
+      cameraSettings(cam, (saved) => {
+        kept.textContent = `Clips are kept ${saved.retention_days} days.`;
+        const heading = document.querySelector("main h1");
+        if (heading) heading.textContent = shownName(saved);
+        document.title = `${shownName(saved)} · Porchlight`;
+      }),
     cam.owned && cameraResearch(cam),
   );
 }
@@ -259,15 +270,18 @@ export async function clip(params: Record<string, string>): Promise<void> {
     }
   });
   buttons.append(mp4, sealed);
-  const owned = (await api.get<{ cameras: CameraInfo[] }>("/api/cameras")).cameras.some((c) => c.owned && c.id === detail.camera_id);
+  const cam = (await api.get<{ cameras: CameraInfo[] }>("/api/cameras")).cameras.find((c) => c.id === detail.camera_id);
+  const owned = cam?.owned === true;
+  const cameraName = cam ? shownName(cam) : detail.camera_name;
   show(
-    `${detail.camera_name}, ${new Date(detail.start_ms).toLocaleString()}`,
+    `${cameraName}, ${new Date(detail.start_ms).toLocaleString()}`,
     h("div", { class: "player" }, video),
     status,
     events,
     buttons,
     owned && clipResearch(detail),
     owned && clipSharing(detail),
+    owned && clipDeletion(detail, cameraName),
     h("p", {}, h("a", { href: `/cameras/${encodeURIComponent(detail.camera_id)}`, "data-link": true }, "Back to the camera")),
   );
   try {

@@ -16,7 +16,7 @@ const hourText = (ms: number) =>
   new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }) + " UTC";
 
 /** An in-page confirmation with the lines it asks about, a button to go ahead and one back. */
-function confirmBox(title: string, lines: (string | Node)[], yes: string, run: () => Promise<void>, cancel: () => void, danger = false): HTMLElement {
+export function confirmBox(title: string, lines: (string | Node)[], yes: string, run: () => Promise<void>, cancel: () => void, danger = false): HTMLElement {
   const id = `confirm-${Math.random().toString(36).slice(2)}`;
   const alert = h("div", { class: "alert", role: "alert", "aria-live": "assertive" });
   const ok = h("button", { type: "button", class: danger ? "danger" : "" }, yes);

@@ -27,7 +27,74 @@ pub(super) fn clips(ctx: &Ctx, command: ClipsCommand) -> anyhow::Result<()> {
         ClipsCommand::Get { id, output } => get(ctx, &id, &output),
         ClipsCommand::Export { out } => export(ctx, &out),
         ClipsCommand::Rewrap => rewrap(ctx),
+        ClipsCommand::Delete { id, yes } => delete(ctx, &id, yes),
     }
+}
+
+#[derive(Serialize)]
+struct DeletedOut<'a> {
+    deleted: &'a str,
+    camera: &'a str,
+    start_ms: i64,
+}
+
+/// Deletes an owned clip after saying what goes and where: the server removes its header,
+/// payload and shares and logs the deletion; the devices of the account and household can
+/// no longer fetch it. Copies already downloaded are beyond reach.
+fn delete(ctx: &Ctx, id: &str, yes: bool) -> anyhow::Result<()> {
+    let (client, _) = ctx.signed_in()?;
+    let clip = ctx
+        .block_on(client.clip(id))
+        .map_err(|e| ctx.session_error(e))?
+        .summary;
+    let cameras = ctx
+        .block_on(client.cameras())
+        .map_err(|e| ctx.session_error(e))?
+        .cameras;
+    let camera = cameras.iter().find(|c| c.id == clip.camera_id);
+    if camera.is_some_and(|c| !c.owned) {
+        return Err(CliError::new(
+            "not_owned",
+            "this clip is of a camera a household gave you; only its owner can delete it",
+        )
+        .into());
+    }
+    let shown = camera.map_or(clip.camera_name.as_str(), super::cameras::shown_name);
+    eprint!(
+        "You are about to delete clip {id} from camera \"{camera}\", recorded {start}.\n\
+         It is deleted for every device of this account and its household, and for anyone\n\
+         it was shared with; the deletion is recorded in your access log. Copies already\n\
+         downloaded or exported are beyond reach.\n",
+        id = clean(&clip.id),
+        camera = clean(shown),
+        start = rfc3339(clip.start_ms),
+    );
+    if !yes && !confirmed_delete()? {
+        return Err(CliError::new("not_confirmed", "nothing was deleted")
+            .with_hint("type `delete` at the question, or pass --yes")
+            .into());
+    }
+    ctx.block_on(client.delete_clip(&clip.id))
+        .map_err(|e| ctx.session_error(e))?;
+    if ctx.json {
+        return print_json(&DeletedOut {
+            deleted: &clip.id,
+            camera: shown,
+            start_ms: clip.start_ms,
+        });
+    }
+    println!("Deleted clip {}.", clean(&clip.id));
+    Ok(())
+}
+
+/// Asks on stderr and reads one line of stdin: true only for `delete`.
+fn confirmed_delete() -> anyhow::Result<bool> {
+    use std::io::{BufRead, Write};
+    eprint!("Type `delete` to delete it: ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == "delete")
 }
 
 /// Re-wraps every clip the account owns for the devices `checked` names and the devices of
@@ -139,11 +206,20 @@ fn list(ctx: &Ctx, camera: Option<String>) -> anyhow::Result<()> {
             chain: ChainSummary::from(&checked.chain),
         });
     }
+    // The label the owner gave a camera, in place of the signed name the clip was checked
+    // against (a household camera's too).
+    let labels: std::collections::HashMap<String, String> = ctx
+        .block_on(client.cameras())
+        .map_err(|e| ctx.session_error(e))?
+        .cameras
+        .into_iter()
+        .filter_map(|c| Some((c.id, c.label?)))
+        .collect();
     let mut table = Table::new(&["ID", "CAMERA", "START", "DURATION", "SIZE"]);
     for (c, _) in &listed.shown {
         table.row(&[
             &c.id,
-            &c.camera_name,
+            &clean(labels.get(&c.camera_id).unwrap_or(&c.camera_name)),
             &rfc3339(c.start_ms),
             &format!("{:.1} s", c.duration_ms as f64 / 1000.0),
             &format!("{} B", c.payload_size),

@@ -113,7 +113,10 @@ pub(super) fn pick_camera<'a>(
     if let Some(camera) = cameras.iter().find(|c| c.id == wanted) {
         return Ok(camera);
     }
-    let named: Vec<&CameraInfo> = cameras.iter().filter(|c| c.name == wanted).collect();
+    let named: Vec<&CameraInfo> = cameras
+        .iter()
+        .filter(|c| c.name == wanted || c.label.as_deref() == Some(wanted))
+        .collect();
     match named.as_slice() {
         [one] => Ok(one),
         [] => Err(CliError::new(
@@ -121,7 +124,7 @@ pub(super) fn pick_camera<'a>(
             format!("no camera \"{}\" on this account", clean(wanted)),
         )
         .with_hint(
-            "`porchlight clips list` shows the cameras; a hub lists its cameras once it connects",
+            "`porchlight cameras` lists the cameras; a hub lists its cameras once it connects",
         )
         .into()),
         several => Err(CliError::new(

@@ -4,6 +4,7 @@
 mod access_log;
 mod access_requests;
 mod account;
+mod cameras;
 mod clips;
 mod devices;
 mod events;
@@ -61,6 +62,7 @@ pub fn run(
         Command::Open(args) => clips::open(&ctx, args),
         Command::Pair(args) => hub::pair(&ctx, args),
         Command::Clips(command) => clips::clips(&ctx, command),
+        Command::Cameras(args) => cameras::cameras(&ctx, args),
         Command::Live(args) => live::live(&ctx, args),
         Command::Events(args) => events::events(&ctx, args),
         Command::AccessLog(args) => access_log::access_log(&ctx, args),

@@ -137,6 +137,7 @@ fn camera_info(c: &Camera, viewer: &str) -> CameraInfo {
     CameraInfo {
         id: c.id.clone(),
         name: c.name.clone(),
+        label: c.label.clone(),
         hub_id: c.hub_id.clone(),
         retention_days: u32::try_from(c.retention_days).unwrap_or(0),
         owned: c.account_id == viewer,
@@ -420,7 +421,27 @@ pub(crate) async fn visible_camera(state: &AppState, viewer: &str, id: &str) -> 
         .ok_or_else(ApiError::not_found)
 }
 
-/// Sets how many days an owned camera's clips are kept.
+/// Longest camera label, in characters.
+const MAX_LABEL_CHARS: usize = 64;
+
+/// A label as sent: trimmed; `None` for an empty one (show the camera's name again).
+fn parse_label(label: &str) -> ApiResult<Option<String>> {
+    let label = label.trim();
+    if label.chars().count() > MAX_LABEL_CHARS {
+        return Err(ApiError::invalid_input(format!(
+            "label must be at most {MAX_LABEL_CHARS} characters"
+        )));
+    }
+    if label.chars().any(char::is_control) {
+        return Err(ApiError::invalid_input(
+            "label must not contain control characters",
+        ));
+    }
+    Ok((!label.is_empty()).then(|| label.to_owned()))
+}
+
+/// Sets an owned camera's retention (how many days its clips are kept) and the label the
+/// apps show for it. The name its hub signs never changes.
 #[utoipa::path(patch, path = "/api/cameras/{id}", tag = "clips", request_body = CameraUpdate, security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "camera id")),
     responses((status = 200, body = CameraInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -436,18 +457,35 @@ pub async fn update_camera(
         return Err(owner_only());
     }
     let req: CameraUpdate = parse_json(&body)?;
-    if !(1..=MAX_RETENTION_DAYS).contains(&req.retention_days) {
-        return Err(ApiError::invalid_input(format!(
-            "retention_days must be 1 to {MAX_RETENTION_DAYS}"
-        )));
+    if req.retention_days.is_none() && req.label.is_none() {
+        return Err(ApiError::invalid_input(
+            "send retention_days, label or both",
+        ));
     }
-    let days = i64::from(req.retention_days);
-    if !state.store.set_camera_retention(viewer, &id, days).await? {
+    let days = match req.retention_days {
+        Some(days) if (1..=MAX_RETENTION_DAYS).contains(&days) => i64::from(days),
+        Some(_) => {
+            return Err(ApiError::invalid_input(format!(
+                "retention_days must be 1 to {MAX_RETENTION_DAYS}"
+            )));
+        }
+        None => camera.retention_days,
+    };
+    let label = match &req.label {
+        Some(label) => parse_label(label)?,
+        None => camera.label.clone(),
+    };
+    if !state
+        .store
+        .set_camera_settings(viewer, &id, days, label.as_deref())
+        .await?
+    {
         return Err(ApiError::not_found());
     }
     Ok(Json(camera_info(
         &Camera {
             retention_days: days,
+            label,
             ..camera
         },
         viewer,
@@ -765,7 +803,8 @@ pub async fn replace_header(
     Ok(Json(detail(&view)))
 }
 
-/// Deletes an owned clip, its header and payload.
+/// Deletes an owned clip, its header, payload and shares, for every device of the account and
+/// its household; a `clip_deleted` entry goes into the account's transparency log.
 #[utoipa::path(delete, path = "/api/clips/{id}", tag = "clips", security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "clip id")),
     responses((status = 200, body = Deleted), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -778,7 +817,26 @@ pub async fn delete_clip(
     if view.clip.account_id != authed.account.id {
         return Err(owner_only());
     }
-    if !state.store.delete_clip(&authed.account.id, &id).await? {
+    let now = state.now_ms();
+    let log_body = serde_json::json!({
+        "kind": "clip_deleted",
+        "at_ms": now,
+        "clip": view.clip.id,
+        "camera": view.camera_name,
+        "start_ms": view.clip.start_ms,
+        "device": authed.device.name,
+    });
+    let deleted = state
+        .store
+        .delete_clip(
+            &authed.account.id,
+            &id,
+            "clip_deleted",
+            log_body.to_string().as_bytes(),
+            now,
+        )
+        .await?;
+    if !deleted {
         return Err(ApiError::not_found());
     }
     discard_blob(&state, &blob_key(&id)?).await;

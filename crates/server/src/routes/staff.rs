@@ -540,6 +540,7 @@ pub async fn grant_cameras(
             .map(|c| CameraInfo {
                 id: c.id,
                 name: c.name,
+                label: c.label,
                 hub_id: c.hub_id,
                 retention_days: u32::try_from(c.retention_days).unwrap_or(0),
                 owned: true,

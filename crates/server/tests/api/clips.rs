@@ -255,14 +255,26 @@ async fn clip_round_trip(app: &TestApp) {
     let camera = &cameras[0];
     let updated = ann
         .client()
-        .update_camera(&camera.id, &CameraUpdate { retention_days: 7 })
+        .update_camera(
+            &camera.id,
+            &CameraUpdate {
+                retention_days: Some(7),
+                label: None,
+            },
+        )
         .await
         .unwrap();
     assert_eq!(updated.retention_days, 7);
     assert_eq!(
         code_of(
             ann.client()
-                .update_camera(&camera.id, &CameraUpdate { retention_days: 0 })
+                .update_camera(
+                    &camera.id,
+                    &CameraUpdate {
+                        retention_days: Some(0),
+                        label: None
+                    }
+                )
                 .await
         ),
         ErrorCode::InvalidInput
@@ -671,7 +683,13 @@ async fn retention_deletes_old_clips(app: &TestApp) {
     let recent = upload(&ann, &hub, "cam", now - day / 2, b"recent").await;
     let camera = ann.client().cameras().await.unwrap().cameras.remove(0);
     ann.client()
-        .update_camera(&camera.id, &CameraUpdate { retention_days: 2 })
+        .update_camera(
+            &camera.id,
+            &CameraUpdate {
+                retention_days: Some(2),
+                label: None,
+            },
+        )
         .await
         .unwrap();
     let deleted = porchlight_server::routes::clips::sweep_retention(&app.server.state)
@@ -794,4 +812,194 @@ async fn hub_credentials_have_their_own_allowance() {
     app.next_step();
     app.login(&ann.account).await.unwrap();
     app.stop().await;
+}
+
+both_backends!(
+    camera_settings_are_the_owners,
+    camera_settings_are_the_owners
+);
+/// Retention and label are set by the camera's owner only; the label is shown, never
+/// checked: the listing keeps the name the hub signs. Bad values are refused, naming why.
+async fn camera_settings_are_the_owners(app: &TestApp) {
+    let mut ann = owner(app, "ann@example.com").await;
+    let meg = owner(app, "meg@example.com").await;
+    let bob = owner(app, "bob@example.com").await;
+    ann.append(ChainOp::AddMember {
+        root: meg.root(),
+        label: Name::new("Meg").unwrap(),
+    })
+    .await;
+    let hub = pair_hub(app, &mut ann, "hub").await;
+    ann.append(ChainOp::MemberCameras {
+        root: meg.root(),
+        cameras: vec![
+            porchlight_crypto::CameraRef::new(*hub.secret.public().as_bytes(), "cam-1").unwrap(),
+        ],
+    })
+    .await;
+    let clip = upload(&ann, &hub, "cam-1", app.clock_now(), b"porch").await;
+    let update = |retention_days: Option<u32>, label: Option<&str>| CameraUpdate {
+        retention_days,
+        label: label.map(str::to_owned),
+    };
+
+    let set = ann
+        .client()
+        .update_camera(&clip.camera_id, &update(None, Some("  Front door ")))
+        .await
+        .unwrap();
+    assert_eq!(set.label.as_deref(), Some("Front door"));
+    assert_eq!(set.name, "cam-1");
+    assert_eq!(set.retention_days, 30, "retention untouched by a label");
+    let set = ann
+        .client()
+        .update_camera(&clip.camera_id, &update(Some(14), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        (set.retention_days, set.label.as_deref()),
+        (14, Some("Front door")),
+        "label untouched by retention"
+    );
+    let listed = ann.client().cameras().await.unwrap().cameras;
+    assert_eq!(listed, vec![set.clone()]);
+    // The household sees the label; the listing still carries the signed name.
+    let megs = meg.client().cameras().await.unwrap().cameras;
+    assert_eq!(megs[0].label.as_deref(), Some("Front door"));
+    assert!(!megs[0].owned);
+    let clips = ann
+        .client()
+        .all_clips(&ClipFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(clips[0].camera_name, "cam-1");
+
+    // Out of range or malformed: 422 with the reason, nothing changed.
+    for (bad, why) in [
+        (update(Some(0), None), "1 to 3650"),
+        (update(Some(3651), None), "1 to 3650"),
+        (update(None, Some(&"x".repeat(65))), "at most 64"),
+        (update(None, Some("front\ndoor")), "control"),
+        (update(None, None), "retention_days, label or both"),
+    ] {
+        let err = ann
+            .client()
+            .update_camera(&clip.camera_id, &bad)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::InvalidInput), "{bad:?}");
+        assert!(err.to_string().contains(why), "{bad:?}: {err}");
+    }
+    assert_eq!(ann.client().cameras().await.unwrap().cameras, vec![set]);
+
+    // A household member may see the camera but not change it; anyone else does not see it.
+    assert_eq!(
+        code_of(
+            meg.client()
+                .update_camera(&clip.camera_id, &update(Some(1), Some("mine")))
+                .await
+        ),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        code_of(
+            bob.client()
+                .update_camera(&clip.camera_id, &update(Some(1), Some("mine")))
+                .await
+        ),
+        ErrorCode::NotFound
+    );
+    // An empty label clears it: the apps show the name again.
+    let cleared = ann
+        .client()
+        .update_camera(&clip.camera_id, &update(None, Some(" ")))
+        .await
+        .unwrap();
+    assert_eq!((cleared.label, cleared.retention_days), (None, 14));
+}
+
+both_backends!(deleting_a_clip_is_logged, deleting_a_clip_is_logged);
+/// Only the owner deletes a clip; row, header, blob and shares go, and the account's
+/// transparency log says so.
+async fn deleting_a_clip_is_logged(app: &TestApp) {
+    let mut ann = owner(app, "ann@example.com").await;
+    let meg = owner(app, "meg@example.com").await;
+    let bob = owner(app, "bob@example.com").await;
+    ann.append(ChainOp::AddMember {
+        root: meg.root(),
+        label: Name::new("Meg").unwrap(),
+    })
+    .await;
+    let hub = pair_hub(app, &mut ann, "hub").await;
+    ann.append(ChainOp::MemberCameras {
+        root: meg.root(),
+        cameras: vec![
+            porchlight_crypto::CameraRef::new(*hub.secret.public().as_bytes(), "cam-1").unwrap(),
+        ],
+    })
+    .await;
+    let clip = upload(&ann, &hub, "cam-1", app.clock_now(), b"porch").await;
+    let kept = upload(&ann, &hub, "cam-1", app.clock_now() + 1, b"kept").await;
+    assert_eq!(blob_files(app).len(), 2);
+
+    assert_eq!(
+        code_of(meg.client().delete_clip(&clip.id).await),
+        ErrorCode::Forbidden
+    );
+    assert_eq!(
+        code_of(bob.client().delete_clip(&clip.id).await),
+        ErrorCode::NotFound
+    );
+    assert!(deleted_entries(app).await.is_empty());
+
+    assert_eq!(ann.client().delete_clip(&clip.id).await.unwrap().deleted, 1);
+    for who in [&ann, &meg] {
+        let left: Vec<String> = who
+            .client()
+            .all_clips(&ClipFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        assert_eq!(left, vec![kept.id.clone()]);
+        assert_eq!(
+            code_of(who.client().clip_payload(&clip.id, None).await),
+            ErrorCode::NotFound
+        );
+    }
+    assert_eq!(blob_files(app).len(), 1);
+    assert_eq!(
+        code_of(ann.client().delete_clip(&clip.id).await),
+        ErrorCode::NotFound
+    );
+    let entries = deleted_entries(app).await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(
+        entries[0].0.as_deref(),
+        Some(ann.account.session.account_id.as_str())
+    );
+    assert_eq!(entries[0].1["clip"], clip.id.as_str());
+    assert_eq!(entries[0].1["camera"], "cam-1");
+}
+
+/// The `clip_deleted` entries, queued or in the log: whose, and the body.
+async fn deleted_entries(app: &TestApp) -> Vec<(Option<String>, serde_json::Value)> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT account_id, body FROM log_queue WHERE kind = 'clip_deleted' UNION ALL \
+         SELECT account_id, body FROM log_entries WHERE kind = 'clip_deleted'",
+    )
+    .fetch_all(app.server.state.store.pool_for_tests())
+    .await
+    .unwrap();
+    rows.iter()
+        .map(|r| {
+            let body: Vec<u8> = r.try_get("body").unwrap();
+            (
+                r.try_get("account_id").unwrap(),
+                serde_json::from_slice(&body).unwrap(),
+            )
+        })
+        .collect()
 }
