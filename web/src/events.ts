@@ -64,7 +64,7 @@ export function follow(): void {
   void connect();
 }
 
-/** Closes the connection and stops reconnecting (signing out, say). */
+/** Closes the connection, stops reconnecting and clears the alerts (signing out, say). */
 export function stop(): void {
   running = false;
   if (retry) clearTimeout(retry);
@@ -72,9 +72,16 @@ export function stop(): void {
   const s = socket;
   socket = null;
   s?.close();
-  chain?.free();
+  retire(chain);
   chain = null;
   backoffMs = BACKOFF_FIRST_MS;
+  // What the alerts said is the account's: it does not outlive the session on screen.
+  document.getElementById("alerts")?.replaceChildren();
+}
+
+/** Frees a chain no longer current once any notice being opened with it is done. */
+function retire(old: Chain | null): void {
+  if (old) setTimeout(() => old.free(), 10_000);
 }
 
 function later(): void {
@@ -92,7 +99,7 @@ async function approvedChain(): Promise<Chain | null> {
   const verified = await account.verifiedChain();
   const keys = await account.ownKeys();
   if (account.viewOf(verified).devices.some((d) => d.sign_key === keys.sign_key)) return verified;
-  verified.free();
+  retire(verified);
   return null;
 }
 
@@ -108,8 +115,8 @@ async function connect(): Promise<void> {
     return later(); // offline, or a chain alarm the screens show: try again later
   }
   if (!checked) return stop(); // pending: follow() runs again once it is approved
-  if (!running) return checked.free();
-  chain?.free();
+  if (!running) return retire(checked);
+  retire(chain);
   chain = checked;
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const s = new WebSocket(`${scheme}//${location.host}/api/events/live`, [
@@ -161,7 +168,7 @@ async function received(hubId: string, notice: string): Promise<void> {
     if (!opened.opened && opened.code === "hub_not_in_chain") {
       const again = await approvedChain();
       if (again) {
-        chain?.free();
+        retire(chain);
         chain = again;
         opened = await open(notice);
       }
@@ -169,6 +176,7 @@ async function received(hubId: string, notice: string): Promise<void> {
   } catch (e) {
     opened = { opened: false, code: "error", reason: e instanceof Error ? e.message : String(e) };
   }
+  if (!running) return; // signed out meanwhile
   if (!opened.opened) return raise(refusedAlert(opened));
   const camera = await cameraOf(hubId, opened.camera);
   raise(noticeAlert(opened, camera));

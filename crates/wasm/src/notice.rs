@@ -164,7 +164,10 @@ mod tests {
             assert_eq!(code_of(&opened), code);
             let text = serde_json::to_string(&opened).unwrap();
             assert!(text.contains(r#""opened":false"#), "{text}");
-            assert!(!text.contains("front door") && !text.contains("doorbell"), "{text}");
+            assert!(
+                !text.contains("front door") && !text.contains("doorbell"),
+                "{text}"
+            );
         }
     }
 }
