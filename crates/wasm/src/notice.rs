@@ -1,22 +1,14 @@
 //! An event notice (a doorbell press) opened in the browser: the crypto crate's one notice
-//! check (`porchlight_crypto::open_notice`: the hub a current hub of the verified chain, its
-//! signature, sealed to this device), then the hub's sealed details read. A notice that fails
-//! answers a refusal with a code and a reason, never any of its content. The TypeScript keeps
-//! the connection and draws the alert; it decides nothing.
+//! check and reading (`porchlight_crypto::open_event_notice`, as `porchlight events --follow`
+//! runs it: the hub a current hub of the verified chain, its signature, sealed to this device,
+//! the hub's sealed details readable). A notice that fails answers a refusal with a code and a
+//! reason, never any of its content. The TypeScript keeps the connection and draws the alert;
+//! it decides nothing.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use porchlight_crypto::{ClipError, DeviceSecret, NoticeError, VerifiedChain, open_notice};
-use serde::{Deserialize, Serialize};
-
-/// What the hub seals (`porchlight_hub`'s notice body; `porchlight_client::live` reads the same).
-#[derive(Deserialize)]
-struct Body {
-    id: String,
-    camera: String,
-    kind: String,
-    at_ms: i64,
-}
+use porchlight_crypto::{ClipError, DeviceSecret, NoticeError, VerifiedChain, open_event_notice};
+use serde::Serialize;
 
 /// The answer for one notice.
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -55,6 +47,7 @@ fn refusal(e: &NoticeError) -> Opened {
         NoticeError::HubNotInChain => "hub_not_in_chain",
         NoticeError::BadSignature => "bad_signature",
         NoticeError::TooLarge => "too_large",
+        NoticeError::Unreadable => "unreadable",
         NoticeError::Clip(ClipError::NoMatchingKey) => "not_for_this_device",
         NoticeError::Clip(_) => "unopenable",
     };
@@ -67,28 +60,17 @@ pub fn open(chain: &VerifiedChain, notice_b64: &str, secret: &DeviceSecret) -> O
     let Ok(bytes) = STANDARD.decode(notice_b64) else {
         return refused("malformed", "the notice is not base64");
     };
-    let (hub, plaintext) = match open_notice(&bytes, chain, secret) {
-        Ok(opened) => opened,
-        Err(e) => return refusal(&e),
-    };
-    let Ok(body) = serde_json::from_slice::<Body>(&plaintext) else {
-        return refused("unreadable", "the notice's sealed details are not readable");
-    };
-    // open_notice checked the hub is in the chain, so it has a name there.
-    let hub_name = chain
-        .hubs()
-        .iter()
-        .find(|h| h.key == hub)
-        .map(|h| h.name.as_str().to_owned())
-        .unwrap_or_default();
-    Opened::Notice {
-        opened: true,
-        id: body.id,
-        kind: body.kind,
-        camera: body.camera,
-        hub_name,
-        hub_key: hub.to_hex(),
-        at_ms: body.at_ms,
+    match open_event_notice(&bytes, chain, secret) {
+        Ok(opened) => Opened::Notice {
+            opened: true,
+            id: opened.body.id,
+            kind: opened.body.kind,
+            camera: opened.body.camera,
+            hub_name: opened.hub_name,
+            hub_key: opened.hub.to_hex(),
+            at_ms: opened.body.at_ms,
+        },
+        Err(e) => refusal(&e),
     }
 }
 
