@@ -124,6 +124,8 @@ describe("event alerts in the browser", { skip: skip ?? false }, () => {
     await owner.page.locator('[data-live="true"]').waitFor({ timeout: 30_000 });
     await alert.getByRole("button", { name: /^Dismiss/ }).click();
     assert.equal(await owner.page.getByTestId("event-alert").count(), 0);
+    await owner.page.getByRole("link", { name: "Back to the camera" }).click();
+    await owner.page.getByRole("list", { name: "Clips" }).waitFor();
 
     // A notice signed by a key that is no hub of the chain, relayed by the server as the
     // hub's own: "could not be checked", and none of it shown.
