@@ -12,6 +12,9 @@ import { BINARY } from "./harness";
 import { eventually, freePort, run } from "./flows";
 
 export interface Home {
+  /** The hub's local endpoint (`127.0.0.1:PORT`) and its state folder. */
+  local: string;
+  state: string;
   /** Records one more clip; resolves once `count` clips have been uploaded in all. */
   record(count: number): Promise<void>;
   stop(): void;
@@ -51,6 +54,8 @@ export async function home(page: Page, camera = "porch"): Promise<Home> {
     };
   await eventually("the camera to stream", async () => (await status()).cameras[camera]?.state === "streaming", 30_000);
   return {
+    local,
+    state,
     async record(count: number) {
       assert.equal((await fetch(`http://${local}/cameras/${camera}/trigger`, { method: "POST" })).status, 202);
       await eventually(`clip ${count} to upload`, async () => (await status()).upload.uploaded >= count, 60_000);

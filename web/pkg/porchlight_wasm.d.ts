@@ -297,6 +297,14 @@ export function devicePublic(secret: Uint8Array | number[]): string;
 export function fingerprintOf(sign_key: string, age_recipient: string): string;
 
 /**
+ * Checks and opens one event notice (base64, from `GET /api/events/live`) with this
+ * device's secret against the verified chain. Answers JSON: `{"opened": true, "id", "kind",
+ * "camera", "hub_name", "hub_key", "at_ms"}`, or `{"opened": false, "code", "reason"}` for a
+ * notice that fails the check (nothing of its content). Throws only for an unusable secret.
+ */
+export function openNotice(chain: Chain, notice: string, secret: Uint8Array | number[]): string;
+
+/**
  * An SVG drawing of `text` as a QR code (no script, no external reference).
  */
 export function qrSvg(text: string): string;
@@ -377,6 +385,7 @@ export interface InitOutput {
     readonly mp4feed_metadata: (a: number) => [number, number];
     readonly mp4feed_new: () => number;
     readonly mp4feed_push: (a: number, b: number, c: number) => [number, number, number, number];
+    readonly openNotice: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
     readonly pairing_checkHub: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
     readonly pairing_code: (a: number) => [number, number];
     readonly pairing_new: (a: number, b: number, c: number) => [number, number, number];

@@ -1291,6 +1291,47 @@ export function fingerprintOf(sign_key, age_recipient) {
 }
 
 /**
+ * Checks and opens one event notice (base64, from `GET /api/events/live`) with this
+ * device's secret against the verified chain. Answers JSON: `{"opened": true, "id", "kind",
+ * "camera", "hub_name", "hub_key", "at_ms"}`, or `{"opened": false, "code", "reason"}` for a
+ * notice that fails the check (nothing of its content). Throws only for an unusable secret.
+ * @param {Chain} chain
+ * @param {string} notice
+ * @param {Uint8Array | number[]} secret
+ * @returns {string}
+ */
+export function openNotice(chain, notice, secret) {
+    let deferred4_0;
+    let deferred4_1;
+    try {
+        _assertClass(chain, Chain);
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(notice, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passArray8ToWasm0(secret, wasm.__wbindgen_malloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.openNotice(chain.__wbg_ptr, ptr0, len0, ptr1, len1);
+        var ptr3 = ret[0];
+        var len3 = ret[1];
+        if (ret[3]) {
+            ptr3 = 0; len3 = 0;
+            throw takeFromExternrefTable0(ret[2]);
+        }
+        deferred4_0 = ptr3;
+        deferred4_1 = len3;
+        return getStringFromWasm0(ptr3, len3);
+    } finally {
+        wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
+    }
+}
+
+/**
  * An SVG drawing of `text` as a QR code (no script, no external reference).
  * @param {string} text
  * @returns {string}

@@ -51,6 +51,7 @@ export const mp4feed_finish: (a: number) => [number, number];
 export const mp4feed_metadata: (a: number) => [number, number];
 export const mp4feed_new: () => number;
 export const mp4feed_push: (a: number, b: number, c: number) => [number, number, number, number];
+export const openNotice: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
 export const pairing_checkHub: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
 export const pairing_code: (a: number) => [number, number];
 export const pairing_new: (a: number, b: number, c: number) => [number, number, number];

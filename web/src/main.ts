@@ -3,6 +3,7 @@
 
 import * as api from "./api";
 import * as account from "./account";
+import * as events from "./events";
 import { go, otherwise, redirect, route, start } from "./router";
 import { signIn, signUp, signedOut } from "./screens/auth";
 import { activity, cameras, devices, sessions } from "./screens/account";
@@ -33,6 +34,7 @@ function nav(): void {
   const link = (href: string, text: string) => h("a", { href, "data-link": true }, text);
   const out = h("button", { type: "button", class: "link" }, "Sign out");
   out.addEventListener("click", async () => {
+    events.stop();
     try {
       await account.signOut();
     } finally {
@@ -62,6 +64,9 @@ type Screen = (params: Record<string, string>) => Promise<void> | void;
 function guarded(screen: Screen): Screen {
   return async (params) => {
     nav();
+    // Doorbell presses and other notices, for as long as this browser is signed in.
+    if (account.signedIn()) events.follow();
+    else events.stop();
     try {
       await screen(params);
     } catch (e) {

@@ -243,14 +243,6 @@ pub struct EventNotice {
     pub received_at_ms: i64,
 }
 
-#[derive(serde::Deserialize)]
-struct NoticeBody {
-    id: String,
-    camera: String,
-    kind: String,
-    at_ms: i64,
-}
-
 /// Follows the account's event notices as they happen, opening each with `device` against
 /// `chain`. Calls `each` with every notice (or why one was refused: a refused notice never
 /// stops the feed) until it returns false; returns why the server ended the feed, if it did.
@@ -311,17 +303,15 @@ fn open_event(
     let bytes = STANDARD
         .decode(notice)
         .map_err(|_| LiveViewError::Notice("not base64".into()))?;
-    let (hub, plaintext) = porchlight_crypto::open_notice(&bytes, chain, device)
+    let opened = porchlight_crypto::open_event_notice(&bytes, chain, device)
         .map_err(|e| LiveViewError::Notice(e.to_string()))?;
-    let body: NoticeBody = serde_json::from_slice(&plaintext)
-        .map_err(|_| LiveViewError::Notice("its sealed details are not readable".into()))?;
     Ok(EventNotice {
         hub_id,
-        hub_key: hub.to_hex(),
-        id: body.id,
-        camera: body.camera,
-        kind: body.kind,
-        at_ms: body.at_ms,
+        hub_key: opened.hub.to_hex(),
+        id: opened.body.id,
+        camera: opened.body.camera,
+        kind: opened.body.kind,
+        at_ms: opened.body.at_ms,
         received_at_ms,
     })
 }

@@ -67,7 +67,9 @@ pub use live::{
     AcceptedOffer, Answer, FrameHeader, FrameKind, FrameOpener, FrameSealer, LiveError, Offer,
     OfferWindow, OpenedFrame, PendingView, StreamId, answer_household_offer, answer_offer,
 };
-pub use notice::{NoticeError, open_notice, seal_notice};
+pub use notice::{
+    NoticeBody, NoticeError, OpenedNotice, open_event_notice, open_notice, seal_notice,
+};
 pub use pairing::{PairingCode, PairingError, PairingSecret};
 pub use recovery::{RecoveryCode, RecoveryCodeError, RecoveryKey};
 pub use statement::{

@@ -6,8 +6,8 @@
 //! signed message = "porchlight event notice v1\0" ‖ age file ‖ hub key
 //! ```
 //!
-//! The plaintext is the caller's (the hub writes a small JSON: camera, kind, time, a random
-//! id). The server sees that a notice exists, its size and which hub sent it; the device
+//! The plaintext is a small JSON, [`NoticeBody`] (camera, kind, time, a random id); the hub
+//! writes it and every device reads it with [`open_event_notice`]. The server sees that a notice exists, its size and which hub sent it; the device
 //! checks the hub key is a current hub of its own verified chain and the signature under it
 //! before opening, so a server cannot make up a doorbell press, nor pass off one hub's notice
 //! as another's. A replayed notice opens to its old time and id: the reader judges freshness.
@@ -37,6 +37,49 @@ pub enum NoticeError {
     TooLarge,
     #[error(transparent)]
     Clip(#[from] ClipError),
+    #[error("the notice's sealed details are not readable")]
+    Unreadable,
+}
+
+/// What a hub says in a notice (its sealed plaintext, JSON, version 1).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NoticeBody {
+    /// A random id, the same on every device that opens it.
+    pub id: String,
+    /// The camera's name on its hub.
+    pub camera: String,
+    /// `doorbell`, `motion`, `manual`…
+    pub kind: String,
+    /// When it happened, by the hub's clock.
+    pub at_ms: i64,
+}
+
+#[derive(serde::Serialize)]
+struct VersionedBody<'a> {
+    version: u32,
+    #[serde(flatten)]
+    body: &'a NoticeBody,
+}
+
+impl NoticeBody {
+    /// The plaintext to seal.
+    pub fn to_json(&self) -> Vec<u8> {
+        // A struct of strings and numbers always serialises.
+        serde_json::to_vec(&VersionedBody {
+            version: 1,
+            body: self,
+        })
+        .unwrap_or_default()
+    }
+}
+
+/// A notice checked and opened on a device: which hub of the chain sent it, and what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedNotice {
+    pub hub: HubKey,
+    /// The hub's name in the chain.
+    pub hub_name: String,
+    pub body: NoticeBody,
 }
 
 fn signed_message(sealed: &[u8], hub: &[u8; 32]) -> Vec<u8> {
@@ -101,6 +144,28 @@ pub fn open_notice(
     Ok((hub, plaintext))
 }
 
+/// [`open_notice`], then the hub's [`NoticeBody`] read: what the CLI and the browser show.
+pub fn open_event_notice(
+    notice: &[u8],
+    chain: &VerifiedChain,
+    identity: &dyn age::Identity,
+) -> Result<OpenedNotice, NoticeError> {
+    let (hub, plaintext) = open_notice(notice, chain, identity)?;
+    let body: NoticeBody =
+        serde_json::from_slice(&plaintext).map_err(|_| NoticeError::Unreadable)?;
+    let hub_name = chain
+        .hubs()
+        .iter()
+        .find(|entry| entry.key == hub)
+        .map(|entry| entry.name.as_str().to_owned())
+        .ok_or(NoticeError::HubNotInChain)?;
+    Ok(OpenedNotice {
+        hub,
+        hub_name,
+        body,
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -145,6 +210,29 @@ mod tests {
         let (hub, plain) = open_notice(&notice, h.chain.chain(), &h.phone).unwrap();
         assert_eq!(hub, h.hub.public());
         assert_eq!(plain, b"{\"kind\":\"doorbell\"}");
+    }
+
+    #[test]
+    fn an_event_notice_reads_as_the_hub_wrote_it() {
+        let h = home();
+        let body = NoticeBody {
+            id: "ab12".into(),
+            camera: "front door".into(),
+            kind: "doorbell".into(),
+            at_ms: 1_765_000_000_000,
+        };
+        let json = body.to_json();
+        assert!(json.starts_with(br#"{"version":1,"#));
+        let notice = seal_notice(&h.hub, &h.chain.chain().recipients(), &json).unwrap();
+        let opened = open_event_notice(&notice, h.chain.chain(), &h.phone).unwrap();
+        assert_eq!(opened.body, body);
+        assert_eq!(opened.hub, h.hub.public());
+        assert_eq!(opened.hub_name, "hub");
+        let garbled = seal_notice(&h.hub, &h.chain.chain().recipients(), b"ring").unwrap();
+        assert!(matches!(
+            open_event_notice(&garbled, h.chain.chain(), &h.phone),
+            Err(NoticeError::Unreadable)
+        ));
     }
 
     #[test]

@@ -234,20 +234,15 @@ impl Hub {
         let Some(chain) = self.chain() else {
             return;
         };
-        let body = serde_json::json!({
-            "version": 1,
-            "id": format!("{:032x}", rand::random::<u128>()),
-            "camera": camera,
-            "kind": kind.as_str(),
-            "at_ms": now_ms(),
-        });
+        let body = porchlight_client::crypto::NoticeBody {
+            id: format!("{:032x}", rand::random::<u128>()),
+            camera: camera.to_owned(),
+            kind: kind.as_str().to_owned(),
+            at_ms: now_ms(),
+        };
         let recipients =
             chain.recipients_for_camera(self.secret.public().as_bytes(), camera, &self.members());
-        match porchlight_client::crypto::seal_notice(
-            &self.secret,
-            &recipients,
-            body.to_string().as_bytes(),
-        ) {
+        match porchlight_client::crypto::seal_notice(&self.secret, &recipients, &body.to_json()) {
             Ok(notice) => {
                 let _ = self.notices.send(notice);
             }

@@ -86,7 +86,7 @@ pub fn device_generate() -> Zeroizing<Vec<u8>> {
     DeviceSecret::generate().to_bytes()
 }
 
-fn secret(bytes: &[u8]) -> Result<DeviceSecret> {
+pub(crate) fn secret(bytes: &[u8]) -> Result<DeviceSecret> {
     DeviceSecret::from_bytes(bytes).map_err(|e| format!("this browser's device key: {e}"))
 }
 

@@ -14,6 +14,7 @@ mod fixtures;
 pub mod listing;
 pub mod log;
 pub mod mp4;
+pub mod notice;
 pub mod research;
 pub mod sharing;
 
@@ -193,6 +194,17 @@ impl Chain {
 #[wasm_bindgen(js_name = checkListing)]
 pub fn check_listing(chain: &Chain, clips: &str, of_owner: bool) -> Result<String, JsError> {
     listing::check_listing(chain.0.verified(), clips, of_owner).map_err(js)
+}
+
+/// Checks and opens one event notice (base64, from `GET /api/events/live`) with this
+/// device's secret against the verified chain. Answers JSON: `{"opened": true, "id", "kind",
+/// "camera", "hub_name", "hub_key", "at_ms"}`, or `{"opened": false, "code", "reason"}` for a
+/// notice that fails the check (nothing of its content). Throws only for an unusable secret.
+#[wasm_bindgen(js_name = openNotice)]
+pub fn open_notice(chain: &Chain, notice: &str, secret: &[u8]) -> Result<String, JsError> {
+    let device = core::secret(secret).map_err(js)?;
+    let opened = notice::open(chain.0.verified(), notice, &device);
+    serde_json::to_string(&opened).map_err(|e| JsError::new(&e.to_string()))
 }
 
 /// A recorded clip being opened as it downloads (see [`clip::ClipOpener`]).

@@ -3,6 +3,7 @@
 
 import * as api from "../api";
 import * as account from "../account";
+import * as events from "../events";
 import { ChainAlarm } from "../account";
 import type { ActivityEntry, CameraInfo, DeviceInfo, SessionInfo } from "../types";
 import { go } from "../router";
@@ -151,6 +152,7 @@ export async function sessions(): Promise<void> {
     everywhere.disabled = true;
     try {
       // Ends every session, this one too; sign in again here.
+      events.stop();
       await account.signOut(true);
       await go("/signed-out");
     } catch (e) {

@@ -4,6 +4,7 @@
 import * as api from "../api";
 import * as account from "../account";
 import { ChainAlarm } from "../account";
+import { watchCamera } from "../events";
 import { checkUnder, refusedWarning } from "../listing";
 import { openToBlob, play, sealedBlob, thumbnail } from "../player";
 import type { CameraInfo, ClipDetail, ClipSummary } from "../types";
@@ -203,6 +204,19 @@ export async function camera(params: Record<string, string>): Promise<void> {
   render();
   void drawThumbnails(dayBox);
   const kept = h("p", { class: "muted" }, cam.owned ? `Clips are kept ${cam.retention_days} days.` : "Shared with you.");
+  // The list updates itself: a notice for this camera (a doorbell press) means a clip is on
+  // its way, so the listing is read and checked again until it has landed.
+  watchCamera(id, async () => {
+    const again = checkUnder(chain, await clipsOf(id, startOfDay(days[0]!), Date.now() + DAY_MS)).shown;
+    if (again.length === clips.length) return false;
+    clips.splice(0, clips.length, ...again);
+    counts.clear();
+    for (const c of clips) counts.set(dayKey(c.start_ms), (counts.get(dayKey(c.start_ms)) ?? 0) + 1);
+    selected = dayKey(Math.max(...clips.map((c) => c.start_ms)));
+    render();
+    void drawThumbnails(dayBox);
+    return true;
+  });
   show(
     shownName(cam),
     flash(),
