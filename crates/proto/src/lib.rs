@@ -286,7 +286,9 @@ pub struct Me {
     pub created_at_ms: i64,
     pub session_id: String,
     /// Whether this server has a research program (`research.recipient`): without one, apps
-    /// offer no research consent, since nothing could ever be added.
+    /// offer no research consent, since nothing could ever be added. Absent from an older
+    /// server's answer: read as none.
+    #[serde(default)]
     pub research_program: bool,
 }
 
