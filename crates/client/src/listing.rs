@@ -11,7 +11,9 @@
 
 use std::collections::BTreeMap;
 
-use porchlight_crypto::{CheckedListing, LinkHash, ListingRefusal, VerifiedChain};
+use porchlight_crypto::{
+    CheckedListing, LinkHash, ListingRefusal, VerifiedChain, WireListedClip, check_wire_listed_clip,
+};
 use porchlight_proto as proto;
 
 use crate::client::Client;
@@ -19,7 +21,7 @@ use crate::e2e_error::E2eError;
 use crate::household;
 use crate::shares::chain_of_root;
 use crate::vault::Vault;
-use crate::viewer::{WireListing, check_listed, check_listed_fields};
+use crate::viewer::check_listed;
 
 /// Why a listed clip is not shown: a stable code and a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,9 +141,9 @@ pub async fn check_shared(
     let mut out = Checked::default();
     for clip in clips {
         let verdict = match chains.get(&clip.owner_root) {
-            Some(Ok(chain)) => check_listed_fields(
+            Some(Ok(chain)) => check_wire_listed_clip(
                 chain,
-                &WireListing {
+                &WireListedClip {
                     camera: &clip.camera_name,
                     start_ms: clip.start_ms,
                     duration_ms: clip.duration_ms,

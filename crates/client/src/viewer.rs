@@ -19,7 +19,7 @@ use base64::engine::general_purpose::STANDARD;
 use porchlight_crypto::age::Identity;
 use porchlight_crypto::{
     CheckedListing, ClipError, ClipHeader, ClipStatement, DevicePublic, HeaderError, HubKey,
-    ListedClip, ListingRefusal, VerifiedChain, check_listed_clip, open, open_file, rewrap,
+    ListingRefusal, VerifiedChain, WireListedClip, check_wire_listed_clip, open, open_file, rewrap,
 };
 use porchlight_proto::{self as proto, ErrorCode};
 use sha2::{Digest, Sha256};
@@ -91,9 +91,9 @@ pub fn check_listed(
     chain: &VerifiedChain,
     clip: &proto::ClipSummary,
 ) -> Result<CheckedListing, ListingRefusal> {
-    check_listed_fields(
+    check_wire_listed_clip(
         chain,
-        &WireListing {
+        &WireListedClip {
             camera: &clip.camera_name,
             start_ms: clip.start_ms,
             duration_ms: clip.duration_ms,
@@ -101,42 +101,6 @@ pub fn check_listed(
             statement: &clip.statement,
             signature: &clip.signature,
             hub_key: &clip.hub_key,
-        },
-    )
-}
-
-/// A listed clip's fields as the API sends them (base64 and hex), from a clip listing or the
-/// shared listing.
-#[derive(Debug, Clone, Copy)]
-pub struct WireListing<'a> {
-    pub camera: &'a str,
-    pub start_ms: i64,
-    pub duration_ms: u64,
-    pub payload_sha256: &'a str,
-    pub statement: &'a str,
-    pub signature: &'a str,
-    pub hub_key: &'a str,
-}
-
-/// [`check_listed`] for fields from any listing.
-pub fn check_listed_fields(
-    chain: &VerifiedChain,
-    clip: &WireListing<'_>,
-) -> Result<CheckedListing, ListingRefusal> {
-    let statement = STANDARD.decode(clip.statement).unwrap_or_default();
-    let signature = STANDARD.decode(clip.signature).unwrap_or_default();
-    let hub_key = hex::decode(clip.hub_key).unwrap_or_default();
-    let payload_sha256 = hex::decode(clip.payload_sha256).unwrap_or_default();
-    check_listed_clip(
-        chain,
-        &ListedClip {
-            camera: clip.camera,
-            start_ms: clip.start_ms,
-            duration_ms: clip.duration_ms,
-            payload_sha256: &payload_sha256,
-            statement: &statement,
-            signature: &signature,
-            hub_key: &hub_key,
         },
     )
 }

@@ -62,7 +62,10 @@ pub use consent::{
 };
 pub use header::{ClipHeader, HeaderError, MAX_HEADER_BYTES, read_header, rewrap};
 pub use keys::{DevicePublic, DeviceSecret, HubKey, HubSecret, KeyError};
-pub use listing::{CheckedListing, ListedClip, ListingField, ListingRefusal, check_listed_clip};
+pub use listing::{
+    CheckedListing, ListedClip, ListingField, ListingRefusal, WireListedClip, check_listed_clip,
+    check_wire_listed_clip,
+};
 pub use live::{
     AcceptedOffer, Answer, FrameHeader, FrameKind, FrameOpener, FrameSealer, LiveError, Offer,
     OfferWindow, OpenedFrame, PendingView, StreamId, answer_household_offer, answer_offer,

@@ -135,6 +135,48 @@ impl fmt::Display for ListingRefusal {
 
 impl std::error::Error for ListingRefusal {}
 
+/// A listed clip's fields as the HTTP API sends them: the statement and signature in base64,
+/// the hub key and payload hash in hex. What the CLI and the browser both read.
+#[derive(Debug, Clone, Copy)]
+pub struct WireListedClip<'a> {
+    pub camera: &'a str,
+    pub start_ms: i64,
+    pub duration_ms: u64,
+    pub payload_sha256: &'a str,
+    pub statement: &'a str,
+    pub signature: &'a str,
+    pub hub_key: &'a str,
+}
+
+/// [`check_listed_clip`] over the API's encodings: a field that is not base64 or hex is passed
+/// on empty, and so refused as malformed.
+pub fn check_wire_listed_clip(
+    chain: &VerifiedChain,
+    clip: &WireListedClip<'_>,
+) -> Result<CheckedListing, ListingRefusal> {
+    use base64::Engine as _;
+    let base64 = |text: &str| {
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .unwrap_or_default()
+    };
+    let hex = |text: &str| hex::decode(text).unwrap_or_default();
+    let (statement, signature) = (base64(clip.statement), base64(clip.signature));
+    let (hub_key, payload_sha256) = (hex(clip.hub_key), hex(clip.payload_sha256));
+    check_listed_clip(
+        chain,
+        &ListedClip {
+            camera: clip.camera,
+            start_ms: clip.start_ms,
+            duration_ms: clip.duration_ms,
+            payload_sha256: &payload_sha256,
+            statement: &statement,
+            signature: &signature,
+            hub_key: &hub_key,
+        },
+    )
+}
+
 /// What a listed clip is, once checked: the statement its hub signed, and that hub.
 #[derive(Debug, Clone)]
 pub struct CheckedListing {

@@ -112,10 +112,10 @@ impl ClipOpener {
             .map_err(|_| "the clip's details are not in the expected form".to_owned())?;
         let header = decode(&d.header, "header")?;
         ClipHeader::parse(&header).map_err(|e| format!("the clip's header: {e}"))?;
-        let listed = crate::listing::check_fields(
+        let listed = porchlight_crypto::check_wire_listed_clip(
             chain,
-            &crate::listing::Fields {
-                camera_name: &d.camera_name,
+            &porchlight_crypto::WireListedClip {
+                camera: &d.camera_name,
                 start_ms: d.start_ms,
                 duration_ms: d.duration_ms,
                 payload_sha256: &d.payload_sha256,

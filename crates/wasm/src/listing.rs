@@ -2,50 +2,12 @@
 //! one listing check (`porchlight_crypto::check_listed_clip`), with the reason for each one
 //! that fails. The TypeScript fetches the listing and draws the verdicts; it decides nothing.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use porchlight_crypto::{
-    CheckedListing, ListedClip, ListingField, ListingRefusal, VerifiedChain, check_listed_clip,
+    ListingField, ListingRefusal, VerifiedChain, WireListedClip, check_wire_listed_clip,
 };
 use serde::{Deserialize, Serialize};
 
 type Result<T> = std::result::Result<T, String>;
-
-/// A listed clip's fields as the API sends them (base64 and hex).
-#[derive(Debug, Clone, Copy)]
-pub struct Fields<'a> {
-    pub camera_name: &'a str,
-    pub start_ms: i64,
-    pub duration_ms: u64,
-    pub payload_sha256: &'a str,
-    pub statement: &'a str,
-    pub signature: &'a str,
-    pub hub_key: &'a str,
-}
-
-/// The listing check over the API's encodings: a field that is not base64 or hex is passed on
-/// empty, and so refused as malformed.
-pub fn check_fields(
-    chain: &VerifiedChain,
-    fields: &Fields<'_>,
-) -> std::result::Result<CheckedListing, ListingRefusal> {
-    let statement = STANDARD.decode(fields.statement).unwrap_or_default();
-    let signature = STANDARD.decode(fields.signature).unwrap_or_default();
-    let hub_key = hex::decode(fields.hub_key).unwrap_or_default();
-    let payload_sha256 = hex::decode(fields.payload_sha256).unwrap_or_default();
-    check_listed_clip(
-        chain,
-        &ListedClip {
-            camera: fields.camera_name,
-            start_ms: fields.start_ms,
-            duration_ms: fields.duration_ms,
-            payload_sha256: &payload_sha256,
-            statement: &statement,
-            signature: &signature,
-            hub_key: &hub_key,
-        },
-    )
-}
 
 /// One entry of `GET /api/clips` (`id`) or `GET /api/shared` (`share_id`): the fields the
 /// check reads. Anything else in the entry is ignored.
@@ -121,10 +83,10 @@ pub fn check_listing(chain: &VerifiedChain, clips_json: &str, of_owner: bool) ->
                     of_owner,
                 );
             };
-            let verdict = check_fields(
+            let verdict = check_wire_listed_clip(
                 chain,
-                &Fields {
-                    camera_name: &listed.camera_name,
+                &WireListedClip {
+                    camera: &listed.camera_name,
                     start_ms: listed.start_ms,
                     duration_ms: listed.duration_ms,
                     payload_sha256: &listed.payload_sha256,
@@ -150,6 +112,8 @@ pub fn check_listing(chain: &VerifiedChain, clips_json: &str, of_owner: bool) ->
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
     use porchlight_crypto::{ClipStatement, DeviceSecret, HubSecret, sign_clip};
 
     use super::*;
