@@ -31,7 +31,7 @@ export async function signIn(page: Page, url: string, email: string, auth: Authe
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByLabel("Authenticator code").fill(await auth.code());
-  // Asked only of a browser that is not a device yet.
+  // Asked only of a browser that is not a device yet (decided before the form is drawn).
   const nameField = page.getByLabel("Name for this browser");
   if (await nameField.isVisible()) await nameField.fill(name);
   await page.getByRole("button", { name: "Sign in" }).click();

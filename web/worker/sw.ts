@@ -46,8 +46,10 @@ sw.addEventListener("fetch", (event) => {
       const cache = await caches.open(CACHE);
       try {
         const answer = await fetch(request);
-        // Only whole, plain answers are kept (a range or an error is not the file).
-        if (answer.ok && answer.status === 200) {
+        // Only whole, plain answers are kept (a range or an error is not the file), and only
+        // the page stands in for navigations (opening /app.js directly must not replace it).
+        const page = (answer.headers.get("content-type") ?? "").startsWith("text/html");
+        if (answer.ok && answer.status === 200 && (request.mode !== "navigate" || page)) {
           const key = request.mode === "navigate" ? "/" : request;
           await cache.put(key, answer.clone());
         }

@@ -29,7 +29,9 @@ function signInError(e: unknown): never {
   throw e;
 }
 
-export function signIn(): void {
+export async function signIn(): Promise<void> {
+  // Known before the form is drawn, so its fields never change under the person's hands.
+  const knownBrowser = await store.hasDeviceKey();
   const recoveryToggle = h("button", { type: "button", class: "link" }, "Use a sign-in recovery code instead");
   const codeField = field("Authenticator code", "totp_code", {
     inputmode: "numeric",
@@ -51,9 +53,7 @@ export function signIn(): void {
   });
   // A browser that is a device already keeps its name: it is asked only the first time.
   const nameField = field("Name for this browser", "device_name", { value: defaultDeviceName(), maxlength: "64" }, "Shown in your device list.");
-  void store.hasDeviceKey().then((known) => {
-    nameField.hidden = known;
-  });
+  nameField.hidden = knownBrowser;
   show(
     "Sign in",
     form(
