@@ -105,6 +105,11 @@ export const contactsOf = async (account: string) => (await read<{ root: string;
 export const keepContacts = (account: string, contacts: { root: string; name: string }[]) =>
   write(`contacts:${account}`, contacts);
 
+/** Where `account` posts to the feed from (a neighbourhood name and a 0.01° grid cell, never a
+ * point), so the location is asked once. */
+export const placeOf = (account: string) => read<{ neighbourhood: string; area: string }>(`place:${account}`);
+export const keepPlace = (account: string, place: { neighbourhood: string; area: string }) => write(`place:${account}`, place);
+
 /** The transparency-log pin kept for `account` (key, checkpoint, entries verified). */
 export const logPinOf = (account: string) => read<string>(`log:${account}`);
 export const keepLogPin = (account: string, pin: string) => write(`log:${account}`, pin);
