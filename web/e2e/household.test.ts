@@ -138,7 +138,9 @@ describe("the household in the browser", { skip: skip ?? false }, () => {
     await keepOwnerPositions(member.page, JSON.stringify({ [ownerRoot]: [999, "00".repeat(32)] }));
     await member.page.goto(clipUrl);
     await member.page.getByText("This clip was not opened.").waitFor();
+    await member.page.getByText(/The device list of account [0-9a-f-]+ was refused: .*rollback/).waitFor();
     assert.equal(await member.page.locator("main video").count(), 0, "nothing of a refused clip is shown");
+    await snap(member.page, "household-refused");
     await member.page.goto(cameraUrl);
     await member.page.getByTestId("unverified-clips").waitFor();
     assert.equal(await member.page.getByRole("list", { name: "Clips" }).count(), 0);

@@ -9,7 +9,7 @@
 import * as api from "./api";
 import * as account from "./account";
 import type { RewrapReport } from "./account";
-import { parseRoot } from "./sharing";
+import { parseRoot, rootFingerprint } from "./sharing";
 import * as store from "./store";
 import type { CameraInfo, ChainView, HubInfo } from "./types";
 import { Households } from "./wasm";
@@ -87,3 +87,9 @@ export const viewOf = (checked: Households): HouseholdsView => JSON.parse(checke
 export const NOT_GIVEN =
   "No household whose device list this browser checked gives your account this camera, so nothing of it is shown. " +
   "If its owner gave it to you a moment ago, reload; if they removed you, it is no longer yours to see.";
+
+/** [`NOT_GIVEN`], with why each household's device list this browser refused was refused. */
+export function whyNotGiven(checked: Households): string {
+  const refused = viewOf(checked).refused.map((r) => ` The device list of account ${rootFingerprint(r.root)} was refused: ${r.reason}.`);
+  return NOT_GIVEN + refused.join("");
+}

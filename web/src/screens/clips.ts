@@ -228,7 +228,7 @@ export async function camera(params: Record<string, string>): Promise<void> {
     flash(),
     kept,
     h("p", {}, h("a", { href: `/cameras/${encodeURIComponent(id)}/live`, "data-link": true, class: "button" }, "Watch live")),
-    households && !households.givenCamera(cam.name) && notice("warning", household.NOT_GIVEN),
+    households && !households.givenCamera(cam.name) && notice("warning", household.whyNotGiven(households)),
     refusedWarning(checked.refused, cam.owned ? "your account" : "the account that gives you this camera"),
     h("h2", { class: "chart-title" }, "Clips per day"),
     chartBox,
@@ -267,11 +267,12 @@ export async function clip(params: Record<string, string>): Promise<void> {
     // A household's camera: opened only under the chain of the owner that gives it to this
     // account, verified here from that owner's root; no such owner, nothing of the clip.
     if (!owned) {
-      const owner = (await household.households(chain)).ownerOfCamera(detail.hub_key, detail.camera_name);
+      const households = await household.households(chain);
+      const owner = households.ownerOfCamera(detail.hub_key, detail.camera_name);
       if (!owner) {
         return show(
           cameraName,
-          notice("danger", h("strong", {}, "This clip was not opened. "), household.NOT_GIVEN),
+          notice("danger", h("strong", {}, "This clip was not opened. "), household.whyNotGiven(households)),
           h("p", {}, h("a", { href: "/cameras", "data-link": true }, "Back to your cameras")),
         );
       }

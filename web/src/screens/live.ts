@@ -42,12 +42,15 @@ export async function live(params: Record<string, string>): Promise<void> {
   // own for its cameras, the chain of the owner that gives a household camera otherwise.
   const own = await account.verifiedChain();
   let target: { chain: Chain; hubKey: string; hubName: string } | null = null;
+  let notGiven = household.NOT_GIVEN;
   if (camera.owned) {
     const hubs = (await api.get<{ hubs: HubInfo[] }>("/api/hubs")).hubs;
     const hub = hubs.find((x) => x.id === camera.hub_id);
     if (hub) target = { chain: own, hubKey: hub.hub_key, hubName: hub.name };
   } else {
-    const given = (await household.households(own)).givenCamera(camera.name);
+    const households = await household.households(own);
+    notGiven = household.whyNotGiven(households);
+    const given = households.givenCamera(camera.name);
     if (given) {
       const chain = given.chain();
       const hubKey = given.hubKey;
@@ -66,7 +69,7 @@ export async function live(params: Record<string, string>): Promise<void> {
   );
   if (!target) {
     video.parentElement?.remove();
-    status.replaceChildren(notice(camera.owned ? "warning" : "danger", camera.owned ? "This camera's hub is not one you can see." : household.NOT_GIVEN));
+    status.replaceChildren(notice(camera.owned ? "warning" : "danger", camera.owned ? "This camera's hub is not one you can see." : notGiven));
     return;
   }
   const hub = { name: target.hubName };
