@@ -212,6 +212,19 @@ pub(crate) fn hash(text: &str, what: &str) -> Result<LinkHash> {
     LinkHash::from_hex(text).map_err(|_| format!("{what} is not a link hash"))
 }
 
+/// Other accounts' chains as the household routes serve them (`GET /api/household/members`,
+/// `GET /api/household/owners`): `{"chains": [{"root", "links"}]}`.
+#[derive(Deserialize)]
+pub(crate) struct HouseholdChains {
+    pub(crate) chains: Vec<ServedChain>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ServedChain {
+    pub(crate) root: String,
+    pub(crate) links: Vec<String>,
+}
+
 /// A verified chain and whether verifying it pinned the root.
 #[derive(Debug)]
 pub struct Chain {
@@ -451,16 +464,7 @@ impl Chain {
     /// not verify, or that rolled back or forked, is left out (its member's devices are then
     /// not re-wrapped to) and keeps its old position.
     pub fn set_members(&mut self, text: &str, kept: &str) -> Result<String> {
-        #[derive(Deserialize)]
-        struct Served {
-            chains: Vec<ServedChain>,
-        }
-        #[derive(Deserialize)]
-        struct ServedChain {
-            root: String,
-            links: Vec<String>,
-        }
-        let served: Served = serde_json::from_str(text)
+        let served: HouseholdChains = serde_json::from_str(text)
             .map_err(|_| "the household members' chains are not in the expected form".to_owned())?;
         let kept: std::collections::BTreeMap<String, (u64, String)> = if kept.trim().is_empty() {
             std::collections::BTreeMap::new()

@@ -7,25 +7,14 @@
 use std::collections::BTreeMap;
 
 use porchlight_crypto::{LinkHash, VerifiedChain, given_camera, owner_of_camera, verify_chain};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::core::{CameraView, decode_links, hash};
+use crate::core::{CameraView, HouseholdChains, decode_links, hash};
 
 type Result<T> = std::result::Result<T, String>;
 
 /// `{"<root hex>": [seq, "<hash hex>"]}`: the highest link seen of each owner's chain.
 type Positions = BTreeMap<String, (u64, String)>;
-
-#[derive(Deserialize)]
-struct Served {
-    chains: Vec<ServedChain>,
-}
-
-#[derive(Deserialize)]
-struct ServedChain {
-    root: String,
-    links: Vec<String>,
-}
 
 #[derive(Serialize)]
 struct GivenView {
@@ -68,7 +57,7 @@ impl Households {
     /// member. The server cannot make a chain name this account without a device of that
     /// owner signing it.
     pub fn verify(mine: LinkHash, served: &str, kept: &str) -> Result<Self> {
-        let served: Served = serde_json::from_str(served)
+        let served: HouseholdChains = serde_json::from_str(served)
             .map_err(|_| "the households' chains are not in the expected form".to_owned())?;
         let mut positions: Positions = if kept.trim().is_empty() {
             Positions::new()
