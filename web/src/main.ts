@@ -9,6 +9,7 @@ import { signIn, signUp, signedOut } from "./screens/auth";
 import { activity, cameras, devices, sessions } from "./screens/account";
 import { pending } from "./screens/device";
 import { camera, clip } from "./screens/clips";
+import { householdScreen } from "./screens/household";
 import { hubs } from "./screens/hubs";
 import { access } from "./screens/access";
 import { live } from "./screens/live";
@@ -124,6 +125,7 @@ async function boot(): Promise<void> {
   route("/access", guarded(access));
   route("/research", guarded(researchMine));
   route("/settings", guarded(settings));
+  route("/settings/household", guarded(householdScreen));
   route("/shared", guarded(shared));
   route("/shared/:id", guarded(sharedClip));
   route("/invite", guarded(invitation));

@@ -94,6 +94,11 @@ export const memberPositionsOf = (account: string) => read<string>(`members:${ac
 export const keepMemberPositions = (account: string, positions: string) =>
   write(`members:${account}`, positions);
 
+/** The highest link seen of each household owner's chain, for member `account`, as the
+ * WebAssembly `Households.positions()` returned it: an owner's chain served older is refused. */
+export const ownerPositionsOf = (account: string) => read<string>(`owners:${account}`);
+export const keepOwnerPositions = (account: string, positions: string) => write(`owners:${account}`, positions);
+
 /** Forgets everything but the device id and key (signing out does not unpin the chain). */
 export async function forgetAccount(account: string): Promise<void> {
   await remove(`trust:${account}`);
