@@ -108,7 +108,23 @@ pub struct CameraSettings {
     pub post_roll_ms: u64,
 }
 
+/// What a camera gets when a statement first names it: `hub.toml`'s defaults.
+pub const DEFAULT_SENSITIVITY: u8 = 6;
+pub const DEFAULT_PRE_ROLL_MS: u64 = 5_000;
+pub const DEFAULT_POST_ROLL_MS: u64 = 10_000;
+
 impl CameraSettings {
+    /// Camera `camera` on, with the defaults.
+    pub fn new(camera: &str) -> Self {
+        Self {
+            camera: camera.to_owned(),
+            enabled: true,
+            sensitivity: DEFAULT_SENSITIVITY,
+            pre_roll_ms: DEFAULT_PRE_ROLL_MS,
+            post_roll_ms: DEFAULT_POST_ROLL_MS,
+        }
+    }
+
     fn check(&self) -> Result<(), HubSettingsError> {
         check_camera_id(&self.camera).map_err(|_| HubSettingsError::BadCameraName)?;
         if !(MIN_SENSITIVITY..=MAX_SENSITIVITY).contains(&self.sensitivity) {
@@ -156,6 +172,14 @@ impl HubSettings {
             return Err(HubSettingsError::CameraOrder);
         }
         Ok(())
+    }
+
+    /// Sets `camera`'s settings, in place of any the statement had for it.
+    pub fn set_camera(&mut self, camera: CameraSettings) {
+        self.cameras.retain(|c| c.camera != camera.camera);
+        self.cameras.push(camera);
+        self.cameras
+            .sort_by(|a, b| a.camera.as_bytes().cmp(b.camera.as_bytes()));
     }
 
     /// The settings of camera `name`, if the statement names it.
