@@ -18,7 +18,7 @@ use porchlight_proto::{
 use porchlight_store::{HubSettingsReport, HubSettingsRow, STATE_REMOVED};
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, ApiPath, DeviceAuthed, HubAuthed};
+use crate::extract::{ApiJson, ApiPath, DeviceAuthed, HubAuthed, JsonBody, parse_json};
 use crate::state::AppState;
 
 /// Longest refusal message a hub may report (it is shown to the owner).
@@ -92,9 +92,10 @@ pub async fn put_settings(
     State(state): State<AppState>,
     authed: DeviceAuthed,
     ApiPath(id): ApiPath<String>,
-    ApiJson(req): ApiJson<HubSettingsPut>,
+    JsonBody(body): JsonBody,
 ) -> ApiResult<Json<HubSettingsState>> {
     let hub = own_hub(&state, &authed, &id).await?;
+    let req: HubSettingsPut = parse_json(&body)?;
     let bytes = STANDARD
         .decode(req.statement.as_bytes())
         .map_err(|_| ApiError::invalid_input("statement: not base64"))?;
