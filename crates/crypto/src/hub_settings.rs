@@ -589,7 +589,8 @@ mod tests {
     #[test]
     fn bounds_are_checked_when_signing_and_parsing() {
         let home = home();
-        let out_of_bounds: [(fn(&mut HubSettings), HubSettingsError); 7] = [
+        type Change = fn(&mut HubSettings);
+        let out_of_bounds: [(Change, HubSettingsError); 7] = [
             (
                 |s| s.cameras[0].sensitivity = 0,
                 HubSettingsError::Sensitivity,
