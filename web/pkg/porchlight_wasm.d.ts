@@ -297,6 +297,13 @@ export function devicePublic(secret: Uint8Array | number[]): string;
 export function fingerprintOf(sign_key: string, age_recipient: string): string;
 
 /**
+ * Hub settings: the server's statement (base64; empty for none) for the hub whose Ed25519
+ * key is `hub_key`, checked against the verified chain. JSON: `status` (`none`, `verified`,
+ * `refused`), `counter`, `issued_at_ms`, `cameras`, `reason`, `defaults`.
+ */
+export function hubSettingsServed(chain: Chain, hub_key: string, statement: string): string;
+
+/**
  * Checks and opens one event notice (base64, from `GET /api/events/live`) with this
  * device's secret against the verified chain. Answers JSON: `{"opened": true, "id", "kind",
  * "camera", "hub_name", "hub_key", "at_ms"}`, or `{"opened": false, "code", "reason"}` for a
@@ -319,6 +326,13 @@ export function sealToResearch(plaintext: Uint8Array | number[], recipient: stri
  * key wrapped to the devices of `sharee`, the other account's verified chain. Base64 out.
  */
 export function shareHeader(header: string, secret: Uint8Array | number[], sharee: Chain): string;
+
+/**
+ * Hub settings signed with this device's key: number `counter` for the hub whose key is
+ * `hub_key`, for `cameras` (JSON array of `{camera, enabled, sensitivity, pre_roll_ms,
+ * post_roll_ms}`); base64 for `PUT /api/hubs/{id}/settings`.
+ */
+export function signHubSettings(chain: Chain, secret: Uint8Array | number[], hub_key: string, counter: number, now_ms: number, cameras: string): string;
 
 /**
  * The research withdrawal key (hex) of a clip, from its header (base64), with this device's
@@ -369,6 +383,7 @@ export interface InitOutput {
     readonly genesis_intoChain: (a: number) => number;
     readonly genesis_links: (a: number) => [number, number];
     readonly genesis_recoveryCode: (a: number) => [number, number];
+    readonly hubSettingsServed: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
     readonly liveframe_init: (a: number) => number;
     readonly liveframe_keyframe: (a: number) => number;
     readonly liveframe_payload: (a: number) => [number, number];
@@ -399,6 +414,7 @@ export interface InitOutput {
     readonly researchitem_withdrawalTag: (a: number) => [number, number];
     readonly sealToResearch: (a: number, b: number, c: number, d: number) => [number, number, number, number];
     readonly shareHeader: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
+    readonly signHubSettings: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number) => [number, number, number, number];
     readonly strippedclip_finish: (a: number) => [number, number, number, number];
     readonly strippedclip_new: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
     readonly strippedclip_push: (a: number, b: number, c: number) => [number, number, number, number];

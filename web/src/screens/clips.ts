@@ -12,6 +12,7 @@ import { onLeave } from "../router";
 import { h, message, notice, show, time } from "../ui";
 import { cameraResearch, clipResearch } from "./research";
 import { flash } from "./account";
+import { recordingSettings } from "./recording";
 import { cameraSettings, clipDeletion, shownName } from "./settings";
 import { clipSharing } from "./sharing";
 
@@ -236,6 +237,7 @@ export async function camera(params: Record<string, string>): Promise<void> {
         if (heading) heading.textContent = shownName(saved);
         document.title = `${shownName(saved)} · Porchlight`;
       }),
+    cam.owned && recordingSettings(cam),
     cam.owned && cameraResearch(cam),
   );
 }
