@@ -509,7 +509,7 @@ pub fn sign_hub_settings(
     now_ms: f64,
     cameras: &str,
 ) -> Result<String, JsError> {
-    if !(counter.is_finite() && counter >= 1.0 && counter <= 9_007_199_254_740_991.0) {
+    if !(counter.fract() == 0.0 && (1.0..=9_007_199_254_740_991.0).contains(&counter)) {
         return Err(JsError::new(
             "the settings' number must be a whole number from 1",
         ));
