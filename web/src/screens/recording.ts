@@ -157,7 +157,7 @@ async function fill(box: HTMLElement, cam: CameraInfo): Promise<void> {
         { class: "field" },
         h("label", { for: "rec-sensitivity" }, "Motion sensitivity"),
         h("div", { class: "range" }, sensitivity, sensitivityOut),
-        h("p", { class: "hint", id: "rec-sensitivity-hint" }, "1 notices only large movement; 10 the slightest. 6 is the default."),
+        h("p", { class: "hint", id: "rec-sensitivity-hint" }, "Low (1) notices only large movement, high (10) the slightest; 6 is the default."),
       ),
       h(
         "div",
