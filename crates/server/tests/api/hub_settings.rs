@@ -130,3 +130,53 @@ async fn owner_puts_hub_fetches_and_reports(app: &TestApp) {
         .unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::InvalidInput));
 }
+
+both_backends!(
+    a_connected_hub_is_told_at_once,
+    a_connected_hub_is_told_at_once
+);
+async fn a_connected_hub_is_told_at_once(app: &TestApp) {
+    use futures::{SinkExt, StreamExt};
+    use porchlight_client::proto::{HUB_LIVE_PATH, HubControl, HubReport};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let mut ann = owner(app, "ann@example.com").await;
+    let hub = pair_hub(app, &mut ann, "hall").await;
+    let mut socket = hub.client.websocket(HUB_LIVE_PATH).await.unwrap();
+    let hello = HubReport::Hello {
+        cameras: vec!["porch".into()],
+    };
+    socket
+        .send(Message::Text(serde_json::to_string(&hello).unwrap().into()))
+        .await
+        .unwrap();
+    // The hello has been taken in once its camera is listed.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while ann.client().cameras().await.unwrap().cameras.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "camera never listed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    let key = *hub.secret.public().as_bytes();
+    let signed = SignedHubSettings::sign(settings(&ann, key, 5, 4), &ann.device).unwrap();
+    ann.client()
+        .put_hub_settings(&hub.id, &put_body(&signed))
+        .await
+        .unwrap();
+    let told = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            if let Message::Text(body) = socket.next().await.unwrap().unwrap()
+                && let HubControl::SettingsChanged { counter } =
+                    serde_json::from_str(body.as_str()).unwrap()
+            {
+                return counter;
+            }
+        }
+    })
+    .await
+    .expect("the hub is told within 10 s");
+    assert_eq!(told, 5);
+}
