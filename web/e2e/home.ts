@@ -27,8 +27,8 @@ export async function reload(page: Page): Promise<void> {
 }
 
 /** Pairs a hub named "Porch hub" from `page` (signed in, on any screen) and runs it with a
- * synthetic camera `camera`. */
-export async function home(page: Page, camera = "porch"): Promise<Home> {
+ * synthetic camera `camera` (which records on motion too when `motion`). */
+export async function home(page: Page, camera = "porch", motion = false): Promise<Home> {
   const state = mkdtempSync(join(tmpdir(), "porchlight-e2e-hub-"));
   await page.getByRole("link", { name: "Hubs" }).click();
   await page.getByLabel("Hub name").fill("Porch hub");
@@ -44,7 +44,7 @@ export async function home(page: Page, camera = "porch"): Promise<Home> {
   writeFileSync(
     config,
     `[recording]\npre_roll_secs = 1\npost_roll_secs = 2\nmax_clip_secs = 30\n[local]\nlisten = "${local}"\n` +
-      `[[cameras]]\nname = "${camera}"\nurl = "synthetic"\nmotion = false\n`,
+      `[[cameras]]\nname = "${camera}"\nurl = "synthetic"\nmotion = ${motion}\n`,
   );
   const hub: ChildProcess = spawn(BINARY, ["hub", "run", "--state", state, "--config", config], { stdio: "ignore" });
   const status = async () =>

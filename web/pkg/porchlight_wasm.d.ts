@@ -114,63 +114,6 @@ export class Genesis {
 }
 
 /**
- * A camera another account gave this one: the owner's chain that gives it, and its hub's
- * key from that chain.
- */
-export class GivenCamera {
-    private constructor();
-    free(): void;
-    [Symbol.dispose](): void;
-    /**
-     * The owner's chain, to open clips and check live answers under.
-     */
-    chain(): Chain;
-    /**
-     * The camera's hub key (hex), as the owner's chain names it.
-     */
-    readonly hubKey: string;
-}
-
-/**
- * The households this account belongs to, as this device verified them (see
- * [`household::Households`]).
- */
-export class Households {
-    private constructor();
-    free(): void;
-    [Symbol.dispose](): void;
-    /**
-     * The listing check of `GET /api/clips` (see [`check_listing`]), each clip under the
-     * chain that vouches for it: `own` for the account's own hubs, a household owner's for
-     * a camera that owner gives this account.
-     */
-    checkListing(own: Chain, clips: string): string;
-    /**
-     * The camera a household gives this account under the name its hub signs.
-     */
-    givenCamera(camera: string): GivenCamera | undefined;
-    /**
-     * The owner's chain that gives this account camera `camera` of hub `hubKey` (hex): what
-     * a clip of it is opened under. None when no household gives it.
-     */
-    ownerOfCamera(hub_key: string, camera: string): Chain | undefined;
-    /**
-     * The positions to keep for next time.
-     */
-    positions(): string;
-    /**
-     * Verifies `GET /api/household/owners` (JSON text) for the account of `own`, against
-     * the positions kept from the last call (`kept`, or empty).
-     */
-    static verify(own: Chain, served: string, kept: string): Households;
-    /**
-     * `{"owners": [{"root", "cameras": [{"hub_key", "camera", "hub_name"}]}],
-     * "refused": [{"root", "reason"}]}`.
-     */
-    view(): string;
-}
-
-/**
  * One opened live frame.
  */
 export class LiveFrame {
@@ -354,6 +297,13 @@ export function devicePublic(secret: Uint8Array | number[]): string;
 export function fingerprintOf(sign_key: string, age_recipient: string): string;
 
 /**
+ * Hub settings: the server's statement (base64; empty for none) for the hub whose Ed25519
+ * key is `hub_key`, checked against the verified chain. JSON: `status` (`none`, `verified`,
+ * `refused`), `counter`, `issued_at_ms`, `cameras`, `reason`, `defaults`.
+ */
+export function hubSettingsServed(chain: Chain, hub_key: string, statement: string): string;
+
+/**
  * Checks and opens one event notice (base64, from `GET /api/events/live`) with this
  * device's secret against the verified chain. Answers JSON: `{"opened": true, "id", "kind",
  * "camera", "hub_name", "hub_key", "at_ms"}`, or `{"opened": false, "code", "reason"}` for a
@@ -378,6 +328,13 @@ export function sealToResearch(plaintext: Uint8Array | number[], recipient: stri
 export function shareHeader(header: string, secret: Uint8Array | number[], sharee: Chain): string;
 
 /**
+ * Hub settings signed with this device's key: number `counter` for the hub whose key is
+ * `hub_key`, for `cameras` (JSON array of `{camera, enabled, sensitivity, pre_roll_ms,
+ * post_roll_ms}`); base64 for `PUT /api/hubs/{id}/settings`.
+ */
+export function signHubSettings(chain: Chain, secret: Uint8Array | number[], hub_key: string, counter: number, now_ms: number, cameras: string): string;
+
+/**
  * The research withdrawal key (hex) of a clip, from its header (base64), with this device's
  * key: only the account's devices can compute it, and it is sent only to withdraw.
  */
@@ -395,8 +352,6 @@ export interface InitOutput {
     readonly __wbg_chain_free: (a: number, b: number) => void;
     readonly __wbg_clipopener_free: (a: number, b: number) => void;
     readonly __wbg_genesis_free: (a: number, b: number) => void;
-    readonly __wbg_givencamera_free: (a: number, b: number) => void;
-    readonly __wbg_households_free: (a: number, b: number) => void;
     readonly __wbg_liveframe_free: (a: number, b: number) => void;
     readonly __wbg_liveview_free: (a: number, b: number) => void;
     readonly __wbg_logcheck_free: (a: number, b: number) => void;
@@ -428,14 +383,7 @@ export interface InitOutput {
     readonly genesis_intoChain: (a: number) => number;
     readonly genesis_links: (a: number) => [number, number];
     readonly genesis_recoveryCode: (a: number) => [number, number];
-    readonly givencamera_chain: (a: number) => number;
-    readonly givencamera_hubKey: (a: number) => [number, number];
-    readonly households_checkListing: (a: number, b: number, c: number, d: number) => [number, number, number, number];
-    readonly households_givenCamera: (a: number, b: number, c: number) => number;
-    readonly households_ownerOfCamera: (a: number, b: number, c: number, d: number, e: number) => number;
-    readonly households_positions: (a: number) => [number, number];
-    readonly households_verify: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
-    readonly households_view: (a: number) => [number, number];
+    readonly hubSettingsServed: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
     readonly liveframe_init: (a: number) => number;
     readonly liveframe_keyframe: (a: number) => number;
     readonly liveframe_payload: (a: number) => [number, number];
@@ -466,6 +414,7 @@ export interface InitOutput {
     readonly researchitem_withdrawalTag: (a: number) => [number, number];
     readonly sealToResearch: (a: number, b: number, c: number, d: number) => [number, number, number, number];
     readonly shareHeader: (a: number, b: number, c: number, d: number, e: number) => [number, number, number, number];
+    readonly signHubSettings: (a: number, b: number, c: number, d: number, e: number, f: number, g: number, h: number, i: number) => [number, number, number, number];
     readonly strippedclip_finish: (a: number) => [number, number, number, number];
     readonly strippedclip_new: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
     readonly strippedclip_push: (a: number, b: number, c: number) => [number, number, number, number];

@@ -1485,6 +1485,46 @@ export function fingerprintOf(sign_key, age_recipient) {
 }
 
 /**
+ * Hub settings: the server's statement (base64; empty for none) for the hub whose Ed25519
+ * key is `hub_key`, checked against the verified chain. JSON: `status` (`none`, `verified`,
+ * `refused`), `counter`, `issued_at_ms`, `cameras`, `reason`, `defaults`.
+ * @param {Chain} chain
+ * @param {string} hub_key
+ * @param {string} statement
+ * @returns {string}
+ */
+export function hubSettingsServed(chain, hub_key, statement) {
+    let deferred4_0;
+    let deferred4_1;
+    try {
+        _assertClass(chain, Chain);
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(hub_key, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(statement, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.hubSettingsServed(chain.__wbg_ptr, ptr0, len0, ptr1, len1);
+        var ptr3 = ret[0];
+        var len3 = ret[1];
+        if (ret[3]) {
+            ptr3 = 0; len3 = 0;
+            throw takeFromExternrefTable0(ret[2]);
+        }
+        deferred4_0 = ptr3;
+        deferred4_1 = len3;
+        return getStringFromWasm0(ptr3, len3);
+    } finally {
+        wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
+    }
+}
+
+/**
  * Checks and opens one event notice (base64, from `GET /api/events/live`) with this
  * device's secret against the verified chain. Answers JSON: `{"opened": true, "id", "kind",
  * "camera", "hub_name", "hub_key", "at_ms"}`, or `{"opened": false, "code", "reason"}` for a
@@ -1614,6 +1654,54 @@ export function shareHeader(header, secret, sharee) {
         return getStringFromWasm0(ptr3, len3);
     } finally {
         wasm.__wbindgen_free(deferred4_0, deferred4_1, 1);
+    }
+}
+
+/**
+ * Hub settings signed with this device's key: number `counter` for the hub whose key is
+ * `hub_key`, for `cameras` (JSON array of `{camera, enabled, sensitivity, pre_roll_ms,
+ * post_roll_ms}`); base64 for `PUT /api/hubs/{id}/settings`.
+ * @param {Chain} chain
+ * @param {Uint8Array | number[]} secret
+ * @param {string} hub_key
+ * @param {number} counter
+ * @param {number} now_ms
+ * @param {string} cameras
+ * @returns {string}
+ */
+export function signHubSettings(chain, secret, hub_key, counter, now_ms, cameras) {
+    let deferred7_0;
+    let deferred7_1;
+    try {
+        _assertClass(chain, Chain);
+        const val4 = +counter;
+        const val5 = +now_ms;
+        let ptr0, len0, ptr1, len1, ptr2, len2;
+        try {
+            ptr0 = passArray8ToWasm0(secret, wasm.__wbindgen_malloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(hub_key, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+            ptr2 = passStringToWasm0(cameras, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len2 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr2) { wasm.__wbindgen_free(ptr2, len2 * 1, 1); }
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.signHubSettings(chain.__wbg_ptr, ptr0, len0, ptr1, len1, val4, val5, ptr2, len2);
+        var ptr6 = ret[0];
+        var len6 = ret[1];
+        if (ret[3]) {
+            ptr6 = 0; len6 = 0;
+            throw takeFromExternrefTable0(ret[2]);
+        }
+        deferred7_0 = ptr6;
+        deferred7_1 = len6;
+        return getStringFromWasm0(ptr6, len6);
+    } finally {
+        wasm.__wbindgen_free(deferred7_0, deferred7_1, 1);
     }
 }
 

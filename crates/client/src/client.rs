@@ -314,6 +314,42 @@ impl Client {
         self.json("GET /api/hub/chain", builder).await
     }
 
+    /// `GET /api/hub/settings` (hub side): the signed settings the owner's device made for
+    /// this hub, unchecked (the hub checks them against its verified chain).
+    pub async fn hub_own_settings(&self) -> Result<proto::HubSettingsState, ClientError> {
+        let builder = self.request(Method::GET, "/api/hub/settings", Auth::Bearer)?;
+        self.json("GET /api/hub/settings", builder).await
+    }
+
+    /// `POST /api/hub/settings/report` (hub side): what the hub did with its settings.
+    pub async fn hub_report_settings(
+        &self,
+        report: &proto::HubSettingsReportBody,
+    ) -> Result<(), ClientError> {
+        let builder = self.request(Method::POST, "/api/hub/settings/report", Auth::Bearer)?;
+        self.empty("POST /api/hub/settings/report", builder.json(report))
+            .await
+    }
+
+    /// `GET /api/hubs/{id}/settings`: a hub's signed settings and the hub's last report.
+    pub async fn hub_settings(&self, hub_id: &str) -> Result<proto::HubSettingsState, ClientError> {
+        let path = format!("/api/hubs/{}/settings", encode_path_segment(hub_id));
+        let builder = self.request(Method::GET, &path, Auth::Bearer)?;
+        self.json("GET /api/hubs/{id}/settings", builder).await
+    }
+
+    /// `PUT /api/hubs/{id}/settings`: settings this device signed for the hub.
+    pub async fn put_hub_settings(
+        &self,
+        hub_id: &str,
+        request: &proto::HubSettingsPut,
+    ) -> Result<proto::HubSettingsState, ClientError> {
+        let path = format!("/api/hubs/{}/settings", encode_path_segment(hub_id));
+        let builder = self.request(Method::PUT, &path, Auth::Bearer)?;
+        self.json("PUT /api/hubs/{id}/settings", builder.json(request))
+            .await
+    }
+
     /// `GET /api/hub/members` (hub side): the owner's household members' chains.
     pub async fn hub_members(&self) -> Result<proto::HouseholdChains, ClientError> {
         let builder = self.request(Method::GET, "/api/hub/members", Auth::Bearer)?;

@@ -11,6 +11,8 @@
 //!   for at most 15 minutes);
 //! - `chain.json`: the owner's chain as last verified, so clips recorded while the server is
 //!   out of reach are still sealed (to that chain, verified again from the pinned root);
+//! - `settings.bin`: the signed hub settings the hub applies (checked when they arrived), so
+//!   a restart keeps them and an older statement is still refused;
 //! - the hub's upload queue and recordings live beside these files, kept by `porchlight-hub`.
 //!
 //! The hub seals only to a chain that verifies from its pinned root, contains the highest
@@ -24,7 +26,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use porchlight_crypto::{
-    ClipStatement, HubSecret, LinkHash, PairingCode, VerifiedChain, seal, sign_clip, verify_chain,
+    ClipStatement, HubSecret, LinkHash, PairingCode, SignedHubSettings, VerifiedChain, seal,
+    sign_clip, verify_chain,
 };
 use porchlight_proto::{self as proto, ErrorCode};
 use serde::{Deserialize, Serialize};
@@ -44,6 +47,7 @@ const KEY_FILE: &str = "hub.key";
 const CONFIG_FILE: &str = "hub.json";
 const TOKEN_FILE: &str = "token.json";
 const CHAIN_FILE: &str = "chain.json";
+const SETTINGS_FILE: &str = "settings.bin";
 const FORMAT_VERSION: u32 = 1;
 /// A cached token is not used in its last minute.
 const TOKEN_MARGIN_MS: i64 = 60_000;
@@ -384,6 +388,30 @@ pub fn cached_chain(home: &HubHome) -> Result<Option<VerifiedChain>, E2eError> {
         return Err(E2eError::HubNotInChain);
     }
     Ok(Some(chain))
+}
+
+/// The signed hub settings this hub applies, as kept by [`keep_settings`]; `None` before the
+/// first. They were checked against the verified chain when they arrived and the folder is
+/// the hub's own, so only their form and hub are checked again: a device removed since
+/// cannot sign new settings, but what it signed while it was a device stays in force until
+/// newer settings replace it.
+pub fn kept_settings(home: &HubHome) -> Result<Option<SignedHubSettings>, E2eError> {
+    let Some(bytes) = home.dir.read(SETTINGS_FILE)? else {
+        return Ok(None);
+    };
+    let damaged = || E2eError::Home(home.dir.damaged(SETTINGS_FILE));
+    let signed = SignedHubSettings::from_bytes(&bytes).map_err(|_| damaged())?;
+    let secret = home.require_secret()?;
+    if signed.settings().hub_key != *secret.public().as_bytes() {
+        return Err(damaged());
+    }
+    Ok(Some(signed))
+}
+
+/// Keeps `signed` (checked by the caller) as the settings the hub applies. Blocking (fsync).
+pub fn keep_settings(home: &HubHome, signed: &SignedHubSettings) -> Result<(), E2eError> {
+    home.dir.replace(SETTINGS_FILE, &signed.to_bytes())?;
+    Ok(())
 }
 
 /// The chains of the owner's household members given a camera of this hub, fetched and

@@ -25,6 +25,7 @@ pub mod access_log;
 pub mod feed;
 pub mod household;
 pub mod hub;
+pub mod hub_settings;
 pub mod listing;
 pub mod live;
 pub mod research;

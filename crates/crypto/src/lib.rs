@@ -22,6 +22,9 @@
 //! - **Consent** ([`consent`]): [`ConsentReceipt`]s an owner's device signs to give or
 //!   withdraw research consent for a camera or a clip; [`research_withdrawal_key`], the
 //!   secret that withdraws an item, and its public [`WithdrawalTag`].
+//! - **Hub settings** ([`hub_settings`]): [`SignedHubSettings`] an owner's device signs for
+//!   one hub (cameras on or off, motion sensitivity, pre- and post-roll), and
+//!   [`check_hub_settings`], the hub's decision to apply them.
 //! - **Live view** ([`live`]): the forward-secret handshake between a viewer device
 //!   ([`PendingView`]) and a hub ([`answer_offer`]) and the AES-256-GCM sealing of the
 //!   stream's frames ([`FrameSealer`], [`FrameOpener`]).
@@ -42,6 +45,7 @@ pub mod clip;
 pub mod consent;
 pub mod header;
 pub mod household;
+pub mod hub_settings;
 pub mod keys;
 pub mod listing;
 pub mod live;
@@ -65,6 +69,9 @@ pub use consent::{
 };
 pub use header::{ClipHeader, HeaderError, MAX_HEADER_BYTES, read_header, rewrap};
 pub use household::{given_camera, member_roots, owner_of_camera};
+pub use hub_settings::{
+    CameraSettings, HubSettings, HubSettingsError, SignedHubSettings, check_hub_settings,
+};
 pub use keys::{DevicePublic, DeviceSecret, HubKey, HubSecret, KeyError};
 pub use listing::{
     CheckedListing, ListedClip, ListingField, ListingRefusal, WireListedClip, check_listed_clip,

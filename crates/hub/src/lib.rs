@@ -12,6 +12,7 @@ mod live;
 mod local;
 pub mod recording;
 pub mod run;
+pub mod settings;
 pub mod source;
 pub mod spool;
 mod uploader;

@@ -147,6 +147,8 @@ async fn session(hub: &Arc<Hub>, shutdown: &mut watch::Receiver<bool>) -> Result
         .await
         .map_err(|e| SessionError::Socket(e.to_string()))?;
     tracing::info!("live control connection open");
+    // Settings signed while the connection was down were announced to nobody.
+    hub.settings_changed();
     hub.live_status(|s| s.state = "connected".to_owned());
 
     let (outbox, mut outgoing) = mpsc::channel::<Message>(OUTBOX);
@@ -241,6 +243,12 @@ async fn control_message(
                     format!("this hub has no camera {camera:?}"),
                 );
             };
+            if !hub.camera_enabled(&camera) {
+                return refuse(
+                    "camera_off",
+                    format!("camera {camera:?} is turned off in the hub's settings"),
+                );
+            }
             if answered.contains(&stream) || streams.contains_key(&stream) {
                 return refuse("replayed_offer", "this offer was answered before".into());
             }
@@ -324,6 +332,11 @@ async fn control_message(
                 "the owner's device chain changed; fetching it again"
             );
             hub.chain_changed();
+            None
+        }
+        HubControl::SettingsChanged { counter } => {
+            tracing::info!(counter, "the owner signed new hub settings; fetching them");
+            hub.settings_changed();
             None
         }
         HubControl::Error { message } => {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use porchlight_client::hub::seal_clip;
 use porchlight_media::{
-    ClipInfo, ClipWriter, EventKind, Frame, MotionConfig, MotionDetector, Recorder, RecorderConfig,
+    ClipInfo, ClipWriter, EventKind, Frame, MotionDetector, Recorder, RecorderConfig,
     RecorderOutput, TIMESCALE, VideoParams, init_segment,
 };
 use serde::Serialize;
@@ -17,6 +17,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::{CameraConfig, CameraSource};
 use crate::run::{Hub, now_ms, stopped};
+use crate::settings::{CameraBehaviour, behaviour};
 use crate::source::{self, RtspSource, SourceEvent, SourceStatus};
 use crate::spool::{ClipMeta, Spool, SpoolEntry, SpoolError};
 use porchlight_client::crypto::{DevicePublic, HubSecret};
@@ -75,6 +76,8 @@ fn pts_to_ms(pts: i64) -> i64 {
 struct Camera {
     hub: Arc<Hub>,
     name: String,
+    /// Off by the owner's signed settings: frames are neither recorded nor streamed.
+    enabled: bool,
     recorder: Recorder,
     motion: Option<MotionDetector>,
     params: Option<VideoParams>,
@@ -102,20 +105,27 @@ pub(crate) async fn record_camera(
         }
         CameraSource::Synthetic => tokio::spawn(source::run_synthetic(tx, source_stopped)),
     };
+    let mut settings = hub.settings.current.subscribe();
+    let now = {
+        let signed = settings.borrow_and_update().clone();
+        behaviour(&camera, recording, signed.as_deref().map(|s| s.settings()))
+    };
     let mut cam = Camera {
         hub,
         name: camera.name.clone(),
-        recorder: Recorder::new(recording),
-        motion: camera
-            .motion
-            .then(|| MotionDetector::new(MotionConfig::default())),
+        enabled: now.enabled,
+        recorder: Recorder::new(now.recording),
+        motion: now.motion.map(MotionDetector::new),
         params: None,
         clip: None,
         clock: WallClock::default(),
         next_file: 0,
     };
-    cam.hub
-        .camera_status(&cam.name, |s| s.state = "connecting".to_owned());
+    let off = !cam.enabled;
+    cam.hub.camera_status(&cam.name, |s| {
+        s.state = "connecting".to_owned();
+        s.off = off;
+    });
     loop {
         tokio::select! {
             event = events.recv() => match event {
@@ -123,9 +133,18 @@ pub(crate) async fn record_camera(
                 None => break,
             },
             Some(kind) = triggers.recv() => {
-                let outputs = cam.recorder.trigger(kind);
                 cam.note_event(kind);
-                cam.handle(outputs).await;
+                if cam.enabled {
+                    let outputs = cam.recorder.trigger(kind);
+                    cam.handle(outputs).await;
+                } else {
+                    tracing::info!(camera = %cam.name, event = %kind, "the camera is off; nothing recorded");
+                }
+            }
+            Ok(()) = settings.changed() => {
+                let signed = settings.borrow_and_update().clone();
+                let now = behaviour(&camera, recording, signed.as_deref().map(|s| s.settings()));
+                cam.apply(now).await;
             }
             () = stopped(&mut shutdown) => break,
         }
@@ -169,8 +188,41 @@ impl Camera {
         }
     }
 
+    /// Takes new settings while running: the recorder and the motion detector keep what they
+    /// buffered and learned; a camera turned off ends its clip and forgets its pre-roll.
+    async fn apply(&mut self, now: CameraBehaviour) {
+        self.recorder.set_config(now.recording);
+        match (&mut self.motion, now.motion) {
+            (Some(motion), Some(config)) => motion.set_config(config),
+            (_, config) => self.motion = config.map(MotionDetector::new),
+        }
+        if self.enabled && !now.enabled {
+            let outputs = self.recorder.reset();
+            self.handle(outputs).await;
+            if let Some(motion) = &mut self.motion {
+                motion.reset();
+            }
+            if let Some(tap) = self.hub.live.get(&self.name) {
+                tap.offline();
+            }
+        }
+        self.enabled = now.enabled;
+        self.hub.camera_status(&self.name, |s| s.off = !now.enabled);
+        tracing::info!(
+            camera = %self.name,
+            on = now.enabled,
+            pre_roll_ms = now.recording.pre_roll.as_millis() as u64,
+            post_roll_ms = now.recording.post_roll.as_millis() as u64,
+            motion_ratio = now.motion.map(|m| m.ratio_on),
+            "camera settings changed"
+        );
+    }
+
     async fn frame(&mut self, frame: Frame) {
         self.clock.observe(frame.pts);
+        if !self.enabled {
+            return;
+        }
         if let Some(tap) = self.hub.live.get(&self.name) {
             tap.frame(&frame);
         }

@@ -69,6 +69,8 @@ pub struct CameraStatus {
     /// `connecting`, `streaming`, or `failed: …; retrying in … ms`.
     pub state: String,
     pub recording: bool,
+    /// Turned off by the owner's signed settings.
+    pub off: bool,
     pub clips_recorded: u64,
     pub clips_failed: u64,
     pub last_event: Option<String>,
@@ -99,6 +101,7 @@ pub struct HubStatus {
     pub upload: UploadStatus,
     pub spool: SpoolStats,
     pub live: LiveStatus,
+    pub settings: crate::settings::SettingsStatus,
 }
 
 /// What every part of a running hub shares.
@@ -126,6 +129,8 @@ pub struct Hub {
     /// Sealed event notices for the live connection to pass on (a doorbell press).
     pub(crate) notices: broadcast::Sender<Vec<u8>>,
     live_state: Mutex<LiveStatus>,
+    /// The owner's signed settings in force (`crate::settings`).
+    pub(crate) settings: crate::settings::SettingsState,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -221,6 +226,7 @@ impl Hub {
             upload: lock(&self.upload).clone(),
             spool: self.spool.stats(),
             live: lock(&self.live_state).clone(),
+            settings: self.settings.status(),
         }
     }
 
@@ -297,6 +303,14 @@ pub async fn run(
     let (_, chain) = connect_or_cached(&home).await?;
     // Refreshed by the uploader as soon as it reaches the server.
     let members = hubs::cached_members(&home, &chain).unwrap_or_default();
+    // The settings applied before a restart, else hub.toml's until signed ones arrive.
+    let kept_settings = match hubs::kept_settings(&home) {
+        Ok(kept) => kept,
+        Err(error) => {
+            tracing::warn!(%error, "the kept hub settings cannot be read; using hub.toml's");
+            None
+        }
+    };
 
     let mut triggers = BTreeMap::new();
     let mut live = BTreeMap::new();
@@ -325,6 +339,7 @@ pub async fn run(
             state: "connecting".to_owned(),
             streams: 0,
         }),
+        settings: crate::settings::SettingsState::new(kept_settings),
     });
 
     let mut tasks = tokio::task::JoinSet::new();
@@ -367,6 +382,10 @@ pub async fn run(
         shutdown.clone(),
     ));
     tasks.spawn(crate::live::live_loop(Arc::clone(&hub), shutdown.clone()));
+    tasks.spawn(crate::settings::settings_loop(
+        Arc::clone(&hub),
+        shutdown.clone(),
+    ));
     tracing::info!(cameras = config.cameras.len(), "hub running");
 
     stopped(&mut shutdown).await;

@@ -36,7 +36,9 @@ mod types;
 
 pub use error::Error;
 pub use fmp4::{ClipSummary, ClipWriter, FragmentEnd, fragment, fragment_since, init_segment};
-pub use motion::{MotionConfig, MotionDetector, MotionEvent};
+pub use motion::{
+    DEFAULT_SENSITIVITY, MotionConfig, MotionDetector, MotionEvent, SENSITIVITY_RANGE,
+};
 pub use recorder::{
     ClipEnd, ClipEvent, ClipInfo, ClipStart, EventKind, Recorder, RecorderConfig, RecorderOutput,
 };

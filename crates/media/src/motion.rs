@@ -75,6 +75,32 @@ impl Default for MotionConfig {
     }
 }
 
+/// The lowest and highest motion sensitivity an owner can choose.
+pub const SENSITIVITY_RANGE: std::ops::RangeInclusive<u8> = 1..=10;
+
+/// The sensitivity that gives [`MotionConfig::default`]'s thresholds.
+pub const DEFAULT_SENSITIVITY: u8 = 6;
+
+/// `ratio_on` for sensitivity 1 (least sensitive) to 10 (most): roughly halving every two or
+/// three steps, so each step is a change a person can notice. 6 is the default, 3.0.
+const RATIO_ON_BY_SENSITIVITY: [f64; 10] = [20.0, 14.0, 9.0, 6.0, 4.0, 3.0, 2.5, 2.0, 1.75, 1.5];
+
+impl MotionConfig {
+    /// The default tuning with the thresholds of a sensitivity from 1 (only a large change
+    /// of the picture, P-frames 20 times the baseline) to 10 (P-frames 1.5 times the
+    /// baseline); outside 1–10 the nearest end. Motion ends at half the starting ratio (at
+    /// least 1.2), as in the default.
+    pub fn with_sensitivity(sensitivity: u8) -> Self {
+        let level = sensitivity.clamp(*SENSITIVITY_RANGE.start(), *SENSITIVITY_RANGE.end());
+        let ratio_on = RATIO_ON_BY_SENSITIVITY[usize::from(level - 1)];
+        MotionConfig {
+            ratio_on,
+            ratio_off: (ratio_on / 2.0).max(1.2),
+            ..MotionConfig::default()
+        }
+    }
+}
+
 /// Motion began.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MotionEvent {
@@ -118,6 +144,19 @@ impl MotionDetector {
             under: 0,
             last_event_pts: None,
         }
+    }
+
+    /// Takes new thresholds and keeps what was learned (the baseline, whether motion is
+    /// going on, the cooldown), so a change of sensitivity needs no new warm-up.
+    pub fn set_config(&mut self, config: MotionConfig) {
+        let learned = self.clone();
+        *self = MotionDetector::new(config);
+        self.baseline = learned.baseline;
+        self.learned = learned.learned;
+        self.active = learned.active;
+        self.over = learned.over;
+        self.under = learned.under;
+        self.last_event_pts = learned.last_event_pts;
     }
 
     /// Looks at the next frame; `Some` when motion starts (and the cooldown has passed).
@@ -220,6 +259,45 @@ mod tests {
     /// A noisy quiet level around `level` bytes, deterministic.
     fn quiet(n: usize, level: usize) -> Vec<usize> {
         (0..n).map(|i| level + (i * 37 % 11) * level / 20).collect()
+    }
+
+    #[test]
+    fn sensitivity_six_is_the_default_and_the_scale_is_monotonic() {
+        assert_eq!(
+            MotionConfig::with_sensitivity(DEFAULT_SENSITIVITY),
+            MotionConfig::default()
+        );
+        let ratios: Vec<f64> = SENSITIVITY_RANGE
+            .map(|s| MotionConfig::with_sensitivity(s).ratio_on)
+            .collect();
+        assert!(ratios.windows(2).all(|w| w[0] > w[1]), "{ratios:?}");
+        assert_eq!(MotionConfig::with_sensitivity(0).ratio_on, ratios[0]);
+        assert_eq!(MotionConfig::with_sensitivity(200).ratio_on, ratios[9]);
+    }
+
+    #[test]
+    fn a_new_sensitivity_keeps_the_baseline() {
+        let mut d = MotionDetector::new(MotionConfig::default());
+        assert!(events(&mut d, &quiet(150, 1000)).is_empty());
+        let learned = d.baseline_bytes();
+        d.set_config(MotionConfig::with_sensitivity(1));
+        assert_eq!(d.baseline_bytes(), learned);
+        let busy = |from: i64| -> Vec<Frame> {
+            (0..4)
+                .map(|i| Frame {
+                    pts: (from + i) * FRAME,
+                    keyframe: false,
+                    data: vec![0; 5000],
+                })
+                .collect()
+        };
+        assert!(
+            busy(151).iter().all(|f| d.observe(f).is_none()),
+            "5x is not motion at sensitivity 1"
+        );
+        // Raised at once, without learning again: the same change is motion now.
+        d.set_config(MotionConfig::with_sensitivity(8));
+        assert!(busy(155).iter().any(|f| d.observe(f).is_some()));
     }
 
     #[test]

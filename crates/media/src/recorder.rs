@@ -256,6 +256,15 @@ impl Recorder {
         }
     }
 
+    /// Takes new pre-roll, post-roll and longest-clip lengths (the owner changed them while
+    /// the camera runs). They count from the next frame and the next event on: what is
+    /// buffered stays, and a clip being recorded keeps the end its last event gave it.
+    pub fn set_config(&mut self, config: RecorderConfig) {
+        self.pre_roll_90k = to_90k(config.pre_roll);
+        self.post_roll_90k = to_90k(config.post_roll);
+        self.max_clip_90k = to_90k(config.max_clip);
+    }
+
     /// Takes the camera's next frame. Returns what the caller must act on, in order: possibly
     /// the end of the current clip, the start of a new one, and this frame if a clip is
     /// recording.

@@ -526,6 +526,37 @@ pub enum HubCommand {
     Enqueue(HubEnqueueArgs),
     /// Show a running hub's cameras, uploads and queue (from its local endpoint).
     Status(HubStatusArgs),
+    /// On an owner's device: show a hub's recording settings, or change them. Which cameras
+    /// record, their motion sensitivity and pre/post-roll are signed by this device; the hub
+    /// applies only settings signed by a device of its owner's chain, so the server cannot
+    /// change what it records. Run with --home/--server like other client commands.
+    Settings(HubSettingsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HubSettingsArgs {
+    /// The hub, by id or name; may be left out when the account has one hub.
+    #[arg(value_name = "HUB")]
+    pub hub: Option<String>,
+    /// The camera to change, by the name its hub gives it; every camera of the hub when left
+    /// out.
+    #[arg(long, value_name = "NAME")]
+    pub camera: Option<String>,
+    /// Record this camera (the default).
+    #[arg(long, conflicts_with = "off")]
+    pub on: bool,
+    /// Neither record nor stream this camera.
+    #[arg(long)]
+    pub off: bool,
+    /// Motion sensitivity, 1 (only large changes) to 10 (the slightest); 6 is the default.
+    #[arg(long, value_name = "N")]
+    pub sensitivity: Option<u8>,
+    /// Seconds of video kept before an event (0 to 30).
+    #[arg(long, value_name = "SECS")]
+    pub pre_roll: Option<f64>,
+    /// Seconds of video kept after the last event (1 to 300).
+    #[arg(long, value_name = "SECS")]
+    pub post_roll: Option<f64>,
 }
 
 #[derive(Debug, Args)]

@@ -205,6 +205,60 @@ pub struct HubList {
     pub hubs: Vec<HubInfo>,
 }
 
+// ---- hub settings ----
+
+/// `PUT /api/hubs/{id}/settings`: settings an owner's device signed for this hub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HubSettingsPut {
+    /// Base64 of the signed statement (`porchlight_crypto::hub_settings`).
+    pub statement: String,
+}
+
+/// Settings a hub refused, as it reported them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HubSettingsRefusal {
+    /// The refused statement's counter, when it could be read.
+    pub counter: Option<u64>,
+    /// `malformed`, `wrong_signer`, `bad_signature`, `wrong_chain`, `wrong_hub`, `not_newer`.
+    pub code: String,
+    pub message: String,
+}
+
+/// A hub's signed settings as the server holds them, and what the hub last reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HubSettingsState {
+    pub hub_id: String,
+    /// Base64 of the latest signed statement; `None` until an owner's device signs one (the
+    /// hub then uses its own `hub.toml`).
+    pub statement: Option<String>,
+    /// That statement's counter.
+    pub counter: Option<u64>,
+    pub updated_at_ms: Option<i64>,
+    /// The counter of the settings the hub reported it applies.
+    pub applied_counter: Option<u64>,
+    /// The last statement the hub refused, if it has not applied a newer one since.
+    pub refused: Option<HubSettingsRefusal>,
+    pub reported_at_ms: Option<i64>,
+}
+
+/// `POST /api/hub/settings/report` (hub side): what the hub did with its settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "outcome", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HubSettingsReportBody {
+    Applied {
+        counter: u64,
+    },
+    /// Fields as in [`HubSettingsRefusal`].
+    Refused {
+        counter: Option<u64>,
+        code: String,
+        message: String,
+    },
+}
+
 // ---- cameras and clips ----
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

@@ -68,6 +68,9 @@ pub enum HubControl {
     /// links): fetch and verify it again before sealing the next clip, so a device approved a
     /// moment ago can open it. A hint only: the hub trusts the chain it verifies, not this.
     ChainChanged { length: u64 },
+    /// The owner's device signed new settings for this hub (counter `counter`): fetch them
+    /// from `GET /api/hub/settings`, check and apply them. A hint only, like `ChainChanged`.
+    SettingsChanged { counter: u64 },
     /// The server could not use a message from the hub; the connection stays up.
     Error { message: String },
 }

@@ -29,8 +29,8 @@ use crate::error::ApiError;
 use crate::notify::{DeliveryWorker, Notifier, NotifyError};
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    access, accounts, clips, devices, feed, household, hubs, live, log, ops, research, shares,
-    staff,
+    access, accounts, clips, devices, feed, household, hub_settings, hubs, live, log, ops,
+    research, shares, staff,
 };
 use crate::state::{AppState, Shared};
 use crate::telemetry;
@@ -65,6 +65,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(hubs::hub_token))
         .routes(routes!(hubs::list_hubs))
         .routes(routes!(hubs::hub_chain))
+        .routes(routes!(
+            hub_settings::get_settings,
+            hub_settings::put_settings
+        ))
+        .routes(routes!(hub_settings::hub_get_settings))
+        .routes(routes!(hub_settings::hub_report_settings))
         .routes(routes!(household::hub_members))
         .routes(routes!(household::members))
         .routes(routes!(household::owners))

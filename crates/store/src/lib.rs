@@ -21,6 +21,7 @@
 mod blobs;
 mod e2e;
 mod feed;
+mod hub_settings;
 mod model;
 mod queries;
 mod research;
@@ -33,6 +34,7 @@ mod tlog;
 pub use blobs::*;
 pub use e2e::*;
 pub use feed::*;
+pub use hub_settings::*;
 pub use model::*;
 pub use research::*;
 pub use shares::*;

@@ -12,6 +12,7 @@ pub mod core;
 #[cfg(test)]
 mod fixtures;
 pub mod household;
+pub mod hub_settings;
 pub mod listing;
 pub mod log;
 pub mod mp4;
@@ -562,6 +563,46 @@ impl LiveView {
             payload: opened.payload,
         })
     }
+}
+
+/// Hub settings: the server's statement (base64; empty for none) for the hub whose Ed25519
+/// key is `hub_key`, checked against the verified chain. JSON: `status` (`none`, `verified`,
+/// `refused`), `counter`, `issued_at_ms`, `cameras`, `reason`, `defaults`.
+#[wasm_bindgen(js_name = hubSettingsServed)]
+pub fn hub_settings_served(
+    chain: &Chain,
+    hub_key: &str,
+    statement: &str,
+) -> Result<String, JsError> {
+    hub_settings::served(chain.0.verified(), hub_key, statement).map_err(js)
+}
+
+/// Hub settings signed with this device's key: number `counter` for the hub whose key is
+/// `hub_key`, for `cameras` (JSON array of `{camera, enabled, sensitivity, pre_roll_ms,
+/// post_roll_ms}`); base64 for `PUT /api/hubs/{id}/settings`.
+#[wasm_bindgen(js_name = signHubSettings)]
+pub fn sign_hub_settings(
+    chain: &Chain,
+    secret: &[u8],
+    hub_key: &str,
+    counter: f64,
+    now_ms: f64,
+    cameras: &str,
+) -> Result<String, JsError> {
+    if !(counter.fract() == 0.0 && (1.0..=9_007_199_254_740_991.0).contains(&counter)) {
+        return Err(JsError::new(
+            "the settings' number must be a whole number from 1",
+        ));
+    }
+    hub_settings::sign(
+        chain.0.verified(),
+        secret,
+        hub_key,
+        counter as u64,
+        now_ms as i64,
+        cameras,
+    )
+    .map_err(js)
 }
 
 /// Research (DESIGN §9): a consent receipt signed with this device's key for the verified

@@ -16,6 +16,7 @@ import { onLeave } from "../router";
 import { h, message, notice, show, time } from "../ui";
 import { cameraResearch, clipResearch } from "./research";
 import { flash } from "./account";
+import { recordingSettings } from "./recording";
 import { cameraSettings, clipDeletion, shownName } from "./settings";
 import { clipSharing } from "./sharing";
 
@@ -240,6 +241,7 @@ export async function camera(params: Record<string, string>): Promise<void> {
         if (heading) heading.textContent = shownName(saved);
         document.title = `${shownName(saved)} · Porchlight`;
       }),
+    cam.owned && recordingSettings(cam),
     cam.owned && cameraResearch(cam),
   );
   // Once the day's rows are on the page (a row no longer shown gets no thumbnail).

@@ -177,6 +177,7 @@ pub(super) fn hub(command: HubCommand, json: bool) -> anyhow::Result<()> {
         HubCommand::Run(args) => hub_run(args),
         HubCommand::Enqueue(args) => hub_enqueue(&runtime, json, args),
         HubCommand::Status(args) => hub_status(&runtime, json, &args),
+        HubCommand::Settings(_) => unreachable!("signed on an owner's device, in `run`"),
     }
 }
 

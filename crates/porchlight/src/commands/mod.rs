@@ -11,6 +11,7 @@ mod events;
 mod feed;
 mod household;
 mod hub;
+mod hub_settings;
 mod info;
 mod live;
 mod research;
@@ -39,9 +40,15 @@ pub fn run(
     json: bool,
 ) -> anyhow::Result<()> {
     // A hub keeps its state in its own folder and talks to the server its pairing code named.
-    if let Command::Hub(command) = command {
-        return hub::hub(command, json);
-    }
+    // Except its settings, which the owner's device signs.
+    let command = match command {
+        Command::Hub(crate::cli::HubCommand::Settings(args)) => {
+            let ctx = Ctx::new(server, home, json)?;
+            return hub_settings::settings(&ctx, &args);
+        }
+        Command::Hub(command) => return hub::hub(command, json),
+        other => other,
+    };
     let ctx = Ctx::new(server, home, json)?;
     match command {
         Command::Serve(_) | Command::Demo(_) | Command::Hub(_) => {

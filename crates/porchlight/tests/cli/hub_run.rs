@@ -682,3 +682,156 @@ fn a_household_member_watches_and_opens_only_the_camera_given() {
     assert!(clip_ids(&server, &meg.home).is_empty());
     assert!(hub.terminate().success());
 }
+
+/// `hub settings` on the owner's device against a running hub (synthetic camera, whose
+/// picture moves for 3 s in every 6): at sensitivity 1 the movement makes no clip, at 8 it
+/// does, without a restart. A statement written into the server's database by hand, signed
+/// by a key outside the chain, is refused by the hub, which keeps the settings it had and
+/// says so; a restarted hub keeps the signed settings.
+#[test]
+fn signed_settings_change_a_running_hub_and_a_forged_one_is_refused() {
+    use porchlight_client::crypto::{DeviceSecret, SignedHubSettings};
+    let dir = tempfile::tempdir().unwrap();
+    let server = server(dir.path());
+    let ann = sign_up(&server, &dir.path().join("ann"), "ann@example.com");
+    let state = dir.path().join("hub");
+    pair_hub(&server, &ann.home, &state, "hall");
+    let local = format!("127.0.0.1:{}", free_port());
+    let config = write_config(
+        dir.path(),
+        &local,
+        "[[cameras]]\nname = \"porch\"\nurl = \"synthetic\"\n",
+    );
+    let mut hub = RunningHub::start(&state, &config, local.clone());
+    hub.wait_for("the control connection", Duration::from_secs(30), |s| {
+        s["live"]["state"] == "connected" && s["cameras"]["porch"]["state"] == "streaming"
+    });
+    let set = |args: &[&str]| {
+        let mut all = vec!["hub", "settings", "hall", "--camera", "porch"];
+        all.extend_from_slice(args);
+        let out = cli(&server, &ann.home, &all, "");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let shown = || json(&cli(&server, &ann.home, &["--json", "hub", "settings"], ""));
+
+    // Least sensitive: the synthetic movement (P-frames about 11 times the baseline) is not
+    // motion.
+    set(&["--sensitivity", "1", "--post-roll", "2"]);
+    let status = hub.wait_for("settings number 1", Duration::from_secs(10), |s| {
+        s["settings"]["counter"] == 1 && s["cameras"]["porch"]["recording"] == false
+    });
+    let before = status["cameras"]["porch"]["clips_recorded"]
+        .as_u64()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(14));
+    let status = hub.status().unwrap();
+    assert_eq!(
+        status["cameras"]["porch"]["clips_recorded"]
+            .as_u64()
+            .unwrap(),
+        before,
+        "no clip at sensitivity 1: {status}"
+    );
+    assert_eq!(status["cameras"]["porch"]["recording"], false);
+    let after_one = shown();
+    assert_eq!(after_one["counter"], 1);
+    assert_eq!(after_one["applied_counter"], 1);
+    assert_eq!(after_one["cameras"][0]["sensitivity"], 1);
+
+    // More sensitive: the same movement makes clips, within a loop of the sample.
+    set(&["--sensitivity", "8"]);
+    hub.wait_for("settings number 2", Duration::from_secs(10), |s| {
+        s["settings"]["counter"] == 2
+    });
+    hub.wait_for("a motion clip", Duration::from_secs(30), |s| {
+        s["cameras"]["porch"]["clips_recorded"]
+            .as_u64()
+            .unwrap_or(0)
+            > before
+    });
+
+    // Written into the database by hand: number 3, signed by a key that is no device of
+    // the chain. The hub refuses it at its next check and keeps number 2.
+    let db = super::e2e::database(dir.path());
+    let stored: Vec<u8> = sql(&db, async |conn| {
+        sqlx::query_scalar("SELECT statement FROM hub_settings")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap()
+    });
+    let mut forged = SignedHubSettings::from_bytes(&stored)
+        .unwrap()
+        .settings()
+        .clone();
+    forged.counter = 3;
+    forged.cameras[0].enabled = false;
+    let forged = SignedHubSettings::sign(forged, &DeviceSecret::generate()).unwrap();
+    sql(&db, async |conn| {
+        sqlx::query("UPDATE hub_settings SET statement = ?1, counter = 3")
+            .bind(forged.to_bytes())
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+    });
+    let status = hub.wait_for(
+        "the forged settings refused",
+        Duration::from_secs(25),
+        |s| {
+            s["settings"]["refused"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("wrong_signer"))
+        },
+    );
+    assert_eq!(status["settings"]["counter"], 2);
+    assert_eq!(status["cameras"]["porch"]["off"], false);
+    let log = hub.log_text();
+    assert!(log.contains("hub settings refused"), "{log}");
+    let seen = shown();
+    assert_eq!(seen["applied_counter"], 2);
+    assert_eq!(
+        seen["counter"],
+        serde_json::Value::Null,
+        "not shown: {seen}"
+    );
+    assert!(
+        seen["not_verified"]
+            .as_str()
+            .is_some_and(|t| t.contains("not a current device")),
+        "{seen}"
+    );
+    assert!(
+        seen["refused"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("wrong_signer (number 3)")),
+        "{seen}"
+    );
+
+    // A restart keeps number 2 (from the hub's state folder), and still refuses number 3.
+    assert!(hub.terminate().success());
+    let mut hub = RunningHub::start(&state, &config, local.clone());
+    let status = hub.wait_for("the restarted hub", Duration::from_secs(30), |s| {
+        s["settings"]["counter"] == 2 && s["settings"]["refused"].is_string()
+    });
+    assert_eq!(status["settings"]["source"], "signed");
+    assert!(hub.terminate().success());
+}
+
+fn sql<T>(db: &Path, f: impl AsyncFnOnce(&mut sqlx::SqliteConnection) -> T) -> T {
+    use sqlx::Connection;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+                .await
+                .unwrap();
+            let out = f(&mut conn).await;
+            conn.close().await.unwrap();
+            out
+        })
+}

@@ -6,6 +6,7 @@ pub mod clips;
 pub mod devices;
 pub mod feed;
 pub mod household;
+pub mod hub_settings;
 pub mod hubs;
 pub mod live;
 pub mod log;

@@ -63,6 +63,9 @@ enum Kind {
 fn kind(method: &str, path: &str) -> Kind {
     match (method, path) {
         ("DELETE", "/api/sessions/{id}") | ("GET", "/api/pairings/{id}") => Kind::AnnsOnly,
+        // A hub's signed settings: its owner's devices only (a household member does not
+        // even learn the hub's id).
+        ("GET" | "PUT", "/api/hubs/{id}/settings") => Kind::AnnsOnly,
         (
             "POST",
             "/api/access-requests/{id}/approve"
@@ -394,6 +397,7 @@ async fn every_route_checks_who_is_asking(app: &TestApp) {
                 let target = match path.as_str() {
                     "/api/sessions/{id}" => spare_session_id.clone(),
                     "/api/pairings/{id}" => pairing.id.clone(),
+                    "/api/hubs/{id}/settings" => ann_hub.id.clone(),
                     p if p.starts_with("/api/access-requests/") => access_request.id.clone(),
                     "/api/cameras/{id}"
                     | "/api/cameras/{id}/live"

@@ -11,6 +11,7 @@ mod authz;
 mod clips;
 mod defences;
 mod feed;
+mod hub_settings;
 mod input;
 mod live;
 mod log;
