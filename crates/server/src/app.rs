@@ -29,8 +29,8 @@ use crate::error::ApiError;
 use crate::notify::{DeliveryWorker, Notifier, NotifyError};
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    access, accounts, clips, devices, feed, household, hubs, live, log, ops, research, shares,
-    staff,
+    access, accounts, clips, devices, feed, household, hubs, live, log, ops, push, research,
+    shares, staff,
 };
 use crate::state::{AppState, Shared};
 use crate::telemetry;
@@ -115,6 +115,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(feed::my_posts))
         .routes(routes!(feed::post_video))
         .routes(routes!(feed::delete_post))
+        .routes(routes!(push::push_key))
+        .routes(routes!(
+            push::get_subscription,
+            push::put_subscription,
+            push::delete_subscription
+        ))
 }
 
 /// The OpenAPI document of every route: generated from the handlers, completed with what
@@ -385,6 +391,8 @@ pub async fn start_with_web(
         state.store.clone(),
         Arc::clone(&state.clock),
         state.config.notify.clone(),
+        &state.secret,
+        state.notifier.waker(),
     )?;
     let tasks = vec![
         tokio::spawn(worker.run(watcher.clone())),

@@ -10,6 +10,7 @@ pub mod hubs;
 pub mod live;
 pub mod log;
 pub mod ops;
+pub mod push;
 pub mod research;
 pub mod shares;
 pub mod staff;
