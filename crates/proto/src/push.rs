@@ -35,3 +35,12 @@ pub struct PushSubscriptionInfo {
     pub endpoint: String,
     pub created_at_ms: i64,
 }
+
+/// Whether the calling device has a push subscription on the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PushSubscriptionStatus {
+    /// `null` when it has none (never registered, turned off, or dropped by the server after
+    /// the push service said it is gone).
+    pub subscription: Option<PushSubscriptionInfo>,
+}

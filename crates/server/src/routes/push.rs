@@ -7,7 +7,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use porchlight_proto::{ErrorBody, PushKey, PushSubscriptionInfo, PushSubscriptionRequest};
+use porchlight_proto::{
+    ErrorBody, PushKey, PushSubscriptionInfo, PushSubscriptionRequest, PushSubscriptionStatus,
+};
 use porchlight_store::PushSubscription;
 
 use crate::error::{ApiError, ApiResult};
@@ -27,20 +29,20 @@ pub async fn push_key(State(state): State<AppState>) -> Json<PushKey> {
 /// This device's push subscription, if the server has one (a push service that said it is
 /// gone removes it).
 #[utoipa::path(get, path = "/api/push/subscription", tag = "push", security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = PushSubscriptionInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PushSubscriptionStatus), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn get_subscription(
     State(state): State<AppState>,
     authed: DeviceAuthed,
-) -> ApiResult<Json<PushSubscriptionInfo>> {
+) -> ApiResult<Json<PushSubscriptionStatus>> {
     let sub = state
         .store
         .push_subscription(&authed.account.id, &authed.device.id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    Ok(Json(PushSubscriptionInfo {
-        endpoint: sub.endpoint,
-        created_at_ms: sub.created_at_ms,
+        .await?;
+    Ok(Json(PushSubscriptionStatus {
+        subscription: sub.map(|sub| PushSubscriptionInfo {
+            endpoint: sub.endpoint,
+            created_at_ms: sub.created_at_ms,
+        }),
     }))
 }
 
