@@ -86,6 +86,8 @@ export async function verifiedChain(): Promise<Chain> {
     );
   }
   await remember(chain);
+  // For the service worker, which checks a pushed notice against the chain (verified again).
+  await store.keepChainLinks(account, JSON.stringify(links));
   return chain;
 }
 

@@ -271,11 +271,12 @@ async fn pushed_notice(app: &TestApp) {
         let exp = checked["claims"]["exp"].as_i64().unwrap();
         let now_secs = app.clock_now() / 1000;
         assert!(exp > now_secs && exp <= now_secs + 24 * 3600, "exp {exp}");
-        // What the browser decrypts is the hub's notice, byte for byte, and the device
-        // opens it as from its own hub.
-        let plaintext = STANDARD
+        // What the browser decrypts is the hub's notice as the event stream carries it
+        // (base64), byte for byte, and the device opens it as from its own hub.
+        let text = STANDARD
             .decode(checked["plaintext"].as_str().unwrap())
             .unwrap();
+        let plaintext = STANDARD.decode(text).unwrap();
         assert_eq!(plaintext, notice);
         let (from, opened) = open_notice(&plaintext, ann.chain.chain(), &ann.device).unwrap();
         assert_eq!(from, hub.secret.public());
@@ -290,7 +291,7 @@ async fn pushed_notice(app: &TestApp) {
         .chain(ann.chain.chain().recipients())
         .collect();
     let big = seal_notice(&hub.secret, &many, body).unwrap();
-    assert!(big.len() > 4096);
+    assert!(STANDARD.encode(&big).len() > 4096);
     report(&hub, &big).await;
     let received = service.next().await;
     if let Some(checked) = independent_check(&received, &browser, &service.origin) {
