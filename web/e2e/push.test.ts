@@ -5,8 +5,9 @@
 // with the DevTools protocol (`ServiceWorker.deliverPushMessage`), the way a push service's
 // delivery reaches it. The worker opens the notice with this browser's device key against the
 // verified chain and shows "Doorbell — front door"; a forged notice shows only "A notice could
-// not be checked". The Settings control is exercised too: this browser has no reachable push
-// service (the network is closed), so turning notifications on says so plainly.
+// not be checked". The Settings control is exercised too: playwright's browser contexts are
+// private windows, which Chromium gives no push at all, so turning notifications on says so
+// plainly and stays off.
 
 import assert from "node:assert/strict";
 import { createECDH, randomBytes } from "node:crypto";
@@ -90,7 +91,7 @@ describe("web push in the browser", { skip: skip ?? false }, () => {
     await control.getByText(/^Off: this browser is not told of events/).waitFor({ timeout: 15_000 });
     await control.getByRole("button", { name: "Turn on notifications" }).click();
     const alert = control.getByRole("alert");
-    await alert.filter({ hasText: /push service could not be reached/ }).waitFor({ timeout: 30_000 });
+    await alert.filter({ hasText: /^This browser window cannot receive push notifications \(a private window has none\)/ }).waitFor({ timeout: 30_000 });
     assert.match((await control.getByTestId("push-status").textContent()) ?? "", /^Off:/);
     await snap(page, "push-settings");
 
@@ -140,6 +141,9 @@ describe("web push in the browser", { skip: skip ?? false }, () => {
     await eventually("the open-the-app notification", async () =>
       (await notifications(page)).find((n) => n.title === "Something happened at home"),
     15_000);
-    assert.deepEqual(owner.errors, []);
+    // Chromium's own console line when a page subscribes in a profile without push (playwright's
+    // contexts are incognito-like); the app's message above is what the person reads.
+    const incognito = /^Chrome currently does not support the Push API in incognito mode/;
+    assert.deepEqual(owner.errors.filter((e) => !incognito.test(e)), []);
   });
 });

@@ -72,6 +72,12 @@ async function current(): Promise<State> {
 function subscribeFailure(e: unknown): Error {
   const name = e instanceof DOMException ? e.name : "";
   if (name === "NotAllowedError") return new Error("The browser did not allow notifications for this site.");
+  // Chromium's answer in a private window, which has no push at all.
+  if (name === "AbortError" && /permission denied/i.test(message(e))) {
+    return new Error(
+      "This browser window cannot receive push notifications (a private window has none). Open Porchlight in a normal window and try again.",
+    );
+  }
   if (name === "AbortError" || name === "NotSupportedError" || name === "InvalidStateError") {
     return new Error(
       `The browser's push service could not be reached, so notifications cannot be turned on now (${message(e)}). Check the connection and try again.`,
@@ -133,7 +139,7 @@ export function pushControl(): HTMLElement {
   const button = h("button", { type: "button", hidden: true });
   const box = h(
     "section",
-    { class: "settings", "aria-labelledby": "push-title", "data-testid": "push-control" },
+    { class: "settings push", "aria-labelledby": "push-title", "data-testid": "push-control" },
     h("h2", { id: "push-title" }, "Notifications on this browser"),
     h(
       "p",
