@@ -22,10 +22,13 @@ pub struct PushKey {
 #[serde(deny_unknown_fields)]
 pub struct PushSubscriptionRequest {
     /// The push service's URL for this browser: `https://`, a host name, port 443.
+    #[schema(max_length = 1024)]
     pub endpoint: String,
     /// Base64url of the browser's uncompressed P-256 public key (65 bytes).
+    #[schema(min_length = 87, max_length = 88)]
     pub p256dh: String,
     /// Base64url of the browser's authentication secret (16 bytes).
+    #[schema(min_length = 22, max_length = 24)]
     pub auth: String,
 }
 
