@@ -141,6 +141,15 @@ describe("web push in the browser", { skip: skip ?? false }, () => {
     await eventually("the open-the-app notification", async () =>
       (await notifications(page)).find((n) => n.title === "Something happened at home"),
     15_000);
+    // Signing out removes this browser's subscription: a press after it pushes nothing.
+    await page.goto(`${server.url}/settings`);
+    await page.getByRole("button", { name: "Sign out" }).first().click();
+    await page.waitForURL(/\/signed-out$/);
+    const before = service.received.length;
+    assert.equal((await fetch(`http://${local}/cameras/${encodeURIComponent(CAMERA)}/doorbell`, { method: "POST" })).status, 202);
+    await new Promise((r) => setTimeout(r, 3_000));
+    assert.equal(service.received.length, before, "no push after signing out");
+
     // Chromium's own console line when a page subscribes in a profile without push (playwright's
     // contexts are incognito-like); the app's message above is what the person reads.
     const incognito = /^Chrome currently does not support the Push API in incognito mode/;

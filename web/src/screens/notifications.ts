@@ -5,6 +5,7 @@
 
 import * as api from "../api";
 import * as account from "../account";
+import { endSubscription, workerRegistration } from "../push";
 import * as store from "../store";
 import { h, message } from "../ui";
 
@@ -44,11 +45,9 @@ function unsupported(): string | null {
 }
 
 async function registration(): Promise<ServiceWorkerRegistration> {
-  const ready = navigator.serviceWorker.ready;
-  const timeout = new Promise<never>((_, reject) =>
-    setTimeout(() => reject(new Error("The app's service worker did not start; reload the page and try again.")), 10_000),
-  );
-  return Promise.race([ready, timeout]);
+  const reg = await workerRegistration();
+  if (!reg) throw new Error("The app's service worker did not start; reload the page and try again.");
+  return reg;
 }
 
 async function serverSubscription(): Promise<ServerSubscription | null> {
@@ -122,12 +121,7 @@ async function turnOn(): Promise<void> {
 }
 
 async function turnOff(): Promise<void> {
-  const reg = await registration();
-  const sub = await reg.pushManager.getSubscription();
-  // The server's copy first: if it stays, the push service would still be sent notices.
-  await api.del("/api/push/subscription");
-  await sub?.unsubscribe();
-  await store.forgetPushAccount();
+  await endSubscription();
 }
 
 const since = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
