@@ -178,7 +178,8 @@ pub struct NotifyConfig {
     /// How often the delivery worker looks for due notifications, in milliseconds.
     pub poll_interval_ms: u64,
     /// The VAPID `sub` claim push services may contact the operator by: a `mailto:` or an
-    /// `https:` URL (RFC 8292 §2.1).
+    /// `https:` URL (RFC 8292 §2.1). Set it to a real contact: the default names no one, and a
+    /// push service may refuse tokens whose contact it cannot use.
     pub push_subject: String,
     /// Hosts (exact names or addresses) whose push endpoints may be `http` or private: a
     /// push service on the operator's own network, or tests on loopback. Empty in production.

@@ -357,6 +357,23 @@ async fn gone_and_retried(app: &TestApp) {
         assert!(subscription(&ann).await.is_none(), "after {gone}");
     }
 
+    // Refused for good (403: a key the subscription was not made with): not retried, and the
+    // subscription is kept (the browser may subscribe again with the right key).
+    ann.client()
+        .register_push(&subscribe("/push/c"))
+        .await
+        .unwrap();
+    service.answer_next(&[403]);
+    press(&hub, &ann, body).await;
+    service.next().await;
+    app.drain_outbox().await;
+    app.clock.advance_ms(10_000);
+    assert!(
+        service.nothing_within(Duration::from_millis(300)).await,
+        "not retried"
+    );
+    assert!(subscription(&ann).await.is_some());
+
     // A notice that outlives its TTL while the push service is down is given up.
     ann.client()
         .register_push(&subscribe("/push/c"))
