@@ -60,7 +60,7 @@ say "Web Push checkers"
 # and verify what the server pushes (crates/server/tests/api/push.rs); pinned, in a cached venv.
 WEBPUSH_VENV="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/porchlight/webpush-venv"
 if "$WEBPUSH_VENV/bin/python" -c 'import http_ece, py_vapid' 2>/dev/null \
-  || { rm -rf "$WEBPUSH_VENV" && /usr/bin/python3 -m venv "$WEBPUSH_VENV" \
+  || { rm -rf "$WEBPUSH_VENV" && "$(command -v /usr/bin/python3 || command -v python3)" -m venv "$WEBPUSH_VENV" \
     && "$WEBPUSH_VENV/bin/pip" install -q --disable-pip-version-check http-ece==1.2.1 py-vapid==1.9.6; }; then
   export PORCHLIGHT_WEBPUSH_PYTHON="$WEBPUSH_VENV/bin/python"
 else
