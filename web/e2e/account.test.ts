@@ -152,7 +152,7 @@ describe("accounts and devices in the browser", { skip: skip ?? false }, () => {
     assert.ok(bar && bar.height < 40, `the phone navigation is one line (${bar?.height} px)`);
     await first.page.getByRole("link", { name: "Settings" }).click();
     await first.page.waitForURL(/\/settings$/);
-    for (const name of ["Hubs", "Devices", "Sessions", "Activity", "Access log", "Research"]) {
+    for (const name of ["Hubs", "Household", "Devices", "Sessions", "Activity", "Access log", "Research"]) {
       await first.page.getByRole("list", { name: "Settings and privacy" }).getByRole("link", { name, exact: true }).waitFor();
     }
     await first.page.setViewportSize({ width: 1280, height: 800 });

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { device, launch, missing, serve, type Server } from "./harness";
 import { signUp } from "./flows";
 import { cameraWithClips, home, type Home } from "./home";
@@ -14,13 +14,17 @@ if (skip) console.log(`web e2e skipped: ${skip}`);
 
 const CLIPS = 6;
 
-async function postClip(page: Page, clipUrl: string, lat: string, lon: string): Promise<void> {
+/** Posts a clip from where the browser says it is: the area comes from the Geolocation API,
+ * reduced to its cell on the device. */
+async function postClip(device: { context: BrowserContext; page: Page }, clipUrl: string, latitude: number, longitude: number): Promise<void> {
+  const { context, page } = device;
+  await context.setGeolocation({ latitude, longitude });
   await page.goto(clipUrl);
   await page.getByRole("button", { name: "Post to the neighbourhood feed…" }).click();
   const f = page.getByRole("form", { name: "Post to the neighbourhood feed" });
   await f.getByLabel("Neighbourhood").fill("Station Street");
-  await f.getByLabel("Latitude").fill(lat);
-  await f.getByLabel("Longitude").fill(lon);
+  await f.getByRole("button", { name: "Use my location" }).click();
+  await f.getByText(/^Area [-0-9.]+,[-0-9.]+: only this grid cell is used/).waitFor();
   await f.getByRole("button", { name: "Review the post…" }).click();
   await page.getByRole("group", { name: "Post this clip publicly?" }).getByRole("button", { name: "Post publicly" }).click();
   await page.getByText(/^Posted to Station Street/).waitFor({ timeout: 60_000 });
@@ -46,6 +50,10 @@ describe("the feed's pages in the browser", { skip: skip ?? false }, () => {
     const reader = await device(browser);
     await signUp(owner.page, server.url, "poster@example.com");
     await signUp(reader.page, server.url, "reader@example.com");
+    await owner.context.grantPermissions(["geolocation"], { origin: server.url });
+    // The exact point must never leave the browser: every request body is watched for it.
+    const sent: string[] = [];
+    owner.page.on("request", (r) => sent.push(`${r.url()} ${r.postData() ?? ""}`));
     hub = await home(owner.page, "porch");
     for (let n = 1; n <= CLIPS; n++) await hub.record(n);
     await cameraWithClips(owner.page, "porch", CLIPS);
@@ -55,13 +63,15 @@ describe("the feed's pages in the browser", { skip: skip ?? false }, () => {
       .evaluateAll((links) => links.map((a) => (a as HTMLAnchorElement).href));
     assert.equal(urls.length, CLIPS);
     // Four in one cell, two in the next one east; no research program here, so no copies.
-    for (const [i, url] of urls.entries()) await postClip(owner.page, url, "48.8566", i < 4 ? "2.3522" : "2.3622");
+    for (const [i, url] of urls.entries()) await postClip(owner, url, 48.8566, i < 4 ? 2.3522 : 2.3622);
+    assert.deepEqual(sent.filter((s) => /48\.856|2\.352|2\.362/.test(s)), []);
+    // The place is remembered on this device (neighbourhood and cell): the next post starts
+    // with it and asks nothing.
     await owner.page.goto(urls[0]!);
     await owner.page.getByRole("button", { name: "Post to the neighbourhood feed…" }).click();
     const again = owner.page.getByRole("form", { name: "Post to the neighbourhood feed" });
-    await again.getByLabel("Neighbourhood").fill("Station Street");
-    await again.getByLabel("Latitude").fill("48.85");
-    await again.getByLabel("Longitude").fill("2.35");
+    await again.getByLabel("Area").and(owner.page.locator('[value="48.85,2.36"]')).waitFor();
+    assert.equal(await again.getByLabel("Neighbourhood").inputValue(), "Station Street");
     await again.getByRole("button", { name: "Review the post…" }).click();
     await owner.page.getByRole("button", { name: "Post publicly" }).click();
     // Posting a clip twice is refused with the server's sentence, and nothing else changes.
@@ -83,14 +93,18 @@ describe("the feed's pages in the browser", { skip: skip ?? false }, () => {
     assert.equal(cells.filter((t) => t.includes("area 48.85,2.35")).length, 4);
     assert.equal(cells.filter((t) => t.includes("area 48.85,2.36")).length, 2);
 
-    await page.getByLabel("Area (optional)").fill("48.85,2.36");
+    await page.getByLabel("Area").fill("48.85,2.36");
     await page.getByRole("button", { name: "Show posts" }).click();
     await page.getByText("2 posts shown.").waitFor();
     assert.ok(await older.isHidden());
-    // An exact point is refused: the feed lists cells only.
-    await page.getByLabel("Area (optional)").fill("48.8566,2.3522");
+    // A point typed here is reduced to its cell before the query leaves the browser.
+    await page.getByLabel("Area").fill("48.8566, 2.3522");
     await page.getByRole("button", { name: "Show posts" }).click();
-    await page.getByRole("form", { name: "Find posts" }).getByRole("alert").waitFor();
+    await page.getByText("4 posts shown.").waitFor();
+    // Something that is not a place is refused with a sentence, and nothing is asked.
+    await page.getByLabel("Area").fill("near the station");
+    await page.getByRole("button", { name: "Show posts" }).click();
+    await page.getByRole("form", { name: "Find posts" }).getByRole("alert").getByText(/latitude,longitude/).waitFor();
 
     assert.deepEqual(reader.errors.filter((e) => !/status of 4(00|22)/.test(e)), []);
     // A server without a research program answers its routes 503; a second post is 409.

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import AxeBuilder from "@axe-core/playwright";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -143,8 +144,18 @@ export async function accessibilityProblems(page: Page): Promise<string[]> {
   });
 }
 
+/** What axe-core (WCAG 2.1 A and AA rules) finds serious or critical on the page as it is
+ * drawn now, one line per rule and element. */
+export async function axeViolations(page: Page): Promise<string[]> {
+  const result = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .flatMap((v) => v.nodes.map((n) => `${v.impact} ${v.id} (${v.help}): ${n.target.join(" ")} — ${n.failureSummary ?? ""}`));
+}
+
 /** Saves the page at desktop and phone sizes as web/screenshots/<name>-{desktop,phone}.png,
- * after checking it for the accessibility problems above. */
+ * after checking it for the accessibility problems above and, at each size, with axe-core:
+ * a serious or critical violation fails the test that drew the screen. */
 export async function snap(page: Page, name: string): Promise<void> {
   const problems = await accessibilityProblems(page);
   if (problems.length > 0) throw new Error(`accessibility problems on the ${name} screen:\n${problems.join("\n")}`);
@@ -152,6 +163,8 @@ export async function snap(page: Page, name: string): Promise<void> {
   const before = page.viewportSize() ?? DESKTOP;
   for (const [label, size] of [["desktop", DESKTOP], ["phone", PHONE]] as const) {
     await page.setViewportSize(size);
+    const axe = await axeViolations(page);
+    if (axe.length > 0) throw new Error(`axe-core on the ${name} screen (${label}):\n${axe.join("\n")}`);
     await page.screenshot({ path: join(screenshots, `${name}-${label}.png`), fullPage: true });
   }
   await page.setViewportSize(before);

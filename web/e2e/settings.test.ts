@@ -104,6 +104,12 @@ describe("camera settings and deleting a clip in the browser", { skip: skip ?? f
     assert.equal(await statusOf(page, `/api/clips/${encodeURIComponent(clipId)}/payload`), 404);
     await reload(page);
     assert.equal(await page.getByRole("list", { name: "Clips" }).locator("a").count(), 1);
+    // A link to the deleted clip says so in words, with a way back.
+    await page.goto(`${server.url}/clips/${encodeURIComponent(clipId)}`);
+    await page.getByRole("heading", { level: 1, name: "Not found" }).waitFor();
+    await page.getByText(/This clip is not here\. It may have been deleted/).waitFor();
+    assert.equal(await page.getByText("no such resource").count(), 0);
+    await page.getByRole("link", { name: "Back to your cameras" }).waitFor();
 
     // The deletion is in the access log, as a readable kind.
     await page.getByRole("link", { name: "Access" }).click();

@@ -119,11 +119,10 @@ describe("sharing and the feed in the browser", { skip: skip ?? false }, () => {
     await owner.page.getByRole("button", { name: "Post to the neighbourhood feed…" }).click();
     const postForm = owner.page.getByRole("form", { name: "Post to the neighbourhood feed" });
     await postForm.getByLabel("Neighbourhood").fill("Mill Road");
-    await postForm.getByLabel("Latitude").fill("52.19987");
-    await postForm.getByLabel("Longitude").fill("181");
+    await postForm.getByLabel("Area").fill("52.19987,181");
     await postForm.getByRole("button", { name: "Review the post…" }).click();
     await postForm.getByRole("alert").getByText(/longitude between -180 and 180/).waitFor();
-    await postForm.getByLabel("Longitude").fill("0.13881");
+    await postForm.getByLabel("Area").fill("52.19987, 0.13881");
     await postForm.getByRole("button", { name: "Review the post…" }).click();
     const confirm = owner.page.getByRole("group", { name: "Post this clip publicly?" });
     const said = (await confirm.textContent()) ?? "";
@@ -142,7 +141,7 @@ describe("sharing and the feed in the browser", { skip: skip ?? false }, () => {
     // The friend finds it by neighbourhood and area, and plays it.
     await friend.page.getByRole("link", { name: "Feed", exact: true }).click();
     await friend.page.getByLabel("Neighbourhood").fill("Mill Road");
-    await friend.page.getByLabel("Area (optional)").fill("52.19,0.13");
+    await friend.page.getByLabel("Area").fill("52.19,0.13");
     await friend.page.getByRole("button", { name: "Show posts" }).click();
     const posts = friend.page.getByRole("list", { name: "Posts" });
     await posts.locator("li").first().waitFor();
@@ -150,7 +149,7 @@ describe("sharing and the feed in the browser", { skip: skip ?? false }, () => {
     await posts.getByRole("button", { name: /^Play the post/ }).click();
     await friend.page.locator('[data-loaded="true"]').waitFor({ timeout: 30_000 });
     await snap(friend.page, "feed");
-    await friend.page.getByLabel("Area (optional)").fill("52.20,0.13");
+    await friend.page.getByLabel("Area").fill("52.20,0.13");
     await friend.page.getByRole("button", { name: "Show posts" }).click();
     await friend.page.getByText("No posts here yet.").waitFor();
 
@@ -163,7 +162,7 @@ describe("sharing and the feed in the browser", { skip: skip ?? false }, () => {
     await owner.page.getByRole("group", { name: "Delete this post?" }).getByRole("button", { name: "Delete post" }).click();
     await owner.page.getByText("Post deleted and its research copy withdrawn.").waitFor({ timeout: 30_000 });
     await owner.page.getByText("You have not posted anything.").waitFor();
-    await friend.page.getByLabel("Area (optional)").fill("");
+    await friend.page.getByLabel("Area").fill("");
     await friend.page.getByRole("button", { name: "Show posts" }).click();
     await friend.page.getByText("No posts here yet.").waitFor();
 

@@ -114,6 +114,63 @@ export class Genesis {
 }
 
 /**
+ * A camera another account gave this one: the owner's chain that gives it, and its hub's
+ * key from that chain.
+ */
+export class GivenCamera {
+    private constructor();
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * The owner's chain, to open clips and check live answers under.
+     */
+    chain(): Chain;
+    /**
+     * The camera's hub key (hex), as the owner's chain names it.
+     */
+    readonly hubKey: string;
+}
+
+/**
+ * The households this account belongs to, as this device verified them (see
+ * [`household::Households`]).
+ */
+export class Households {
+    private constructor();
+    free(): void;
+    [Symbol.dispose](): void;
+    /**
+     * The listing check of `GET /api/clips` (see [`check_listing`]), each clip under the
+     * chain that vouches for it: `own` for the account's own hubs, a household owner's for
+     * a camera that owner gives this account.
+     */
+    checkListing(own: Chain, clips: string): string;
+    /**
+     * The camera a household gives this account under the name its hub signs.
+     */
+    givenCamera(camera: string): GivenCamera | undefined;
+    /**
+     * The owner's chain that gives this account camera `camera` of hub `hubKey` (hex): what
+     * a clip of it is opened under. None when no household gives it.
+     */
+    ownerOfCamera(hub_key: string, camera: string): Chain | undefined;
+    /**
+     * The positions to keep for next time.
+     */
+    positions(): string;
+    /**
+     * Verifies `GET /api/household/owners` (JSON text) for the account of `own`, against
+     * the positions kept from the last call (`kept`, or empty).
+     */
+    static verify(own: Chain, served: string, kept: string): Households;
+    /**
+     * `{"owners": [{"root", "cameras": [{"hub_key", "camera", "hub_name"}]}],
+     * "refused": [{"root", "reason"}]}`.
+     */
+    view(): string;
+}
+
+/**
  * One opened live frame.
  */
 export class LiveFrame {
@@ -338,6 +395,8 @@ export interface InitOutput {
     readonly __wbg_chain_free: (a: number, b: number) => void;
     readonly __wbg_clipopener_free: (a: number, b: number) => void;
     readonly __wbg_genesis_free: (a: number, b: number) => void;
+    readonly __wbg_givencamera_free: (a: number, b: number) => void;
+    readonly __wbg_households_free: (a: number, b: number) => void;
     readonly __wbg_liveframe_free: (a: number, b: number) => void;
     readonly __wbg_liveview_free: (a: number, b: number) => void;
     readonly __wbg_logcheck_free: (a: number, b: number) => void;
@@ -369,6 +428,14 @@ export interface InitOutput {
     readonly genesis_intoChain: (a: number) => number;
     readonly genesis_links: (a: number) => [number, number];
     readonly genesis_recoveryCode: (a: number) => [number, number];
+    readonly givencamera_chain: (a: number) => number;
+    readonly givencamera_hubKey: (a: number) => [number, number];
+    readonly households_checkListing: (a: number, b: number, c: number, d: number) => [number, number, number, number];
+    readonly households_givenCamera: (a: number, b: number, c: number) => number;
+    readonly households_ownerOfCamera: (a: number, b: number, c: number, d: number, e: number) => number;
+    readonly households_positions: (a: number) => [number, number];
+    readonly households_verify: (a: number, b: number, c: number, d: number, e: number) => [number, number, number];
+    readonly households_view: (a: number) => [number, number];
     readonly liveframe_init: (a: number) => number;
     readonly liveframe_keyframe: (a: number) => number;
     readonly liveframe_payload: (a: number) => [number, number];

@@ -514,6 +514,200 @@ export class Genesis {
 if (Symbol.dispose) Genesis.prototype[Symbol.dispose] = Genesis.prototype.free;
 
 /**
+ * A camera another account gave this one: the owner's chain that gives it, and its hub's
+ * key from that chain.
+ */
+export class GivenCamera {
+    static __wrap(ptr) {
+        const obj = Object.create(GivenCamera.prototype);
+        obj.__wbg_ptr = ptr;
+        GivenCameraFinalization.register(obj, obj.__wbg_ptr, obj);
+        return obj;
+    }
+    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        GivenCameraFinalization.unregister(this);
+        return ptr;
+    }
+    free() {
+        const ptr = this.__destroy_into_raw();
+        wasm.__wbg_givencamera_free(ptr, 0);
+    }
+    /**
+     * The owner's chain, to open clips and check live answers under.
+     * @returns {Chain}
+     */
+    chain() {
+        const ret = wasm.givencamera_chain(this.__wbg_ptr);
+        return Chain.__wrap(ret);
+    }
+    /**
+     * The camera's hub key (hex), as the owner's chain names it.
+     * @returns {string}
+     */
+    get hubKey() {
+        let deferred1_0;
+        let deferred1_1;
+        try {
+            const ret = wasm.givencamera_hubKey(this.__wbg_ptr);
+            deferred1_0 = ret[0];
+            deferred1_1 = ret[1];
+            return getStringFromWasm0(ret[0], ret[1]);
+        } finally {
+            wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
+        }
+    }
+}
+if (Symbol.dispose) GivenCamera.prototype[Symbol.dispose] = GivenCamera.prototype.free;
+
+/**
+ * The households this account belongs to, as this device verified them (see
+ * [`household::Households`]).
+ */
+export class Households {
+    static __wrap(ptr) {
+        const obj = Object.create(Households.prototype);
+        obj.__wbg_ptr = ptr;
+        HouseholdsFinalization.register(obj, obj.__wbg_ptr, obj);
+        return obj;
+    }
+    __destroy_into_raw() {
+        const ptr = this.__wbg_ptr;
+        this.__wbg_ptr = 0;
+        HouseholdsFinalization.unregister(this);
+        return ptr;
+    }
+    free() {
+        const ptr = this.__destroy_into_raw();
+        wasm.__wbg_households_free(ptr, 0);
+    }
+    /**
+     * The listing check of `GET /api/clips` (see [`check_listing`]), each clip under the
+     * chain that vouches for it: `own` for the account's own hubs, a household owner's for
+     * a camera that owner gives this account.
+     * @param {Chain} own
+     * @param {string} clips
+     * @returns {string}
+     */
+    checkListing(own, clips) {
+        let deferred3_0;
+        let deferred3_1;
+        try {
+            _assertClass(own, Chain);
+            const ptr0 = passStringToWasm0(clips, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            const len0 = WASM_VECTOR_LEN;
+            const ret = wasm.households_checkListing(this.__wbg_ptr, own.__wbg_ptr, ptr0, len0);
+            var ptr2 = ret[0];
+            var len2 = ret[1];
+            if (ret[3]) {
+                ptr2 = 0; len2 = 0;
+                throw takeFromExternrefTable0(ret[2]);
+            }
+            deferred3_0 = ptr2;
+            deferred3_1 = len2;
+            return getStringFromWasm0(ptr2, len2);
+        } finally {
+            wasm.__wbindgen_free(deferred3_0, deferred3_1, 1);
+        }
+    }
+    /**
+     * The camera a household gives this account under the name its hub signs.
+     * @param {string} camera
+     * @returns {GivenCamera | undefined}
+     */
+    givenCamera(camera) {
+        const ptr0 = passStringToWasm0(camera, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.households_givenCamera(this.__wbg_ptr, ptr0, len0);
+        return ret === 0 ? undefined : GivenCamera.__wrap(ret);
+    }
+    /**
+     * The owner's chain that gives this account camera `camera` of hub `hubKey` (hex): what
+     * a clip of it is opened under. None when no household gives it.
+     * @param {string} hub_key
+     * @param {string} camera
+     * @returns {Chain | undefined}
+     */
+    ownerOfCamera(hub_key, camera) {
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(hub_key, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(camera, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.households_ownerOfCamera(this.__wbg_ptr, ptr0, len0, ptr1, len1);
+        return ret === 0 ? undefined : Chain.__wrap(ret);
+    }
+    /**
+     * The positions to keep for next time.
+     * @returns {string}
+     */
+    positions() {
+        let deferred1_0;
+        let deferred1_1;
+        try {
+            const ret = wasm.households_positions(this.__wbg_ptr);
+            deferred1_0 = ret[0];
+            deferred1_1 = ret[1];
+            return getStringFromWasm0(ret[0], ret[1]);
+        } finally {
+            wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
+        }
+    }
+    /**
+     * Verifies `GET /api/household/owners` (JSON text) for the account of `own`, against
+     * the positions kept from the last call (`kept`, or empty).
+     * @param {Chain} own
+     * @param {string} served
+     * @param {string} kept
+     * @returns {Households}
+     */
+    static verify(own, served, kept) {
+        _assertClass(own, Chain);
+        let ptr0, len0, ptr1, len1;
+        try {
+            ptr0 = passStringToWasm0(served, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len0 = WASM_VECTOR_LEN;
+            ptr1 = passStringToWasm0(kept, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            len1 = WASM_VECTOR_LEN;
+        } catch (e) {
+            if (ptr1) { wasm.__wbindgen_free(ptr1, len1 * 1, 1); }
+            if (ptr0) { wasm.__wbindgen_free(ptr0, len0 * 1, 1); }
+            throw e;
+        }
+        const ret = wasm.households_verify(own.__wbg_ptr, ptr0, len0, ptr1, len1);
+        if (ret[2]) {
+            throw takeFromExternrefTable0(ret[1]);
+        }
+        return Households.__wrap(ret[0]);
+    }
+    /**
+     * `{"owners": [{"root", "cameras": [{"hub_key", "camera", "hub_name"}]}],
+     * "refused": [{"root", "reason"}]}`.
+     * @returns {string}
+     */
+    view() {
+        let deferred1_0;
+        let deferred1_1;
+        try {
+            const ret = wasm.households_view(this.__wbg_ptr);
+            deferred1_0 = ret[0];
+            deferred1_1 = ret[1];
+            return getStringFromWasm0(ret[0], ret[1]);
+        } finally {
+            wasm.__wbindgen_free(deferred1_0, deferred1_1, 1);
+        }
+    }
+}
+if (Symbol.dispose) Households.prototype[Symbol.dispose] = Households.prototype.free;
+
+/**
  * One opened live frame.
  */
 export class LiveFrame {
@@ -1624,6 +1818,12 @@ const ClipOpenerFinalization = (typeof FinalizationRegistry === 'undefined')
 const GenesisFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(ptr => wasm.__wbg_genesis_free(ptr, 1));
+const GivenCameraFinalization = (typeof FinalizationRegistry === 'undefined')
+    ? { register: () => {}, unregister: () => {} }
+    : new FinalizationRegistry(ptr => wasm.__wbg_givencamera_free(ptr, 1));
+const HouseholdsFinalization = (typeof FinalizationRegistry === 'undefined')
+    ? { register: () => {}, unregister: () => {} }
+    : new FinalizationRegistry(ptr => wasm.__wbg_households_free(ptr, 1));
 const LiveFrameFinalization = (typeof FinalizationRegistry === 'undefined')
     ? { register: () => {}, unregister: () => {} }
     : new FinalizationRegistry(ptr => wasm.__wbg_liveframe_free(ptr, 1));

@@ -145,24 +145,23 @@ export async function devices(): Promise<DeviceInfo[]> {
 /** Approves a pending device: this browser signs the link that adds it, then re-wraps every
  * clip of the account so the new device can open what was recorded before. */
 export async function approve(device: DeviceInfo): Promise<RewrapReport> {
-  const chain = await verifiedChain();
-  const op = JSON.stringify({
-    add_device: { name: device.name, sign_key: device.sign_key, age_recipient: device.age_recipient },
-  });
-  const link = await store.withDeviceKey((s) => chain.append(s, op));
-  await api.post("/api/chain", JSON.parse(link));
-  await remember(chain);
-  return rewrapOwned(chain, (header, hub, camera) =>
-    store.withDeviceKey((s) => chain.rewrap(header, s, hub, camera)),
-  );
+  return signAndRewrap([{ add_device: { name: device.name, sign_key: device.sign_key, age_recipient: device.age_recipient } }]);
 }
 
 /** Removes a device: its sessions end, and stored clips stop naming it. */
 export async function removeDevice(device: DeviceInfo): Promise<RewrapReport> {
+  return signAndRewrap([{ remove_device: { sign_key: device.sign_key } }]);
+}
+
+/** Signs `ops` (chain operations, in order) on this browser and stores the links, then
+ * re-wraps the account's clips to the devices the chain now names — its own, and its
+ * household members' for the cameras given to them. The Rust crypto refuses an operation the
+ * chain does not allow (a camera of no hub of the chain, a member named twice). */
+export async function signAndRewrap(ops: object[]): Promise<RewrapReport> {
   const chain = await verifiedChain();
-  const op = JSON.stringify({ remove_device: { sign_key: device.sign_key } });
-  const link = await store.withDeviceKey((s) => chain.append(s, op));
-  await api.post("/api/chain", JSON.parse(link));
+  // All signed before any is sent, and sent in one append: stored together or not at all.
+  const links = await store.withDeviceKey((s) => ops.flatMap((op) => (JSON.parse(chain.append(s, JSON.stringify(op))) as Links).links));
+  await api.post("/api/chain", { links });
   await remember(chain);
   return rewrapOwned(chain, (header, hub, camera) =>
     store.withDeviceKey((s) => chain.rewrap(header, s, hub, camera)),

@@ -3,7 +3,7 @@
 // that verdict and words the warning for what was left out.
 
 import { checkListing } from "./wasm";
-import type { Chain } from "./wasm";
+import type { Chain, Households } from "./wasm";
 import { h, notice } from "./ui";
 
 export interface Refused {
@@ -26,7 +26,18 @@ export interface Checked<T> {
 /** Splits `clips` (entries of `GET /api/clips` or `GET /api/shared`) by the verdict of the
  * listing check under `chain` (`ofOwner`: another account's chain, a share's owner's). */
 export function checkUnder<T>(chain: Chain, clips: T[], ofOwner = false): Checked<T> {
-  const verdicts = JSON.parse(checkListing(chain, JSON.stringify(clips), ofOwner)) as Verdict[];
+  return split(clips, checkListing(chain, JSON.stringify(clips), ofOwner));
+}
+
+/** Splits `clips` (entries of `GET /api/clips`) each checked under the chain that vouches for
+ * it: `own` for the account's own hubs, the household owner's that gives this account the
+ * clip's camera otherwise (the same choice the CLI makes). */
+export function checkInHouseholds<T>(households: Households, own: Chain, clips: T[]): Checked<T> {
+  return split(clips, households.checkListing(own, JSON.stringify(clips)));
+}
+
+function split<T>(clips: T[], answer: string): Checked<T> {
+  const verdicts = JSON.parse(answer) as Verdict[];
   const out: Checked<T> = { shown: [], refused: [] };
   clips.forEach((clip, i) => {
     const v = verdicts[i];
@@ -37,7 +48,7 @@ export function checkUnder<T>(chain: Chain, clips: T[], ofOwner = false): Checke
 }
 
 /** The warning above a list that left clips out, naming how many and why; null when none. */
-export function refusedWarning(refused: { refused: Refused }[]): HTMLElement | null {
+export function refusedWarning(refused: { refused: Refused }[], whose = "your account"): HTMLElement | null {
   if (refused.length === 0) return null;
   const reasons = new Map<string, number>();
   for (const r of refused) reasons.set(r.refused.reason, (reasons.get(r.refused.reason) ?? 0) + 1);
@@ -60,7 +71,7 @@ export function refusedWarning(refused: { refused: Refused }[]): HTMLElement | n
       h(
         "p",
         { class: "muted" },
-        `Porchlight shows only clips a hub of your account signed. Someone with access to the server may have added ${n === 1 ? "it; do not trust it" : "them; do not trust them"}.`,
+        `Porchlight shows only clips a hub of ${whose} signed. Someone with access to the server may have added ${n === 1 ? "it; do not trust it" : "them; do not trust them"}.`,
       ),
     ),
   );

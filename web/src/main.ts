@@ -9,6 +9,7 @@ import { signIn, signUp, signedOut } from "./screens/auth";
 import { activity, cameras, devices, sessions } from "./screens/account";
 import { pending } from "./screens/device";
 import { camera, clip } from "./screens/clips";
+import { householdScreen } from "./screens/household";
 import { hubs } from "./screens/hubs";
 import { access } from "./screens/access";
 import { live } from "./screens/live";
@@ -75,9 +76,23 @@ function guarded(screen: Screen): Screen {
         if (!account.signedIn()) return go("/signin", true);
       }
       if (e instanceof api.ApiError && e.code === "device_not_approved") return go("/device", true);
+      if (e instanceof api.ApiError && e.status === 404) return notFound();
       show("Something went wrong", notice("danger", message(e)));
     }
   };
+}
+
+/** A link to something that is not there (or not this account's to see: the server answers
+ * both alike), said in words rather than the server's code. */
+function notFound(): void {
+  const what = location.pathname.startsWith("/clips/")
+    ? "This clip is not here. It may have been deleted, or passed its camera's keeping time, or the link is not whole."
+    : location.pathname.startsWith("/cameras/")
+      ? "This camera is not here. It may have been removed, or the link is not whole."
+      : location.pathname.startsWith("/shared/")
+        ? "This shared clip is not here. Its owner may have stopped sharing it or deleted it."
+        : "There is nothing at this address.";
+  show("Not found", notice("warning", what), h("p", {}, h("a", { href: "/cameras", "data-link": true }, "Back to your cameras")));
 }
 
 function offlineBanner(): void {
@@ -110,6 +125,7 @@ async function boot(): Promise<void> {
   route("/access", guarded(access));
   route("/research", guarded(researchMine));
   route("/settings", guarded(settings));
+  route("/settings/household", guarded(householdScreen));
   route("/shared", guarded(shared));
   route("/shared/:id", guarded(sharedClip));
   route("/invite", guarded(invitation));

@@ -205,6 +205,54 @@ export function gridCell(lat: number, lon: number): string {
   return `${cell(lat)},${cell(lon)}`;
 }
 
+/** A typed area: a grid cell or any point as `LAT,LON` (reduced to its cell here). */
+export function areaOf(text: string): string {
+  const parts = text.replace(/\s/g, "").split(",");
+  if (parts.length !== 2 || parts.some((p) => p === "" || !Number.isFinite(Number(p)))) {
+    throw new Error("Give the area as latitude,longitude, e.g. 51.51,-0.12 — or use your location.");
+  }
+  return gridCell(Number(parts[0]), Number(parts[1]));
+}
+
+/** Where this account posts from, as this device remembers it: a neighbourhood name and a grid
+ * cell, never a point. */
+export interface Place {
+  neighbourhood: string;
+  area: string;
+}
+
+export const myPlace = async (): Promise<Place | undefined> => store.placeOf(account.me().account_id);
+export const keepMyPlace = (place: Place) => store.keepPlace(account.me().account_id, place);
+
+/** Asks the browser where it is, once, and keeps only the grid cell: the point is reduced on
+ * this device before anything is stored or sent, and then forgotten. */
+export function locateCell(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    if (!("geolocation" in navigator)) {
+      reject(new Error("This browser cannot tell its location. Type the area instead."));
+      return;
+    }
+    navigator.geolocation.getCurrentPosition(
+      (position) => {
+        try {
+          resolve(gridCell(position.coords.latitude, position.coords.longitude));
+        } catch (e) {
+          reject(e instanceof Error ? e : new Error(String(e)));
+        }
+      },
+      (error) =>
+        reject(
+          new Error(
+            error.code === error.PERMISSION_DENIED
+              ? "Location is blocked for this site. Allow it in the browser's site settings, or type the area instead."
+              : "The location could not be found just now. Try again, or type the area instead.",
+          ),
+        ),
+      { enableHighAccuracy: false, timeout: 15_000, maximumAge: 3_600_000 },
+    );
+  });
+}
+
 /** The UTC hour a clip's start falls in: the only time a post carries. */
 export function hourOf(ms: number): number {
   return Math.floor(ms / 3_600_000) * 3_600_000;

@@ -94,6 +94,11 @@ export const memberPositionsOf = (account: string) => read<string>(`members:${ac
 export const keepMemberPositions = (account: string, positions: string) =>
   write(`members:${account}`, positions);
 
+/** The highest link seen of each household owner's chain, for member `account`, as the
+ * WebAssembly `Households.positions()` returned it: an owner's chain served older is refused. */
+export const ownerPositionsOf = (account: string) => read<string>(`owners:${account}`);
+export const keepOwnerPositions = (account: string, positions: string) => write(`owners:${account}`, positions);
+
 /** Forgets everything but the device id and key (signing out does not unpin the chain). */
 export async function forgetAccount(account: string): Promise<void> {
   await remove(`trust:${account}`);
@@ -104,6 +109,11 @@ export async function forgetAccount(account: string): Promise<void> {
 export const contactsOf = async (account: string) => (await read<{ root: string; name: string }[]>(`contacts:${account}`)) ?? [];
 export const keepContacts = (account: string, contacts: { root: string; name: string }[]) =>
   write(`contacts:${account}`, contacts);
+
+/** Where `account` posts to the feed from (a neighbourhood name and a 0.01° grid cell, never a
+ * point), so the location is asked once. */
+export const placeOf = (account: string) => read<{ neighbourhood: string; area: string }>(`place:${account}`);
+export const keepPlace = (account: string, place: { neighbourhood: string; area: string }) => write(`place:${account}`, place);
 
 /** The transparency-log pin kept for `account` (key, checkpoint, entries verified). */
 export const logPinOf = (account: string) => read<string>(`log:${account}`);

@@ -68,7 +68,7 @@ export interface ChainView {
   length: number;
   devices: { name: string; sign_key: string; age_recipient: string; fingerprint: string }[];
   hubs: { name: string; key: string }[];
-  members: { root: string; label: string }[];
+  members: { root: string; label: string; cameras: { hub_key: string; camera: string }[] }[];
   recovery_fingerprint: string;
 }
 

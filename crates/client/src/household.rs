@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use porchlight_crypto::{HubKey, LinkHash, VerifiedChain, verify_chain};
+use porchlight_crypto::{LinkHash, VerifiedChain, verify_chain};
 use porchlight_proto as proto;
 use serde::{Deserialize, Serialize};
 
@@ -166,19 +166,7 @@ impl<'d> KeptChains<'d> {
     }
 }
 
-/// The roots of `owner`'s members that were given at least one camera of `hub_key`
-/// (all members' roots when `hub_key` is `None`).
-pub fn member_roots(owner: &VerifiedChain, hub_key: Option<&[u8; 32]>) -> Vec<LinkHash> {
-    owner
-        .members()
-        .iter()
-        .filter(|m| match hub_key {
-            Some(key) => m.cameras.iter().any(|c| c.hub_key == *key),
-            None => !m.cameras.is_empty(),
-        })
-        .map(|m| m.root)
-        .collect()
-}
+pub use porchlight_crypto::household::member_roots;
 
 /// The owner's device: its household members' chains (those given a camera), verified from
 /// the roots its own verified chain names — what it re-wraps the given cameras' clips to.
@@ -228,42 +216,7 @@ pub async fn owners(
     Ok(out)
 }
 
-/// Of `owners`, the one whose chain has hub `hub_key` and gives this account (`my_root`)
-/// camera `camera` on it.
-pub fn owner_of_camera<'c>(
-    owners: &'c [VerifiedChain],
-    my_root: &LinkHash,
-    hub_key: &[u8; 32],
-    camera: &str,
-) -> Option<&'c VerifiedChain> {
-    owners.iter().find(|chain| {
-        chain.hubs().iter().any(|h| h.key.as_bytes() == hub_key)
-            && chain
-                .member(my_root)
-                .is_some_and(|m| m.may_watch(hub_key, camera))
-    })
-}
-
-/// A camera this account does not own but was given: the owner's chain that gives it (to
-/// check the hub's answers and statements under) and the hub's key, both from that chain.
-pub fn given_camera<'c>(
-    owners: &'c [VerifiedChain],
-    my_root: &LinkHash,
-    camera: &str,
-) -> Option<(&'c VerifiedChain, HubKey)> {
-    owners.iter().find_map(|chain| {
-        let given = chain
-            .member(my_root)?
-            .cameras
-            .iter()
-            .find(|c| c.camera == camera)?;
-        let hub = chain
-            .hubs()
-            .iter()
-            .find(|h| h.key.as_bytes() == &given.hub_key)?;
-        Some((chain, hub.key))
-    })
-}
+pub use porchlight_crypto::household::{given_camera, owner_of_camera};
 
 /// The chain to check clip `clip_id` under: this account's own when its hub is one of ours,
 /// else the chain of the household whose owner gave this account that clip's camera, else

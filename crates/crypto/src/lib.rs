@@ -17,6 +17,8 @@
 //!   touching the payload; [`ClipStatement`]s signed by the hub for authenticity, and
 //!   [`check_listed_clip`]: whether a clip a listing shows may be shown, with a named
 //!   [`ListingRefusal`] when not.
+//! - **Households** ([`household`]): which owner's chain vouches for a camera given to this
+//!   account ([`owner_of_camera`], [`given_camera`]), which members a hub seals to.
 //! - **Consent** ([`consent`]): [`ConsentReceipt`]s an owner's device signs to give or
 //!   withdraw research consent for a camera or a clip; [`research_withdrawal_key`], the
 //!   secret that withdraws an item, and its public [`WithdrawalTag`].
@@ -39,6 +41,7 @@ pub mod chain;
 pub mod clip;
 pub mod consent;
 pub mod header;
+pub mod household;
 pub mod keys;
 pub mod listing;
 pub mod live;
@@ -61,6 +64,7 @@ pub use consent::{
     research_withdrawal_key,
 };
 pub use header::{ClipHeader, HeaderError, MAX_HEADER_BYTES, read_header, rewrap};
+pub use household::{given_camera, member_roots, owner_of_camera};
 pub use keys::{DevicePublic, DeviceSecret, HubKey, HubSecret, KeyError};
 pub use listing::{
     CheckedListing, ListedClip, ListingField, ListingRefusal, WireListedClip, check_listed_clip,

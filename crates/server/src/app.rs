@@ -197,9 +197,12 @@ async fn security_headers(request: Request, next: Next) -> Response {
             header::HeaderName::from_static("cross-origin-resource-policy"),
             "same-origin",
         ),
+        // The app itself may ask where the browser is (a feed post's area, reduced to its grid
+        // cell on the device); nothing framed or cross-origin may, and no page uses the
+        // camera or microphone.
         (
             header::HeaderName::from_static("permissions-policy"),
-            "camera=(), microphone=(), geolocation=()",
+            "camera=(), microphone=(), geolocation=(self)",
         ),
     ] {
         headers.insert(name, HeaderValue::from_static(value));

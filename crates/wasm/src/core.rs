@@ -4,8 +4,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use porchlight_crypto::{
-    ChainBuilder, ChainOp, DevicePublic, DeviceSecret, HubKey, Link, LinkHash, Name, RecoveryKey,
-    VerifiedChain, verify_chain,
+    CameraRef, ChainBuilder, ChainOp, DevicePublic, DeviceSecret, HubKey, Link, LinkHash, Name,
+    RecoveryKey, VerifiedChain, verify_chain,
 };
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -47,6 +47,24 @@ struct HubView {
 struct MemberView {
     root: String,
     label: String,
+    cameras: Vec<CameraView>,
+}
+
+/// A camera as the chain names it: its hub's key and its name on that hub.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CameraView {
+    pub(crate) hub_key: String,
+    pub(crate) camera: String,
+}
+
+impl From<&CameraRef> for CameraView {
+    fn from(c: &CameraRef) -> Self {
+        Self {
+            hub_key: hex::encode(c.hub_key),
+            camera: c.camera.clone(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -78,6 +96,19 @@ enum OpRequest {
     },
     RemoveHub {
         hub_key: String,
+    },
+    /// Another account, by the root its invitation carried, into the household.
+    AddMember {
+        root: String,
+        label: String,
+    },
+    RemoveMember {
+        root: String,
+    },
+    /// Replaces the cameras the member may watch.
+    MemberCameras {
+        root: String,
+        cameras: Vec<CameraView>,
     },
 }
 
@@ -152,7 +183,7 @@ pub fn qr_svg(text: &str) -> Result<String> {
         .build())
 }
 
-fn decode_links(text: &str) -> Result<Vec<Link>> {
+pub(crate) fn decode_links(text: &str) -> Result<Vec<Link>> {
     let links: Links = serde_json::from_str(text)
         .map_err(|_| "the chain is not in the expected form".to_owned())?;
     links
@@ -177,8 +208,21 @@ fn encode_links(links: &[Link]) -> String {
     })
 }
 
-fn hash(text: &str, what: &str) -> Result<LinkHash> {
+pub(crate) fn hash(text: &str, what: &str) -> Result<LinkHash> {
     LinkHash::from_hex(text).map_err(|_| format!("{what} is not a link hash"))
+}
+
+/// Other accounts' chains as the household routes serve them (`GET /api/household/members`,
+/// `GET /api/household/owners`): `{"chains": [{"root", "links"}]}`.
+#[derive(Deserialize)]
+pub(crate) struct HouseholdChains {
+    pub(crate) chains: Vec<ServedChain>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ServedChain {
+    pub(crate) root: String,
+    pub(crate) links: Vec<String>,
 }
 
 /// A verified chain and whether verifying it pinned the root.
@@ -281,6 +325,16 @@ impl Chain {
         })
     }
 
+    /// Another account's chain this device verified (a household owner's), to check clips
+    /// and live answers under. Nothing is pinned.
+    pub(crate) fn of_owner(chain: VerifiedChain) -> Self {
+        Self {
+            chain,
+            pinned_now: false,
+            members: Vec::new(),
+        }
+    }
+
     /// The verified chain itself, for the clip checks.
     pub fn verified(&self) -> &VerifiedChain {
         &self.chain
@@ -324,6 +378,7 @@ impl Chain {
                 .map(|m| MemberView {
                     root: m.root.to_hex(),
                     label: m.label.as_str().to_owned(),
+                    cameras: m.cameras.iter().map(CameraView::from).collect(),
                 })
                 .collect(),
             recovery_fingerprint: chain.recovery_key().fingerprint(),
@@ -352,6 +407,25 @@ impl Chain {
             },
             OpRequest::RemoveHub { hub_key } => ChainOp::RemoveHub {
                 hub_key: key32(&hub_key, "the hub key")?,
+            },
+            OpRequest::AddMember { root, label } => ChainOp::AddMember {
+                root: hash(root.trim(), "the member's account root")?,
+                label: name(&label)?,
+            },
+            OpRequest::RemoveMember { root } => ChainOp::RemoveMember {
+                root: hash(root.trim(), "the member's account root")?,
+            },
+            OpRequest::MemberCameras { root, cameras } => ChainOp::MemberCameras {
+                root: hash(root.trim(), "the member's account root")?,
+                cameras: cameras
+                    .iter()
+                    .map(|c| {
+                        CameraRef::new(key32(&c.hub_key, "the camera's hub key")?, &c.camera)
+                            .map_err(|_| {
+                                format!("\"{}\" is not a camera name a hub signs", c.camera)
+                            })
+                    })
+                    .collect::<Result<_>>()?,
             },
         })
     }
@@ -390,16 +464,7 @@ impl Chain {
     /// not verify, or that rolled back or forked, is left out (its member's devices are then
     /// not re-wrapped to) and keeps its old position.
     pub fn set_members(&mut self, text: &str, kept: &str) -> Result<String> {
-        #[derive(Deserialize)]
-        struct Served {
-            chains: Vec<ServedChain>,
-        }
-        #[derive(Deserialize)]
-        struct ServedChain {
-            root: String,
-            links: Vec<String>,
-        }
-        let served: Served = serde_json::from_str(text)
+        let served: HouseholdChains = serde_json::from_str(text)
             .map_err(|_| "the household members' chains are not in the expected form".to_owned())?;
         let kept: std::collections::BTreeMap<String, (u64, String)> = if kept.trim().is_empty() {
             std::collections::BTreeMap::new()
@@ -633,6 +698,65 @@ mod tests {
         assert!(Chain::verify_by_recovery(&links, &other_code).is_err());
         assert!(pending.append_by_recovery(&other_code, &op).is_err());
         assert!(pending.append_by_recovery(&code, &op).is_ok());
+    }
+
+    #[test]
+    fn household_links_are_signed_here_and_shown_with_their_cameras() {
+        let first = device_generate();
+        let (_, links, _) = Chain::start(&first, "laptop").unwrap();
+        let (member, _, _) = Chain::start(&device_generate(), "tablet").unwrap();
+        let member_root = member.verified().root().to_hex();
+        let hub = porchlight_crypto::HubSecret::generate();
+        let hub_hex = hub.public().to_hex();
+        let mut chain = Chain::verify(&links, None).unwrap();
+        let sign = |chain: &mut Chain, op: serde_json::Value| chain.append(&first, &op.to_string());
+        sign(
+            &mut chain,
+            serde_json::json!({"add_hub": {"name": "porch hub", "hub_key": hub_hex}}),
+        )
+        .unwrap();
+        sign(
+            &mut chain,
+            serde_json::json!({"add_member": {"root": member_root, "label": "Sam"}}),
+        )
+        .unwrap();
+        // A camera of no hub of the chain, or a name no hub signs, is refused.
+        let other_hub = porchlight_crypto::HubSecret::generate().public().to_hex();
+        for cameras in [
+            serde_json::json!([{"hub_key": other_hub, "camera": "porch"}]),
+            serde_json::json!([{"hub_key": hub_hex, "camera": ""}]),
+            serde_json::json!([{"hub_key": "zz", "camera": "porch"}]),
+        ] {
+            let op =
+                serde_json::json!({"member_cameras": {"root": member_root, "cameras": cameras}});
+            assert!(sign(&mut chain, op).is_err());
+        }
+        sign(&mut chain, serde_json::json!({"member_cameras": {"root": member_root, "cameras": [{"hub_key": hub_hex, "camera": "porch"}]}})).unwrap();
+        let view: serde_json::Value = serde_json::from_str(&chain.view()).unwrap();
+        assert_eq!(view["members"][0]["label"], "Sam");
+        assert_eq!(view["members"][0]["cameras"][0]["camera"], "porch");
+        assert_eq!(view["members"][0]["cameras"][0]["hub_key"], hub_hex);
+        assert!(
+            sign(
+                &mut chain,
+                serde_json::json!({"add_member": {"root": "not a root", "label": "x"}})
+            )
+            .is_err()
+        );
+        sign(
+            &mut chain,
+            serde_json::json!({"remove_member": {"root": member_root}}),
+        )
+        .unwrap();
+        let view: serde_json::Value = serde_json::from_str(&chain.view()).unwrap();
+        assert_eq!(view["members"].as_array().unwrap().len(), 0);
+        assert!(
+            sign(
+                &mut chain,
+                serde_json::json!({"remove_member": {"root": member_root}})
+            )
+            .is_err()
+        );
     }
 
     #[test]

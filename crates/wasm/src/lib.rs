@@ -11,6 +11,7 @@ pub mod clip;
 pub mod core;
 #[cfg(test)]
 mod fixtures;
+pub mod household;
 pub mod listing;
 pub mod log;
 pub mod mp4;
@@ -194,6 +195,85 @@ impl Chain {
 #[wasm_bindgen(js_name = checkListing)]
 pub fn check_listing(chain: &Chain, clips: &str, of_owner: bool) -> Result<String, JsError> {
     listing::check_listing(chain.0.verified(), clips, of_owner).map_err(js)
+}
+
+/// The households this account belongs to, as this device verified them (see
+/// [`household::Households`]).
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct Households(household::Households);
+
+/// A camera another account gave this one: the owner's chain that gives it, and its hub's
+/// key from that chain.
+#[wasm_bindgen]
+#[derive(Debug)]
+pub struct GivenCamera {
+    chain: porchlight_crypto::VerifiedChain,
+    hub_key: String,
+}
+
+#[wasm_bindgen]
+impl GivenCamera {
+    /// The owner's chain, to open clips and check live answers under.
+    pub fn chain(&self) -> Chain {
+        Chain(core::Chain::of_owner(self.chain.clone()))
+    }
+
+    /// The camera's hub key (hex), as the owner's chain names it.
+    #[wasm_bindgen(getter, js_name = hubKey)]
+    pub fn hub_key(&self) -> String {
+        self.hub_key.clone()
+    }
+}
+
+#[wasm_bindgen]
+impl Households {
+    /// Verifies `GET /api/household/owners` (JSON text) for the account of `own`, against
+    /// the positions kept from the last call (`kept`, or empty).
+    pub fn verify(own: &Chain, served: &str, kept: &str) -> Result<Households, JsError> {
+        household::Households::verify(own.0.verified().root(), served, kept)
+            .map(Households)
+            .map_err(js)
+    }
+
+    /// The positions to keep for next time.
+    pub fn positions(&self) -> String {
+        self.0.positions()
+    }
+
+    /// `{"owners": [{"root", "cameras": [{"hub_key", "camera", "hub_name"}]}],
+    /// "refused": [{"root", "reason"}]}`.
+    pub fn view(&self) -> String {
+        self.0.view()
+    }
+
+    /// The listing check of `GET /api/clips` (see [`check_listing`]), each clip under the
+    /// chain that vouches for it: `own` for the account's own hubs, a household owner's for
+    /// a camera that owner gives this account.
+    #[wasm_bindgen(js_name = checkListing)]
+    pub fn check_listing(&self, own: &Chain, clips: &str) -> Result<String, JsError> {
+        self.0.check_listing(own.0.verified(), clips).map_err(js)
+    }
+
+    /// The owner's chain that gives this account camera `camera` of hub `hubKey` (hex): what
+    /// a clip of it is opened under. None when no household gives it.
+    #[wasm_bindgen(js_name = ownerOfCamera)]
+    pub fn owner_of_camera(&self, hub_key: &str, camera: &str) -> Option<Chain> {
+        self.0
+            .owner_of_camera(hub_key, camera)
+            .map(|c| Chain(core::Chain::of_owner(c.clone())))
+    }
+
+    /// The camera a household gives this account under the name its hub signs.
+    #[wasm_bindgen(js_name = givenCamera)]
+    pub fn given_camera(&self, camera: &str) -> Option<GivenCamera> {
+        self.0
+            .given_camera(camera)
+            .map(|(chain, hub_key)| GivenCamera {
+                chain: chain.clone(),
+                hub_key,
+            })
+    }
 }
 
 /// Checks and opens one event notice (base64, from `GET /api/events/live`) with this

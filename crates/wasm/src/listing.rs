@@ -62,6 +62,16 @@ fn refused(id: String, refusal: ListingRefusal, of_owner: bool) -> Verdict {
 /// check needs is refused as malformed (its id kept when it has one). `of_owner`: `chain` is
 /// another account's (a share's owner), and the reasons say so.
 pub fn check_listing(chain: &VerifiedChain, clips_json: &str, of_owner: bool) -> Result<String> {
+    check_listing_with(clips_json, |_, _| (chain, of_owner))
+}
+
+/// As [`check_listing`], with the chain to check each clip under chosen by `choose` from the
+/// clip's listed hub key (hex) and camera name; it also says whether that chain is another
+/// account's (for the wording of a refusal).
+pub(crate) fn check_listing_with<'c>(
+    clips_json: &str,
+    choose: impl Fn(&str, &str) -> (&'c VerifiedChain, bool),
+) -> Result<String> {
     let entries: Vec<serde_json::Value> = serde_json::from_str(clips_json)
         .map_err(|_| "the clip listing is not in the expected form".to_owned())?;
     let verdicts: Vec<Verdict> = entries
@@ -80,9 +90,10 @@ pub fn check_listing(chain: &VerifiedChain, clips_json: &str, of_owner: bool) ->
                         field: ListingField::Statement,
                         statement: None,
                     },
-                    of_owner,
+                    choose("", "").1,
                 );
             };
+            let (chain, of_owner) = choose(&listed.hub_key, &listed.camera_name);
             let verdict = check_wire_listed_clip(
                 chain,
                 &WireListedClip {

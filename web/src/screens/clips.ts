@@ -5,7 +5,11 @@ import * as api from "../api";
 import * as account from "../account";
 import { ChainAlarm } from "../account";
 import { watchCamera } from "../events";
-import { checkUnder, refusedWarning } from "../listing";
+import { checkInHouseholds, checkUnder, refusedWarning } from "../listing";
+import * as household from "../household";
+import { rootFingerprint } from "../sharing";
+import * as store from "../store";
+import type { Chain, Households } from "../wasm";
 import { openToBlob, play, sealedBlob, thumbnail } from "../player";
 import type { CameraInfo, ClipDetail, ClipSummary } from "../types";
 import { onLeave } from "../router";
@@ -100,23 +104,22 @@ function thumbSlot(c: ClipSummary): HTMLElement {
   return img;
 }
 
-async function drawThumbnails(box: HTMLElement): Promise<void> {
+/** The chain a clip is opened under: the account's own, or the household owner's that gives
+ * its camera (null when none does: nothing of it is opened). */
+type ChainFor = (detail: ClipDetail) => Chain | null;
+
+async function drawThumbnails(box: HTMLElement, chainFor: ChainFor): Promise<void> {
   const slots = [...box.querySelectorAll<HTMLImageElement>("img.thumb")].slice(0, THUMBS_PER_DAY);
   let left = false;
   onLeave(() => (left = true));
-  let chain;
-  try {
-    chain = await account.verifiedChain();
-  } catch {
-    return; // the clip screen shows why; a timeline without pictures is still a timeline
-  }
   for (const img of slots) {
     if (left || !img.isConnected) return; // the viewer moved on: read no more clips for it
     const id = img.dataset.clip ?? "";
     if (!thumbs.has(id)) {
       try {
         const detail = await api.get<ClipDetail>(`/api/clips/${encodeURIComponent(id)}`);
-        thumbs.set(id, await thumbnail(chain, detail));
+        const chain = chainFor(detail);
+        thumbs.set(id, chain ? await thumbnail(chain, detail) : null);
       } catch (e) {
         console.warn(`no thumbnail for clip ${id}: ${message(e)}`);
         thumbs.set(id, null);
@@ -130,24 +133,16 @@ async function drawThumbnails(box: HTMLElement): Promise<void> {
   }
 }
 
-function householdWarning(count: number): HTMLElement | null {
-  if (count === 0) return null;
-  return notice(
-    "warning",
-    h(
-      "div",
-      { "data-testid": "unverified-clips", "data-count": String(count) },
-      h(
-        "p",
-        {},
-        h("strong", {}, `${count} clip${count === 1 ? "" : "s"} of this household camera could not be checked here`),
-        ", so ",
-        count === 1 ? "it was" : "they were",
-        " not shown: a household camera's clips are signed by its owner's hub, and this browser does not check an owner's hubs yet.",
-      ),
-      h("p", { class: "muted" }, "The command line checks them against the owner's devices: porchlight clips list."),
-    ),
-  );
+/** Whose household gives this account `cam`, by the name this browser kept for that account
+ * (from its invitation) or by its root's fingerprint. */
+async function givenBy(households: Households | null, cam: CameraInfo): Promise<string> {
+  const given = households?.givenCamera(cam.name);
+  if (!households || !given) return "A household camera.";
+  const owner = household.viewOf(households).owners.find((o) => o.cameras.some((c) => c.camera === cam.name && c.hub_key === given.hubKey));
+  given.free();
+  if (!owner) return "A household camera.";
+  const known = (await store.contactsOf(account.me().account_id)).find((c) => c.root === owner.root);
+  return `Given to you by ${known ? `${known.name} (${rootFingerprint(owner.root)})` : `account ${rootFingerprint(owner.root)}`}; checked against their device list.`;
 }
 
 export async function camera(params: Record<string, string>): Promise<void> {
@@ -167,7 +162,19 @@ export async function camera(params: Record<string, string>): Promise<void> {
   const days = Array.from({ length: DAYS_SHOWN }, (_, i) => dayKey(startOfDay(today) - (DAYS_SHOWN - 1 - i) * DAY_MS + DAY_MS / 2));
   // Only clips a hub of the chain signed as listed are drawn, counted or thumbnailed; the
   // rest are named in a warning above the chart.
-  const checked = checkUnder(chain, await clipsOf(id, startOfDay(days[0]!), now + DAY_MS));
+  // A household's camera: its clips are checked under the chain of the owner that gives it,
+  // verified here from the owner's root (the CLI's check, in the same Rust).
+  let households: Households | null = null;
+  if (!cam.owned) {
+    try {
+      households = await household.households(chain);
+    } catch (e) {
+      return show(shownName(cam), notice("danger", h("strong", {}, "Verification failed. "), "The household's device list could not be checked: ", message(e)));
+    }
+  }
+  const check = (list: ClipSummary[]) => (households ? checkInHouseholds(households, chain, list) : checkUnder(chain, list));
+  const chainFor: ChainFor = (detail) => (households ? (households.ownerOfCamera(detail.hub_key, detail.camera_name) ?? null) : chain);
+  const checked = check(await clipsOf(id, startOfDay(days[0]!), now + DAY_MS));
   const clips = checked.shown;
   const counts = new Map<string, number>();
   for (const c of clips) counts.set(dayKey(c.start_ms), (counts.get(dayKey(c.start_ms)) ?? 0) + 1);
@@ -179,7 +186,7 @@ export async function camera(params: Record<string, string>): Promise<void> {
     chartBox.replaceChildren(chart(counts, days, selected, (d) => {
       selected = d;
       render();
-      void drawThumbnails(dayBox);
+      void drawThumbnails(dayBox, chainFor);
     }));
     const those = clips.filter((c) => dayKey(c.start_ms) === selected).sort((a, b) => b.start_ms - a.start_ms);
     dayBox.replaceChildren(
@@ -202,19 +209,18 @@ export async function camera(params: Record<string, string>): Promise<void> {
     );
   };
   render();
-  void drawThumbnails(dayBox);
-  const kept = h("p", { class: "muted" }, cam.owned ? `Clips are kept ${cam.retention_days} days.` : "Shared with you.");
+  const kept = h("p", { class: "muted" }, cam.owned ? `Clips are kept ${cam.retention_days} days.` : await givenBy(households, cam));
   // The list updates itself: a notice for this camera (a doorbell press) means a clip is on
   // its way, so the listing is read and checked again until it has landed.
   watchCamera(id, async () => {
-    const again = checkUnder(chain, await clipsOf(id, startOfDay(days[0]!), Date.now() + DAY_MS)).shown;
+    const again = check(await clipsOf(id, startOfDay(days[0]!), Date.now() + DAY_MS)).shown;
     if (again.length === clips.length) return false;
     clips.splice(0, clips.length, ...again);
     counts.clear();
     for (const c of clips) counts.set(dayKey(c.start_ms), (counts.get(dayKey(c.start_ms)) ?? 0) + 1);
     selected = dayKey(Math.max(...clips.map((c) => c.start_ms)));
     render();
-    void drawThumbnails(dayBox);
+    void drawThumbnails(dayBox, chainFor);
     return true;
   });
   show(
@@ -222,10 +228,8 @@ export async function camera(params: Record<string, string>): Promise<void> {
     flash(),
     kept,
     h("p", {}, h("a", { href: `/cameras/${encodeURIComponent(id)}/live`, "data-link": true, class: "button" }, "Watch live")),
-    // A household camera's clips are signed by its owner's hub, which this browser does not
-    // check yet: they are still left out, but the warning says that rather than suggesting
-    // they were planted.
-    cam.owned ? refusedWarning(checked.refused) : householdWarning(checked.refused.length),
+    households && !households.givenCamera(cam.name) && notice("warning", household.whyNotGiven(households)),
+    refusedWarning(checked.refused, cam.owned ? "your account" : "the account that gives you this camera"),
     h("h2", { class: "chart-title" }, "Clips per day"),
     chartBox,
     dayBox,
@@ -238,6 +242,8 @@ export async function camera(params: Record<string, string>): Promise<void> {
       }),
     cam.owned && cameraResearch(cam),
   );
+  // Once the day's rows are on the page (a row no longer shown gets no thumbnail).
+  void drawThumbnails(dayBox, chainFor);
 }
 
 function save(blob: Blob, name: string): void {
@@ -252,9 +258,26 @@ function save(blob: Blob, name: string): void {
 export async function clip(params: Record<string, string>): Promise<void> {
   const id = params.id ?? "";
   const detail = await api.get<ClipDetail>(`/api/clips/${encodeURIComponent(id)}`);
-  let chain;
+  const cam = (await api.get<{ cameras: CameraInfo[] }>("/api/cameras")).cameras.find((c) => c.id === detail.camera_id);
+  const owned = cam?.owned === true;
+  const cameraName = cam ? shownName(cam) : detail.camera_name;
+  let chain: Chain;
   try {
     chain = await account.verifiedChain();
+    // A household's camera: opened only under the chain of the owner that gives it to this
+    // account, verified here from that owner's root; no such owner, nothing of the clip.
+    if (!owned) {
+      const households = await household.households(chain);
+      const owner = households.ownerOfCamera(detail.hub_key, detail.camera_name);
+      if (!owner) {
+        return show(
+          cameraName,
+          notice("danger", h("strong", {}, "This clip was not opened. "), household.whyNotGiven(households)),
+          h("p", {}, h("a", { href: "/cameras", "data-link": true }, "Back to your cameras")),
+        );
+      }
+      chain = owner;
+    }
   } catch (e) {
     if (e instanceof ChainAlarm) return show("Clip", notice("danger", h("strong", {}, "Verification failed. "), message(e)));
     throw e;
@@ -284,9 +307,6 @@ export async function clip(params: Record<string, string>): Promise<void> {
     }
   });
   buttons.append(mp4, sealed);
-  const cam = (await api.get<{ cameras: CameraInfo[] }>("/api/cameras")).cameras.find((c) => c.id === detail.camera_id);
-  const owned = cam?.owned === true;
-  const cameraName = cam ? shownName(cam) : detail.camera_name;
   show(
     `${cameraName}, ${new Date(detail.start_ms).toLocaleString()}`,
     h("div", { class: "player" }, video),
@@ -301,7 +321,7 @@ export async function clip(params: Record<string, string>): Promise<void> {
   try {
     const played = await play(video, chain, detail);
     status.replaceChildren(
-      `Checked: recorded by hub "${played.checked.hub_name}", ${Math.round(played.checked.duration_ms / 1000)} s, opened on this device.`,
+      `Checked: recorded by hub "${played.checked.hub_name}"${owned ? "" : " of the household that gives you this camera"}, ${Math.round(played.checked.duration_ms / 1000)} s, opened on this device.`,
     );
     await played.done;
     status.setAttribute("data-verified", "true");

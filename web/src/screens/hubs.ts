@@ -62,7 +62,7 @@ async function pair(name: string, area: HTMLElement): Promise<void> {
     h("h2", {}, `Pairing code for "${name}"`),
     h("figure", { class: "qr" }, svg(pairing.qrSvg(), "QR code to scan on the hub")),
     h("p", {}, "On the hub, run:"),
-    h("pre", {}, h("code", { "data-testid": "pairing-command" }, `porchlight hub pair ${pairing.code} --state DIR`)),
+    h("pre", { tabindex: "0" }, h("code", { "data-testid": "pairing-command" }, `porchlight hub pair ${pairing.code} --state DIR`)),
     h("p", { class: "muted" }, "The code works once, until ", time(created.expires_at_ms), "."),
     status,
   );

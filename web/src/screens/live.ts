@@ -8,7 +8,9 @@ import * as store from "../store";
 import type { CameraInfo, HubInfo } from "../types";
 import { onLeave } from "../router";
 import { h, message, notice, show } from "../ui";
+import * as household from "../household";
 import { LiveView, Mp4Feed } from "../wasm";
+import type { Chain } from "../wasm";
 
 const ENDINGS: Record<string, string> = {
   hub_offline: "The hub is offline, so there is no live video right now.",
@@ -36,8 +38,26 @@ export async function live(params: Record<string, string>): Promise<void> {
   const cameras = (await api.get<{ cameras: CameraInfo[] }>("/api/cameras")).cameras;
   const camera = cameras.find((c) => c.id === id);
   if (!camera) return show("Camera not found", notice("warning", "This camera is not one you can see."));
-  const hubs = (await api.get<{ hubs: HubInfo[] }>("/api/hubs")).hubs;
-  const hub = hubs.find((x) => x.id === camera.hub_id);
+  // The hub's key comes from a verified chain, never from the server alone: the account's
+  // own for its cameras, the chain of the owner that gives a household camera otherwise.
+  const own = await account.verifiedChain();
+  let target: { chain: Chain; hubKey: string; hubName: string } | null = null;
+  let notGiven = household.NOT_GIVEN;
+  if (camera.owned) {
+    const hubs = (await api.get<{ hubs: HubInfo[] }>("/api/hubs")).hubs;
+    const hub = hubs.find((x) => x.id === camera.hub_id);
+    if (hub) target = { chain: own, hubKey: hub.hub_key, hubName: hub.name };
+  } else {
+    const households = await household.households(own);
+    notGiven = household.whyNotGiven(households);
+    const given = households.givenCamera(camera.name);
+    if (given) {
+      const chain = given.chain();
+      const hubKey = given.hubKey;
+      given.free();
+      target = { chain, hubKey, hubName: account.viewOf(chain).hubs.find((x) => x.key === hubKey)?.name ?? "" };
+    }
+  }
   const video = h("video", { muted: true, playsinline: true, autoplay: true, "aria-label": `Live video from ${camera.name}` });
   const status = h("div", { role: "status", "aria-live": "polite", "data-testid": "live-status" }, "Asking the hub for live video…");
   const stopButton = h("button", { type: "button", class: "secondary" }, "Stop");
@@ -47,12 +67,14 @@ export async function live(params: Record<string, string>): Promise<void> {
     status,
     h("div", { class: "actions" }, stopButton, h("a", { href: `/cameras/${encodeURIComponent(id)}`, "data-link": true }, "Back to the camera")),
   );
-  if (!hub) {
-    status.replaceChildren(notice("warning", "This camera's hub is not one you can see."));
+  if (!target) {
+    video.parentElement?.remove();
+    status.replaceChildren(notice(camera.owned ? "warning" : "danger", camera.owned ? "This camera's hub is not one you can see." : notGiven));
     return;
   }
-  const chain = await account.verifiedChain();
-  const view = await store.withDeviceKey((s) => new LiveView(chain, hub.hub_key, camera.name, s, Date.now()));
+  const hub = { name: target.hubName };
+  const { chain, hubKey } = target;
+  const view = await store.withDeviceKey((s) => new LiveView(chain, hubKey, camera.name, s, Date.now()));
   // The media source opens before the socket does: the socket's "open" and "message"
   // listeners below must be in place before it can open, or the offer is never sent.
   const source = new MediaSource();
@@ -123,7 +145,7 @@ export async function live(params: Record<string, string>): Promise<void> {
         } catch (e) {
           return fail(`${message(e)}. Live video was not shown.`, true);
         }
-        status.replaceChildren(`Live from hub "${hub.name}" · sealed by the hub, opened on this device.`);
+        status.replaceChildren(`Live from hub "${hub.name}"${camera.owned ? "" : " of the household that gives you this camera"} · sealed by the hub, opened on this device.`);
         status.setAttribute("data-live", "true");
       } else if (notice_.type === "end") {
         fail(ENDINGS[notice_.code ?? ""] ?? `Live video ended: ${notice_.message ?? notice_.code ?? ""}`);

@@ -10,6 +10,7 @@ import { pushControl } from "./notifications";
 /** The places under Settings, with what each is for. */
 export const SETTINGS: [href: string, title: string, what: string][] = [
   ["/hubs", "Hubs", "The boxes at home that record your cameras; pair a new one."],
+  ["/settings/household", "Household", "The people who watch your cameras on their own devices; add, give cameras, remove."],
   ["/devices", "Devices", "The phones, browsers and computers that hold your keys; approve or remove one."],
   ["/sessions", "Sessions", "Where you are signed in; sign out of one, or everywhere."],
   ["/activity", "Activity", "Sign-ins, failed attempts, lock-outs and security changes."],

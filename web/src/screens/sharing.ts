@@ -146,50 +146,82 @@ export function clipSharing(detail: ClipDetail): HTMLElement {
   );
 }
 
-/** The post dialog: neighbourhood and a point rounded to its grid cell, then a confirmation
- * that names everything that becomes public. */
+/** The area field: a grid cell, filled from this device's location on request (reduced to
+ * its cell here, before it is shown, kept or sent) or typed. */
+function areaField(initial: string, hint: string, required: boolean): HTMLElement {
+  const box = field("Area", "area", { required, inputmode: "decimal", placeholder: "51.51,-0.12", value: initial, autocomplete: "off" }, hint);
+  const input = box.querySelector("input");
+  const status = h("p", { class: "hint", role: "status", "aria-live": "polite" });
+  const locate = h("button", { type: "button", class: "secondary" }, "Use my location");
+  locate.addEventListener("click", async () => {
+    locate.disabled = true;
+    status.textContent = "Finding this device's area…";
+    try {
+      const cell = await sharing.locateCell();
+      if (input) input.value = cell;
+      status.textContent = `Area ${cell}: only this grid cell is used; the exact point was not kept.`;
+    } catch (e) {
+      status.textContent = message(e);
+    } finally {
+      locate.disabled = false;
+    }
+  });
+  box.append(h("div", { class: "actions" }, locate), status);
+  return box;
+}
+
+/** The post dialog: neighbourhood and area (a 0.01° grid cell, from the browser's location or
+ * typed, remembered on this device), then a confirmation that names everything that becomes
+ * public. */
 function postDialog(detail: ClipDetail, close: () => void): HTMLElement {
   const box = h("div", {});
-  const ask = form(
-    "Post to the neighbourhood feed",
-    "Review the post…",
-    [
-      field("Neighbourhood", "neighbourhood", { required: true, maxlength: "64" }, "The name the feed lists it under, e.g. Mill Road."),
-      field("Latitude", "lat", { required: true, inputmode: "decimal" }, "Only the 0.01° grid cell (about 1 km) it falls in is posted, never the point."),
-      field("Longitude", "lon", { required: true, inputmode: "decimal" }),
-    ],
-    async (values) => {
-      const neighbourhood = (values.neighbourhood ?? "").trim();
-      if (!neighbourhood) throw new Error("Name the neighbourhood.");
-      const area = sharing.gridCell(Number(values.lat), Number(values.lon));
-      const hour = sharing.hourOf(detail.start_ms);
-      box.replaceChildren(
-        confirmBox(
-          "Post this clip publicly?",
-          [
-            `The video of this clip from camera ${detail.camera_name} becomes public, stripped of its metadata.`,
-            `Its hour: ${hourText(hour)}.`,
-            `Neighbourhood: ${neighbourhood}.`,
-            `Area: grid cell ${area} (about 1 km across; your exact location is not sent).`,
-            "Every signed-in Porchlight user can watch it.",
-            "It also goes into the research dataset, sealed to the research program's key.",
-            "Delete it any time from My posts; that also withdraws its research copy. Copies people already downloaded are beyond reach.",
-          ],
-          "Post publicly",
-          async () => {
-            const done = await sharing.post(detail.id, neighbourhood, area);
-            const copy =
-              done.research === "added" ? " Its research copy is added." : done.research === "already" ? " Its research copy was there already." : "";
-            box.replaceChildren(notice("info", `Posted to ${done.post.neighbourhood}, area ${done.post.area}.${copy} `, h("a", { href: "/feed/mine", "data-link": true }, "My posts")));
-          },
-          () => box.replaceChildren(ask),
-        ),
-      );
-    },
+  const draw = (place: sharing.Place | undefined) => {
+    const ask = form(
+      "Post to the neighbourhood feed",
+      "Review the post…",
+      [
+        field("Neighbourhood", "neighbourhood", { required: true, maxlength: "64", value: place?.neighbourhood ?? "" }, "The name the feed lists it under, e.g. Mill Road."),
+        areaField(place?.area ?? "", "A 0.01° grid cell (about 1 km across). Your location is reduced to its cell on this device; the point is never sent.", true),
+      ],
+      async (values) => {
+        const neighbourhood = (values.neighbourhood ?? "").trim();
+        if (!neighbourhood) throw new Error("Name the neighbourhood.");
+        const area = sharing.areaOf(values.area ?? "");
+        const hour = sharing.hourOf(detail.start_ms);
+        box.replaceChildren(
+          confirmBox(
+            "Post this clip publicly?",
+            [
+              `The video of this clip from camera ${detail.camera_name} becomes public, stripped of its metadata.`,
+              `Its hour: ${hourText(hour)}.`,
+              `Neighbourhood: ${neighbourhood}.`,
+              `Area: grid cell ${area} (about 1 km across; your exact location is not sent).`,
+              "Every signed-in Porchlight user can watch it.",
+              "It also goes into the research dataset, sealed to the research program's key.",
+              "Delete it any time from My posts; that also withdraws its research copy. Copies people already downloaded are beyond reach.",
+            ],
+            "Post publicly",
+            async () => {
+              const done = await sharing.post(detail.id, neighbourhood, area);
+              await sharing.keepMyPlace({ neighbourhood, area }).catch(() => undefined);
+              const copy =
+                done.research === "added" ? " Its research copy is added." : done.research === "already" ? " Its research copy was there already." : "";
+              box.replaceChildren(notice("info", `Posted to ${done.post.neighbourhood}, area ${done.post.area}.${copy} `, h("a", { href: "/feed/mine", "data-link": true }, "My posts")));
+            },
+            () => box.replaceChildren(ask),
+          ),
+        );
+      },
+    );
+    box.replaceChildren(ask);
+  };
+  draw(undefined);
+  void sharing.myPlace().then(
+    (place) => place && draw(place),
+    () => undefined,
   );
   const cancel = h("button", { type: "button", class: "link" }, "Close");
   cancel.addEventListener("click", close);
-  box.replaceChildren(ask);
   return h("div", {}, box, cancel);
 }
 
@@ -338,6 +370,7 @@ function postRow(p: FeedPost, extra: Node[] = []): HTMLElement {
 }
 
 export async function feed(): Promise<void> {
+  const place = await sharing.myPlace().catch(() => undefined);
   const list = h("ul", { class: "rows", "aria-label": "Posts" });
   const more = h("button", { type: "button", class: "secondary", hidden: true }, "Older posts");
   const status = h("p", { role: "status", "aria-live": "polite" });
@@ -365,11 +398,12 @@ export async function feed(): Promise<void> {
     "Find posts",
     "Show posts",
     [
-      field("Neighbourhood", "neighbourhood", { required: true, maxlength: "64" }),
-      field("Area (optional)", "area", { placeholder: "51.51,-0.12" }, "A 0.01° grid cell as LAT,LON; leave empty for the whole neighbourhood."),
+      field("Neighbourhood", "neighbourhood", { required: true, maxlength: "64", value: place?.neighbourhood ?? "" }),
+      areaField(place?.area ?? "", "Optional: posts from this 0.01° grid cell only. Leave it empty for the whole neighbourhood.", false),
     ],
     async (values) => {
-      query = { neighbourhood: (values.neighbourhood ?? "").trim(), area: (values.area ?? "").replace(/\s/g, "") };
+      const area = (values.area ?? "").trim();
+      query = { neighbourhood: (values.neighbourhood ?? "").trim(), area: area ? sharing.areaOf(area) : "" };
       await load(true);
     },
   );
@@ -381,6 +415,11 @@ export async function feed(): Promise<void> {
     list,
     more,
   );
+  // Where this device posts from is where it most likely looks: its neighbourhood first.
+  if (place) {
+    query = { neighbourhood: place.neighbourhood, area: "" };
+    await load(true);
+  }
 }
 
 export async function mine(): Promise<void> {

@@ -217,7 +217,7 @@ async fn every_answer_carries_the_security_headers() {
             ("cross-origin-resource-policy", "same-origin"),
             (
                 "permissions-policy",
-                "camera=(), microphone=(), geolocation=()",
+                "camera=(), microphone=(), geolocation=(self)",
             ),
             ("cache-control", cache),
         ] {
