@@ -7,7 +7,8 @@
 # generator, Go `age` as an independent implementation of the clip format, ffprobe/ffmpeg to
 # check recorded clips, GStreamer's RTSP server as a real camera for the hub, and Debian's
 # Chromium driven by playwright-core for the web app's end-to-end tests, and schemathesis
-# (PyPI) against the server's own OpenAPI document. A leg whose service is truly absent prints
+# (PyPI) against the server's own OpenAPI document, http-ece and py-vapid (PyPI) checking what
+# the server sends by Web Push. A leg whose service is truly absent prints
 # that it was skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -52,6 +53,19 @@ if pg_up; then
 else
   echo "postgres leg skipped: no PostgreSQL server at 127.0.0.1:5432"
   export PORCHLIGHT_TEST_POSTGRES=skip
+fi
+
+say "Web Push checkers"
+# http-ece and py-vapid (PyPI), independent implementations of RFC 8291 and RFC 8292, decrypt
+# and verify what the server pushes (crates/server/tests/api/push.rs); pinned, in a cached venv.
+WEBPUSH_VENV="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/porchlight/webpush-venv"
+if "$WEBPUSH_VENV/bin/python" -c 'import http_ece, py_vapid' 2>/dev/null \
+  || { rm -rf "$WEBPUSH_VENV" && "$(command -v /usr/bin/python3 || command -v python3)" -m venv "$WEBPUSH_VENV" \
+    && "$WEBPUSH_VENV/bin/pip" install -q --disable-pip-version-check http-ece==1.2.1 py-vapid==1.9.6; }; then
+  export PORCHLIGHT_WEBPUSH_PYTHON="$WEBPUSH_VENV/bin/python"
+else
+  rm -rf "$WEBPUSH_VENV"
+  echo "independent Web Push check skipped: could not install http-ece and py-vapid into a venv"
 fi
 
 say "format"

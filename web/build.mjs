@@ -50,6 +50,9 @@ if (node) {
     sourcemap: false,
     legalComments: "none",
     logLevel: "warning",
+    // The wasm-bindgen glue finds its .wasm by import.meta.url only when not told where it
+    // is; the worker always tells it (/porchlight_wasm_bg.wasm).
+    logOverride: { "empty-import-meta": "silent" },
   });
   for (const f of readdirSync(join(here, "static"))) cpSync(join(here, "static", f), join(out, f));
   cpSync(join(here, "pkg", "porchlight_wasm_bg.wasm"), join(out, "porchlight_wasm_bg.wasm"));

@@ -4,6 +4,7 @@
 
 import * as api from "./api";
 import { ApiError } from "./api";
+import { endSubscriptionIfAny } from "./push";
 import * as store from "./store";
 import type { CameraInfo, ChainView, ClipDetail, ClipSummary, DeviceInfo, Links, Me, WebSession } from "./types";
 import { Chain, devicePublic, deviceGenerate, fingerprintOf as fingerprintOfKeys } from "./wasm";
@@ -44,6 +45,8 @@ export async function started(session: WebSession): Promise<Me> {
 }
 
 export async function signOut(everywhere = false): Promise<void> {
+  // A signed-out browser is told of nothing more (removed while the session still works).
+  await endSubscriptionIfAny();
   await api.post("/api/logout", { everywhere });
   api.useCsrf(null);
   current = null;
@@ -86,6 +89,8 @@ export async function verifiedChain(): Promise<Chain> {
     );
   }
   await remember(chain);
+  // For the service worker, which checks a pushed notice against the chain (verified again).
+  await store.keepChainLinks(account, JSON.stringify(links));
   return chain;
 }
 

@@ -118,3 +118,14 @@ export const keepPlace = (account: string, place: { neighbourhood: string; area:
 /** The transparency-log pin kept for `account` (key, checkpoint, entries verified). */
 export const logPinOf = (account: string) => read<string>(`log:${account}`);
 export const keepLogPin = (account: string, pin: string) => write(`log:${account}`, pin);
+
+/** The account whose notices this browser's push subscription brings (the service worker,
+ * which has no session of its own in memory, opens them for this account). */
+export const pushAccount = () => read<string>("push_account");
+export const keepPushAccount = (account: string) => write("push_account", account);
+export const forgetPushAccount = () => remove("push_account");
+
+/** The chain's links as last served to the page (JSON), for the service worker when it cannot
+ * fetch them: it verifies them from the pin itself, like any served chain. */
+export const chainLinksOf = (account: string) => read<string>(`chain:${account}`);
+export const keepChainLinks = (account: string, links: string) => write(`chain:${account}`, links);

@@ -1298,6 +1298,38 @@ fn encode_path_segment(segment: &str) -> String {
     encoded
 }
 
+// ---- web push ----
+
+impl Client {
+    /// `GET /api/push/key`: the server's VAPID public key.
+    pub async fn push_key(&self) -> Result<proto::PushKey, ClientError> {
+        let builder = self.request(Method::GET, "/api/push/key", Auth::None)?;
+        self.json("GET /api/push/key", builder).await
+    }
+
+    /// `PUT /api/push/subscription`: registers this device's push subscription.
+    pub async fn register_push(
+        &self,
+        request: &proto::PushSubscriptionRequest,
+    ) -> Result<(), ClientError> {
+        let builder = self.request(Method::PUT, "/api/push/subscription", Auth::Bearer)?;
+        self.empty("PUT /api/push/subscription", builder.json(request))
+            .await
+    }
+
+    /// `GET /api/push/subscription`: this device's subscription, as the server has it.
+    pub async fn push_subscription(&self) -> Result<proto::PushSubscriptionStatus, ClientError> {
+        let builder = self.request(Method::GET, "/api/push/subscription", Auth::Bearer)?;
+        self.json("GET /api/push/subscription", builder).await
+    }
+
+    /// `DELETE /api/push/subscription`: removes this device's subscription.
+    pub async fn remove_push(&self) -> Result<(), ClientError> {
+        let builder = self.request(Method::DELETE, "/api/push/subscription", Auth::Bearer)?;
+        self.empty("DELETE /api/push/subscription", builder).await
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

@@ -29,7 +29,7 @@ use crate::error::ApiError;
 use crate::notify::{DeliveryWorker, Notifier, NotifyError};
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    access, accounts, clips, devices, feed, household, hub_settings, hubs, live, log, ops,
+    access, accounts, clips, devices, feed, household, hub_settings, hubs, live, log, ops, push,
     research, shares, staff,
 };
 use crate::state::{AppState, Shared};
@@ -121,6 +121,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(feed::my_posts))
         .routes(routes!(feed::post_video))
         .routes(routes!(feed::delete_post))
+        .routes(routes!(push::push_key))
+        .routes(routes!(
+            push::get_subscription,
+            push::put_subscription,
+            push::delete_subscription
+        ))
 }
 
 /// The OpenAPI document of every route: generated from the handlers, completed with what
@@ -394,6 +400,8 @@ pub async fn start_with_web(
         state.store.clone(),
         Arc::clone(&state.clock),
         state.config.notify.clone(),
+        &state.secret,
+        state.notifier.waker(),
     )?;
     let tasks = vec![
         tokio::spawn(worker.run(watcher.clone())),

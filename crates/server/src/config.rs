@@ -177,6 +177,16 @@ pub struct NotifyConfig {
     pub smtp: Option<SmtpConfig>,
     /// How often the delivery worker looks for due notifications, in milliseconds.
     pub poll_interval_ms: u64,
+    /// The VAPID `sub` claim push services may contact the operator by: a `mailto:` or an
+    /// `https:` URL (RFC 8292 §2.1). Set it to a real contact: the default names no one, and a
+    /// push service may refuse tokens whose contact it cannot use.
+    pub push_subject: String,
+    /// Hosts (exact names or addresses) whose push endpoints may be `http` or private: a
+    /// push service on the operator's own network, or tests on loopback. Empty in production.
+    pub push_allow_hosts: Vec<String>,
+    /// How long a push service keeps an event notice for a browser that is offline, and how
+    /// long the server keeps retrying one, in seconds.
+    pub push_ttl_secs: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -218,6 +228,9 @@ impl Default for NotifyConfig {
             webhook_secret: None,
             smtp: None,
             poll_interval_ms: 1000,
+            push_subject: "mailto:operator@porchlight.invalid".into(),
+            push_allow_hosts: Vec::new(),
+            push_ttl_secs: 3600,
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod extract;
 pub mod live;
 pub mod notify;
 pub mod openapi;
+pub mod push;
 pub mod routes;
 pub mod state;
 pub mod telemetry;

@@ -2,22 +2,43 @@
 //! through the store's outbox so that none is lost to a crash or a sink being down, and a
 //! delivery worker hands each to its sinks: the in-app feed always, a webhook and SMTP when
 //! configured. A sink that fails is retried with backoff without repeating the others.
+//!
+//! A hub's event notice (a doorbell press) goes the same way to each of the account's devices
+//! that has a Web Push subscription, one sink per device (`push:<device id>`), so a push
+//! service that is down delays only its own browsers and a restart loses none. The item holds
+//! the notice as the hub sealed it; see [`crate::push`] for what is sent.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use porchlight_store::{Notification, OutboxItem, Store};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use crate::auth::secrets::{ServerSecret, random_id};
 use crate::clock::Clock;
 use crate::config::NotifyConfig;
+use crate::push::{self, PushMessage, PushOutcome, VapidKey};
+
+fn outcome_label(outcome: &PushOutcome) -> &'static str {
+    match outcome {
+        PushOutcome::Delivered => "delivered",
+        PushOutcome::Gone => "gone",
+        PushOutcome::Retry(_) => "retry",
+        PushOutcome::Refused(_) => "refused",
+    }
+}
 
 const FEED: &str = "feed";
 const WEBHOOK: &str = "webhook";
 const EMAIL: &str = "email";
+/// A sink named `push:<device id>`: that device's Web Push subscription.
+const PUSH_PREFIX: &str = "push:";
+/// The outbox kind of a hub's event notice (its body: the sealed notice, base64).
+pub const EVENT_NOTICE: &str = "event_notice";
 /// Give up on a sink after this many attempts (about a day of backoff).
 const MAX_ATTEMPTS: i64 = 30;
 const LEASE_MS: i64 = 60_000;
@@ -26,6 +47,9 @@ const LEASE_MS: i64 = 60_000;
 #[derive(Debug, Clone)]
 pub struct Notifier {
     sinks: Vec<String>,
+    /// Wakes this node's delivery worker when something is queued, rather than at its next
+    /// poll: a doorbell push should not wait a poll interval.
+    wake: Arc<Notify>,
 }
 
 /// What a notification says. Never a secret: it may go to a webhook or an inbox.
@@ -45,7 +69,48 @@ impl Notifier {
         if config.smtp.is_some() {
             sinks.push(EMAIL.to_owned());
         }
-        Self { sinks }
+        Self {
+            sinks,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// What wakes the delivery worker (see [`DeliveryWorker::new`]).
+    pub fn waker(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
+
+    /// Queues a hub's sealed event notice for every device of the account with a push
+    /// subscription. Returns how many devices it is queued for (0: nothing queued).
+    pub async fn push_notice(
+        &self,
+        store: &Store,
+        account_id: &str,
+        now_ms: i64,
+        notice: &[u8],
+    ) -> porchlight_store::Result<usize> {
+        let devices = store.push_devices(account_id).await?;
+        if devices.is_empty() {
+            return Ok(0);
+        }
+        let item = OutboxItem {
+            id: random_id(),
+            account_id: account_id.to_owned(),
+            kind: EVENT_NOTICE.to_owned(),
+            subject: String::new(),
+            body: STANDARD.encode(notice),
+            created_at_ms: now_ms,
+            pending_sinks: devices
+                .iter()
+                .map(|d| format!("{PUSH_PREFIX}{d}"))
+                .collect(),
+            attempts: 0,
+            next_attempt_ms: now_ms,
+            last_error: String::new(),
+        };
+        store.enqueue_notification(&item).await?;
+        self.wake.notify_one();
+        Ok(devices.len())
     }
 
     pub async fn send(
@@ -67,7 +132,9 @@ impl Notifier {
             next_attempt_ms: now_ms,
             last_error: String::new(),
         };
-        store.enqueue_notification(&item).await
+        store.enqueue_notification(&item).await?;
+        self.wake.notify_one();
+        Ok(())
     }
 }
 
@@ -79,21 +146,28 @@ pub struct DeliveryWorker {
     config: NotifyConfig,
     http: reqwest::Client,
     smtp: Option<(AsyncSmtpTransport<Tokio1Executor>, Mailbox)>,
+    vapid: VapidKey,
+    push_http: reqwest::Client,
+    wake: Arc<Notify>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
     #[error("notify.smtp: {0}")]
     Smtp(String),
-    #[error("webhook client: {0}")]
+    #[error("webhook or push client: {0}")]
     Http(#[from] reqwest::Error),
 }
 
 impl DeliveryWorker {
+    /// A worker for `store`, pushing as the server whose secret is `secret`, woken early by
+    /// `wake` (the [`Notifier::waker`] of this node).
     pub fn new(
         store: Store,
         clock: Arc<dyn Clock>,
         config: NotifyConfig,
+        secret: &ServerSecret,
+        wake: Arc<Notify>,
     ) -> Result<Self, NotifyError> {
         let smtp = match &config.smtp {
             Some(smtp) => {
@@ -112,12 +186,16 @@ impl DeliveryWorker {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()?;
+        let push_http = push::client(&config.push_allow_hosts)?;
         Ok(Self {
             store,
             clock,
-            config,
             http,
             smtp,
+            vapid: secret.vapid_key(),
+            push_http,
+            wake,
+            config,
         })
     }
 
@@ -129,6 +207,7 @@ impl DeliveryWorker {
             }
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
+                _ = self.wake.notified() => {}
                 _ = shutdown.changed() => return,
             }
         }
@@ -185,6 +264,9 @@ impl DeliveryWorker {
                 .map_err(|e| e.to_string()),
             WEBHOOK => self.post_webhook(item).await,
             EMAIL => self.send_email(item).await,
+            other if other.starts_with(PUSH_PREFIX) => {
+                self.push(&other[PUSH_PREFIX.len()..], item).await
+            }
             // A sink this node does not have configured: leave it for one that does.
             other => Err(format!("sink {other} is not configured on this node")),
         }
@@ -217,6 +299,78 @@ impl DeliveryWorker {
             Ok(())
         } else {
             Err(format!("webhook answered {}", response.status()))
+        }
+    }
+
+    /// Pushes an event notice to one device. Done (`Ok`) also when there is nothing left to
+    /// do: the notice outlived its TTL, the device has no subscription any more, or the push
+    /// service said the subscription is gone (it is then dropped) or refused it for good.
+    async fn push(&self, device_id: &str, item: &OutboxItem) -> Result<(), String> {
+        let now_ms = self.clock.now_ms();
+        let ttl_ms = self.config.push_ttl_secs.saturating_mul(1000);
+        let left_ms = item.created_at_ms.saturating_add(ttl_ms) - now_ms;
+        if item.kind != EVENT_NOTICE || left_ms <= 0 {
+            metrics::counter!("porchlight_push_expired_total").increment(1);
+            return Ok(());
+        }
+        let Some(sub) = self
+            .store
+            .push_subscription(&item.account_id, device_id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(());
+        };
+        let (keys, endpoint) = match (
+            push::SubscriptionKeys::from_bytes(&sub.p256dh, &sub.auth),
+            push::check_endpoint(&sub.endpoint, &self.config.push_allow_hosts),
+        ) {
+            (Ok(keys), Ok(endpoint)) => (keys, endpoint),
+            // Stored before the operator narrowed what is allowed: it is not used.
+            _ => return Ok(()),
+        };
+        // The message is the notice as the event stream carries it (base64 text): what the
+        // service worker reads with `PushMessageData.text()` and opens like the page does. A
+        // notice too large for one message (sealed to very many devices) is replaced by an
+        // empty one: the browser shows "open the app" and reads the notice there.
+        let plaintext: &[u8] = if item.body.len() <= push::MAX_PLAINTEXT_BYTES {
+            item.body.as_bytes()
+        } else {
+            metrics::counter!("porchlight_push_too_large_total").increment(1);
+            &[]
+        };
+        let body = push::encrypt(plaintext, &keys)
+            .ok_or_else(|| "the notice could not be encrypted".to_owned())?;
+        let outcome = push::send(
+            &self.push_http,
+            &self.vapid,
+            &self.config.push_subject,
+            now_ms / 1000,
+            PushMessage {
+                endpoint: &endpoint,
+                body,
+                ttl_secs: left_ms / 1000,
+                urgency: "high",
+            },
+        )
+        .await;
+        metrics::counter!("porchlight_push_sent_total", "outcome" => outcome_label(&outcome))
+            .increment(1);
+        match outcome {
+            PushOutcome::Delivered => Ok(()),
+            PushOutcome::Gone => {
+                self.store
+                    .delete_push_subscription(&item.account_id, device_id, Some(&sub.endpoint))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tracing::info!("a push subscription the push service no longer has was dropped");
+                Ok(())
+            }
+            PushOutcome::Retry(why) => Err(why),
+            PushOutcome::Refused(why) => {
+                tracing::warn!(cause = %why, "a push service refused an event notice; not retried");
+                Ok(())
+            }
         }
     }
 

@@ -19,7 +19,7 @@ use utoipa::{OpenApi, PartialSchema, ToSchema};
 #[openapi(
     info(title = "Porchlight API", description = "The Porchlight home-camera cloud. Every error is `{\"error\": {\"code\", \"message\"}}`."),
     modifiers(&SecuritySchemes),
-    tags((name = "accounts"), (name = "sessions"), (name = "notifications"), (name = "devices"), (name = "hubs"), (name = "clips"), (name = "live"), (name = "transparency log"), (name = "staff"), (name = "staff access"), (name = "operations"))
+    tags((name = "accounts"), (name = "sessions"), (name = "notifications"), (name = "devices"), (name = "hubs"), (name = "clips"), (name = "live"), (name = "push"), (name = "transparency log"), (name = "staff"), (name = "staff access"), (name = "operations"))
 )]
 pub(crate) struct ApiDoc;
 

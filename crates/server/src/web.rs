@@ -36,8 +36,11 @@ pub const APP_CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-ev
 pub const NONE_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
 
 /// The service worker's policy: a worker's own script answer sets what it may do, and this one
-/// only fetches the app's files from here to keep them for when the network is gone.
-pub const WORKER_CSP: &str = "default-src 'none'; connect-src 'self'; frame-ancestors 'none'";
+/// only fetches the app's files from here (to keep them for when the network is gone, and the
+/// chain to check a pushed notice against) and compiles the project's WebAssembly crypto, which
+/// opens that notice. No script from anywhere, no other host.
+pub const WORKER_CSP: &str =
+    "default-src 'none'; connect-src 'self'; script-src 'wasm-unsafe-eval'; frame-ancestors 'none'";
 
 /// The service worker's file: served with [`WORKER_CSP`].
 const WORKER: &str = "sw.js";
@@ -276,7 +279,13 @@ mod tests {
     fn the_service_worker_may_fetch_the_app_and_nothing_else_may_run() {
         assert_eq!(policy("sw.js"), WORKER_CSP);
         assert!(WORKER_CSP.contains("connect-src 'self'"));
-        assert!(!WORKER_CSP.contains("script-src"));
+        // WebAssembly only: no script source, no eval, no host.
+        assert!(WORKER_CSP.contains("script-src 'wasm-unsafe-eval';"));
+        assert!(
+            !WORKER_CSP.contains("'self' 'wasm")
+                && !WORKER_CSP.contains("'unsafe-eval'")
+                && !WORKER_CSP.contains("http")
+        );
         assert_eq!(policy("index.html"), APP_CSP);
         assert_eq!(policy("app.js"), NONE_CSP);
         assert_eq!(policy("manifest.webmanifest"), NONE_CSP);

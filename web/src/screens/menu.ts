@@ -5,6 +5,7 @@
 import * as account from "../account";
 import { go } from "../router";
 import { h, show } from "../ui";
+import { pushControl } from "./notifications";
 
 /** The places under Settings, with what each is for. */
 export const SETTINGS: [href: string, title: string, what: string][] = [
@@ -35,6 +36,7 @@ export function settings(): void {
         h("li", { class: "row" }, h("a", { href, "data-link": true }, title), h("span", { class: "muted" }, what)),
       ),
     ),
+    pushControl(),
     h("p", { class: "muted" }, `Signed in as ${account.me().email}.`),
     h("div", { class: "actions" }, out),
   );

@@ -210,6 +210,19 @@ impl ServerSecret {
         Zeroizing::new(mac.finalize().into_bytes().into())
     }
 
+    /// The server's VAPID key pair for Web Push: derived, so nodes sharing the secret file
+    /// share it, and browsers subscribed through one node are reached from any.
+    pub fn vapid_key(&self) -> crate::push::VapidKey {
+        (0u8..=u8::MAX)
+            .find_map(|attempt| {
+                let seed = self
+                    .derived_key(&[b"porchlight vapid p-256 v1\0".as_slice(), &[attempt]].concat());
+                crate::push::VapidKey::from_seed(&seed)
+            })
+            // Each attempt fails with probability about 2^-32; 256 in a row do not happen.
+            .unwrap_or_else(|| unreachable!("no P-256 scalar in 256 derived seeds"))
+    }
+
     /// The CSRF token of the session whose stored token hash is `session_token_hash`, hex.
     /// Derived, never stored: it lives exactly as long as the session, every node sharing the
     /// secret file computes the same one, and without the server's secret neither a database

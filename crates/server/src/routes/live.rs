@@ -391,6 +391,15 @@ async fn hub_report(
                     received_at_ms: state.now_ms(),
                 },
             );
+            // Browsers not open now get it by Web Push, through the outbox. A failure to queue
+            // loses only the push: the devices listening above already have the notice.
+            if let Err(e) = state
+                .notifier
+                .push_notice(&state.store, &hub.account_id, state.now_ms(), &bytes)
+                .await
+            {
+                tracing::warn!(cause = %e, "an event notice could not be queued for push");
+            }
             metrics::counter!("porchlight_live_notices_total").increment(1);
             tracing::debug!(hub = %hub.id, delivered, "event notice relayed");
             Ok(())

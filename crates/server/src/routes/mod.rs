@@ -11,6 +11,7 @@ pub mod hubs;
 pub mod live;
 pub mod log;
 pub mod ops;
+pub mod push;
 pub mod research;
 pub mod shares;
 pub mod staff;

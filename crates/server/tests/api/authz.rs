@@ -28,6 +28,7 @@ const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/api/hub/challenge"),
     ("POST", "/api/hub/token"),
     ("GET", "/api/log/key"),
+    ("GET", "/api/push/key"),
     ("GET", "/api/log/checkpoint"),
     ("GET", "/api/log/proof/inclusion"),
     ("GET", "/api/log/proof/consistency"),
@@ -113,6 +114,7 @@ fn kind(method: &str, path: &str) -> Kind {
             | "/api/research/withdrawals"
             | "/api/research/items/match"
             | "/api/shared"
+            | "/api/push/subscription"
             | "/api/accounts/{root}/chain",
         )
         | ("POST", "/api/log/checkpoint") => Kind::Own,

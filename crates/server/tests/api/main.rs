@@ -17,6 +17,7 @@ mod live;
 mod log;
 mod notifications;
 mod openapi;
+mod push;
 mod research;
 mod shares;
 mod staff;
