@@ -129,6 +129,36 @@ describe("events, home cards and seek-bar markers", { skip: skip ?? false }, () 
     await page.getByRole("button", { name: "Clear filters" }).click();
     await page.waitForURL(/\/events$/);
     await eventsSettled(page);
+    // How long the first page takes with the clips opened here (cold: the kept previews
+    // forgotten first) and with what this device kept (warm), once the yard has recorded a
+    // dozen clips.
+    await eventually("a dozen events", async () => {
+      await reload(page);
+      await eventsSettled(page);
+      return (await page.getByTestId("event-row").count()) >= 12;
+    }, 120_000);
+    for (const kept of [false, true]) {
+      if (!kept) {
+        await page.evaluate(
+          () =>
+            new Promise<void>((done, fail) => {
+              const open = indexedDB.open("porchlight");
+              open.onsuccess = () => {
+                const tx = open.result.transaction("kv", "readwrite");
+                tx.objectStore("kv").delete(IDBKeyRange.bound("preview:", "preview:\uffff"));
+                tx.oncomplete = () => done();
+                tx.onerror = () => fail(new Error("could not clear the kept previews"));
+              };
+            }),
+        );
+      }
+      const started = Date.now();
+      await reload(page);
+      await eventsSettled(page);
+      const rows = await page.getByTestId("event-row").count();
+      const clips = await page.getByTestId("event-row").evaluateAll((r) => new Set(r.map((e) => (e as HTMLElement).dataset.clip)).size);
+      console.log(`Events page (${kept ? "kept previews" : "nothing kept"}): ${rows} events from ${clips} clips in ${Date.now() - started} ms`);
+    }
 
     // An event opens its clip at that moment; the seek bar has a marker per event, where it
     // happened, and a marker seeks there.
