@@ -159,6 +159,22 @@ describe("events, home cards and seek-bar markers", { skip: skip ?? false }, () 
       const clips = await page.getByTestId("event-row").evaluateAll((r) => new Set(r.map((e) => (e as HTMLElement).dataset.clip)).size);
       console.log(`Events page (${kept ? "kept previews" : "nothing kept"}): ${rows} events from ${clips} clips in ${Date.now() - started} ms`);
     }
+    // Every picture is drawn: none came out black (the synthetic camera has no dark frame).
+    const black = await page.locator('[data-testid="event-row"] img.thumb').evaluateAll((imgs) =>
+      imgs.filter((img) => {
+        const i = img as HTMLImageElement;
+        const c = document.createElement("canvas");
+        c.width = 32;
+        c.height = 18;
+        const g = c.getContext("2d");
+        if (!g || !i.complete || i.naturalWidth === 0) return true;
+        g.drawImage(i, 0, 0, 32, 18);
+        const d = g.getImageData(0, 0, 32, 18).data;
+        for (let k = 0; k < d.length; k += 4) if (d[k]! + d[k + 1]! + d[k + 2]! > 24) return false;
+        return true;
+      }).length,
+    );
+    assert.equal(black, 0, "pictures that came out black or not at all");
 
     // An event opens its clip at that moment; the seek bar has a marker per event, where it
     // happened, and a marker seeks there.

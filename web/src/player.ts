@@ -235,6 +235,23 @@ async function firstFrame(video: HTMLVideoElement, codec: string | undefined, bo
   // Wide enough for a Home card (about 340 px across), small enough to keep (~15 kB).
   canvas.width = THUMB_WIDTH;
   canvas.height = Math.max(1, Math.round((THUMB_WIDTH * (video.videoHeight || 9)) / (video.videoWidth || 16)));
-  canvas.getContext("2d")?.drawImage(video, 0, 0, canvas.width, canvas.height);
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  if (!context) return null;
+  // Chromium can say a frame is ready before it has one to draw (the canvas comes out black,
+  // and would be kept so): draw again, a little later, while it is all black.
+  for (let tries = 0; ; tries++) {
+    context.drawImage(video, 0, 0, canvas.width, canvas.height);
+    if (!allBlack(context, canvas) || tries >= BLACK_RETRIES) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   return await new Promise<Blob | null>((r) => canvas.toBlob(r, "image/jpeg", 0.8));
+}
+
+/** Draws of a black first frame before it is taken as really black (a dark scene). */
+const BLACK_RETRIES = 5;
+
+function allBlack(context: CanvasRenderingContext2D, canvas: HTMLCanvasElement): boolean {
+  const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
+  for (let i = 0; i < data.length; i += 4 * 97) if (data[i]! + data[i + 1]! + data[i + 2]! > 24) return false;
+  return true;
 }
