@@ -260,6 +260,27 @@ describe("events, home cards and seek-bar markers", { skip: skip ?? false }, () 
     await page.locator('[data-testid="camera-card"] [data-online="false"]').first().waitFor({ timeout: 30_000 });
     assert.equal(await front.getByTestId("hub-state").textContent(), "Hub offline");
     await snap(page, "home-offline");
+
+    // What was opened and kept on this device is the account's: signing out forgets it.
+    const keptPreviews = () =>
+      page.evaluate(
+        () =>
+          new Promise<number>((done, fail) => {
+            const open = indexedDB.open("porchlight");
+            open.onsuccess = () => {
+              const count = open.result.transaction("kv").objectStore("kv").count(IDBKeyRange.bound("preview:", "preview:\uffff"));
+              count.onsuccess = () => {
+                open.result.close();
+                done(count.result);
+              };
+              count.onerror = () => fail(new Error("could not count the kept previews"));
+            };
+          }),
+      );
+    assert.ok((await keptPreviews()) >= 3);
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/signed-out$/);
+    assert.equal(await keptPreviews(), 0);
     assert.deepEqual(owner.errors, []);
   });
 });
