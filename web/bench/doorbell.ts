@@ -40,7 +40,7 @@ try {
     const status = (await (await fetch(`http://${local}/status`)).json()) as { live: { state: string } };
     return status.live.state === "connected";
   }, 30_000);
-  await page.getByRole("link", { name: "Cameras" }).click();
+  await page.getByRole("link", { name: "Home" }).click();
   await eventually("the camera", async () => {
     await reload(page);
     return (await page.getByRole("link", { name: CAMERA, exact: true }).count()) > 0;

@@ -14,7 +14,7 @@ import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
 import { device, launch, missing, serve, snap, type Server } from "./harness";
 import { eventually, signUp } from "./flows";
-import { home, reload, type Home } from "./home";
+import { controlConnected, home, reload, type Home } from "./home";
 
 const skip = missing();
 if (skip) console.log(`web e2e skipped: ${skip}`);
@@ -80,13 +80,10 @@ describe("event alerts in the browser", { skip: skip ?? false }, () => {
     await signUp(owner.page, server.url, "alerts@example.com");
     house = await home(owner.page, CAMERA);
     const local = house.local;
-    await eventually("the hub's control connection", async () => {
-      const status = (await (await fetch(`http://${local}/status`)).json()) as { live: { state: string } };
-      return status.live.state === "connected";
-    }, 30_000);
+    await controlConnected(local);
 
     // The camera's page is open, with no clips yet, and the browser follows the events.
-    await owner.page.getByRole("link", { name: "Cameras" }).click();
+    await owner.page.getByRole("link", { name: "Home" }).click();
     await eventually("the camera", async () => {
       await reload(owner.page);
       return (await owner.page.getByRole("link", { name: CAMERA, exact: true }).count()) > 0;

@@ -85,7 +85,7 @@ describe("clips in the browser", { skip: skip ?? false }, () => {
     await eventually("the clip to upload", async () => (await status()).upload.uploaded >= 1, 60_000);
 
     // The clip appears on the camera's timeline.
-    await owner.page.getByRole("link", { name: "Cameras" }).click();
+    await owner.page.getByRole("link", { name: "Home" }).click();
     await eventually("the camera", async () => {
       await reload(owner.page);
       return (await owner.page.getByRole("link", { name: "porch", exact: true }).count()) > 0;
@@ -102,7 +102,7 @@ describe("clips in the browser", { skip: skip ?? false }, () => {
     await snap(owner.page, "camera-timeline");
     await owner.page.getByRole("list", { name: "Clips" }).locator("a").first().click();
     await plays(owner.page);
-    await owner.page.getByText(/Manual recording at/).waitFor();
+    await owner.page.getByRole("button", { name: /^Manual recording at \d+:\d\d: play from here$/ }).waitFor();
     // No research program on this server: no consent is offered, and the dataset is not asked.
     await owner.page.getByText("This server has no research program", { exact: false }).waitFor();
     assert.equal(await owner.page.getByRole("button", { name: /research consent/ }).count(), 0);

@@ -27,8 +27,10 @@ export async function reload(page: Page): Promise<void> {
 }
 
 /** Pairs a hub named "Porch hub" from `page` (signed in, on any screen) and runs it with a
- * synthetic camera `camera` (which records on motion too when `motion`). */
-export async function home(page: Page, camera = "porch", motion = false): Promise<Home> {
+ * synthetic camera `camera` (which records on motion too when `motion`, otherwise on a trigger
+ * or a doorbell press only), and the `moving` cameras that cut clips on the synthetic picture's
+ * motion (every 6 s). */
+export async function home(page: Page, camera = "porch", moving: string[] = [], motion = false): Promise<Home> {
   const state = mkdtempSync(join(tmpdir(), "porchlight-e2e-hub-"));
   await page.getByRole("link", { name: "Hubs" }).click();
   await page.getByLabel("Hub name").fill("Porch hub");
@@ -44,7 +46,8 @@ export async function home(page: Page, camera = "porch", motion = false): Promis
   writeFileSync(
     config,
     `[recording]\npre_roll_secs = 1\npost_roll_secs = 2\nmax_clip_secs = 30\n[local]\nlisten = "${local}"\n` +
-      `[[cameras]]\nname = "${camera}"\nurl = "synthetic"\nmotion = ${motion}\n`,
+      `[[cameras]]\nname = "${camera}"\nurl = "synthetic"\nmotion = ${motion}\n` +
+      moving.map((name) => `[[cameras]]\nname = "${name}"\nurl = "synthetic"\nmotion = true\n`).join(""),
   );
   const hub: ChildProcess = spawn(BINARY, ["hub", "run", "--state", state, "--config", config], { stdio: "ignore" });
   const status = async () =>
@@ -67,9 +70,17 @@ export async function home(page: Page, camera = "porch", motion = false): Promis
   };
 }
 
+/** Waits until the hub at `local` holds its control connection to the server. */
+export async function controlConnected(local: string): Promise<void> {
+  await eventually("the hub's control connection", async () => {
+    const status = (await (await fetch(`http://${local}/status`)).json()) as { live: { state: string } };
+    return status.live.state === "connected";
+  }, 30_000);
+}
+
 /** Opens the camera's timeline once its clips are listed. */
 export async function cameraWithClips(page: Page, camera: string, atLeast = 1): Promise<void> {
-  await page.getByRole("link", { name: "Cameras" }).click();
+  await page.getByRole("link", { name: "Home" }).click();
   await eventually("the camera", async () => {
     await reload(page);
     return (await page.getByRole("link", { name: camera, exact: true }).count()) > 0;

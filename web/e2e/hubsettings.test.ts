@@ -88,11 +88,11 @@ describe("signed hub settings in the browser", { skip: skip ?? false }, () => {
     const owner = await device(browser);
     const page = owner.page;
     await signUp(page, server.url, "hubsettings@example.com");
-    house = await home(page, CAMERA, true);
+    house = await home(page, CAMERA, [], true);
     const local = house.local;
     await eventually("the hub's control connection", async () => (await status(local)).live.state === "connected", 30_000);
 
-    await page.getByRole("link", { name: "Cameras" }).click();
+    await page.getByRole("link", { name: "Home" }).click();
     await eventually("the camera", async () => {
       await reload(page);
       return (await page.getByRole("link", { name: CAMERA, exact: true }).count()) > 0;

@@ -72,7 +72,7 @@ describe("camera settings and deleting a clip in the browser", { skip: skip ?? f
     assert.equal(await page.getByTestId("unverified-clips").count(), 0);
     assert.equal(await page.getByRole("list", { name: "Clips" }).locator("a").count(), 2);
     await snap(page, "camera-settings");
-    await page.getByRole("link", { name: "Cameras" }).click();
+    await page.getByRole("link", { name: "Home" }).click();
     await page.getByRole("link", { name: "Front door", exact: true }).waitFor();
     await page.getByText("Its hub calls it “porch”").waitFor();
     await snap(page, "cameras-labelled");

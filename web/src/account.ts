@@ -50,6 +50,7 @@ export async function signOut(everywhere = false): Promise<void> {
   await api.post("/api/logout", { everywhere });
   api.useCsrf(null);
   current = null;
+  await store.forgetPreviews().catch(() => {});
 }
 
 /** This browser's public keys and fingerprint. */

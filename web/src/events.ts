@@ -10,7 +10,7 @@ import * as account from "./account";
 import * as store from "./store";
 import { onLeave } from "./router";
 import type { CameraInfo } from "./types";
-import { h } from "./ui";
+import { h, time } from "./ui";
 import { type Chain, openNotice } from "./wasm";
 
 interface Opened {
@@ -34,7 +34,7 @@ type AccountEvent =
   | { type: "missed"; count: number }
   | { type: "end"; code: string; message: string };
 
-const KINDS: Record<string, string> = {
+export const KINDS: Record<string, string> = {
   doorbell: "Doorbell",
   motion: "Motion",
   manual: "Manual recording",
@@ -180,7 +180,10 @@ async function received(hubId: string, notice: string): Promise<void> {
   if (!opened.opened) return raise(refusedAlert(opened));
   const camera = await cameraOf(hubId, opened.camera);
   raise(noticeAlert(opened, camera));
-  if (camera) for (const watch of watchers) if (watch.camera === camera.id) watch.heard();
+  if (camera) {
+    const heard: Heard = { kind: opened.kind, at_ms: opened.at_ms, camera };
+    for (const watch of watchers) if (watch.camera === null || watch.camera === camera.id) watch.heard(heard);
+  }
 }
 
 /** The camera a notice names (by its hub and name), for its links; null if not listed. */
@@ -217,12 +220,9 @@ function dismiss(alert: HTMLElement, label: string): HTMLButtonElement {
   return button;
 }
 
-const clock = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
-
 function noticeAlert(n: Opened, camera: CameraInfo | null): HTMLElement {
   const kind = KINDS[n.kind] ?? "Event";
   const title = `${kind} — ${n.camera}`;
-  const at = new Date(n.at_ms);
   const alert = h("div", {
     class: `ring kind-${KINDS[n.kind] ? n.kind : "other"}`,
     role: "alert",
@@ -238,7 +238,7 @@ function noticeAlert(n: Opened, camera: CameraInfo | null): HTMLElement {
       h(
         "p",
         { class: "ring-meta" },
-        h("time", { datetime: at.toISOString() }, clock.format(at)),
+        time(n.at_ms, "time"),
         ` · hub "${n.hub_name}" · checked on this device`,
       ),
       h(
@@ -269,20 +269,30 @@ function refusedAlert(r: Refused): HTMLElement {
   return alert;
 }
 
+/** A notice opened and checked on this device, with the listed camera it names. */
+export interface Heard {
+  kind: string;
+  at_ms: number;
+  camera: CameraInfo;
+}
+
 interface Watch {
-  camera: string;
-  heard: () => void;
+  /** The camera's id; null for every camera. */
+  camera: string | null;
+  heard: (notice: Heard) => void;
 }
 
 const watchers = new Set<Watch>();
 
-/** Runs `refresh` after each notice for `cameraId` while the current screen is shown, a few
- * times over the next minute and a half until it says the list changed (returns true). */
-export function watchCamera(cameraId: string, refresh: () => Promise<boolean>): void {
+/** Runs `refresh` after each notice for `cameraId` (null: any camera) while the current
+ * screen is shown, a few times over the next minute and a half until it says the list changed
+ * (returns true); `now` hears the notice itself at once. */
+export function watchCamera(cameraId: string | null, refresh: () => Promise<boolean>, now?: (notice: Heard) => void): void {
   const timers: ReturnType<typeof setTimeout>[] = [];
   const watch: Watch = {
     camera: cameraId,
-    heard: () => {
+    heard: (notice) => {
+      now?.(notice);
       for (const t of timers.splice(0)) clearTimeout(t);
       let done = false;
       for (const ms of REFRESH_AFTER_MS) {

@@ -2,6 +2,8 @@
 // clip, whether a hub of the chain signed it as listed; this file only splits the listing by
 // that verdict and words the warning for what was left out.
 
+import * as api from "./api";
+import type { ClipSummary } from "./types";
 import { checkListing } from "./wasm";
 import type { Chain, Households } from "./wasm";
 import { h, notice } from "./ui";
@@ -75,4 +77,20 @@ export function refusedWarning(refused: { refused: Refused }[], whose = "your ac
       ),
     ),
   );
+}
+
+/** The clips starting in [`fromMs`, `toMs`) of `camera` (null: every camera the account may
+ * see), oldest first, as listed (not yet checked), read page by page up to 5000. */
+export async function clipsOf(camera: string | null, fromMs: number, toMs: number): Promise<ClipSummary[]> {
+  const out: ClipSummary[] = [];
+  let cursor: string | null = null;
+  do {
+    const q = new URLSearchParams({ from_ms: String(fromMs), to_ms: String(toMs), limit: "500" });
+    if (camera) q.set("camera", camera);
+    if (cursor) q.set("cursor", cursor);
+    const page: { clips: ClipSummary[]; next_cursor: string | null } = await api.get(`/api/clips?${q}`);
+    out.push(...page.clips);
+    cursor = page.next_cursor;
+  } while (cursor && out.length < 5000);
+  return out;
 }

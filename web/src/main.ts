@@ -6,7 +6,9 @@ import * as account from "./account";
 import * as events from "./events";
 import { go, otherwise, redirect, route, start } from "./router";
 import { signIn, signUp, signedOut } from "./screens/auth";
-import { activity, cameras, devices, sessions } from "./screens/account";
+import { activity, devices, sessions } from "./screens/account";
+import { eventList } from "./screens/eventlist";
+import { home } from "./screens/home";
 import { pending } from "./screens/device";
 import { camera, clip } from "./screens/clips";
 import { householdScreen } from "./screens/household";
@@ -52,7 +54,7 @@ function nav(): void {
     a.classList.add("wide-only");
     return a;
   });
-  bar.replaceChildren(link("/cameras", "Cameras"), link("/shared", "Shared"), link("/feed", "Feed"), settingsLink, ...others, out);
+  bar.replaceChildren(link("/cameras", "Home"), link("/events", "Events"), link("/shared", "Shared"), link("/feed", "Feed"), settingsLink, ...others, out);
   const here = (href: string) => location.pathname === href || location.pathname.startsWith(`${href}/`);
   for (const a of bar.querySelectorAll("a")) {
     if (here(a.pathname)) a.setAttribute("aria-current", "page");
@@ -114,7 +116,8 @@ async function boot(): Promise<void> {
   route("/signup", guarded(signUp));
   route("/signed-out", guarded(signedOut));
   route("/device", guarded(pending));
-  route("/cameras", guarded(cameras));
+  route("/cameras", guarded(home));
+  route("/events", guarded(eventList));
   route("/cameras/:id", guarded(camera));
   route("/cameras/:id/live", guarded(live));
   route("/clips/:id", guarded(clip));
@@ -142,7 +145,7 @@ async function boot(): Promise<void> {
     return null;
   });
   start();
-  await go(location.pathname, true);
+  await go(location.pathname + location.search, true);
 }
 
 /** The service worker that keeps the app's shell for when the network is gone (`sw.ts`). A

@@ -69,8 +69,15 @@ export function appended(buffer: SourceBuffer, bytes: Uint8Array): Promise<void>
   });
 }
 
-/** Plays a clip; `payloadPath` is where its sealed payload is read (a shared clip's differs). */
-export async function play(video: HTMLVideoElement, chain: Chain, detail: ClipDetail, payloadPath?: string): Promise<Played> {
+/** Plays a clip; `payloadPath` is where its sealed payload is read (a shared clip's differs);
+ * `onMetadata` hears the clip's sealed metadata as soon as it is opened (near the start). */
+export async function play(
+  video: HTMLVideoElement,
+  chain: Chain,
+  detail: ClipDetail,
+  payloadPath?: string,
+  onMetadata?: (json: string) => void,
+): Promise<Played> {
   const opener = await store.withDeviceKey((secret) => new ClipOpener(chain, JSON.stringify(detail), secret));
   const checked = JSON.parse(opener.checked) as Played["checked"];
   const feed = new Mp4Feed();
@@ -92,8 +99,22 @@ export async function play(video: HTMLVideoElement, chain: Chain, detail: ClipDe
       while (waiting.length > 0) await appended(buffer, waiting.shift()!);
     };
     try {
-      for await (const chunk of payload(detail, payloadPath)) await give(feed.push(opener.push(chunk)));
+      let told = false;
+      // The metadata box comes out with the first opened bytes, which for a short clip is
+      // only when the opener finishes (it holds back the last age chunk until then).
+      const tell = () => {
+        const metadata = feed.metadata;
+        if (!told && metadata) {
+          told = true;
+          onMetadata?.(metadata);
+        }
+      };
+      for await (const chunk of payload(detail, payloadPath)) {
+        await give(feed.push(opener.push(chunk)));
+        tell();
+      }
       await give(feed.push(opener.finish()));
+      tell();
       feed.finish();
       if (source.readyState === "open") source.endOfStream();
     } catch (e) {
@@ -130,14 +151,25 @@ export async function sealedBlob(detail: ClipDetail): Promise<Blob> {
 /** Bytes of sealed payload read for a thumbnail: four age chunks, enough for the init segment
  * and the first fragment (a keyframe) of a camera clip. */
 const THUMB_BYTES = 4 * 65_552;
+/** Pixels across a first-frame picture. */
+const THUMB_WIDTH = 320;
+
+/** What the start of a clip gives without reading the rest: the events the hub sealed in it
+ * (the metadata box sits right after the init segment) and a picture of its first frame. */
+export interface Opening {
+  /** The clip's metadata JSON, or null when the start holds none. */
+  metadata: string | null;
+  /** A small JPEG of the first frame, or null when the start holds no whole frame. */
+  thumb: Blob | null;
+}
 
 /**
- * A thumbnail of the clip's first frame, made on this device: the start of the payload is
- * fetched with a Range, each age chunk authenticated as it is opened (the statement was
- * checked against the chain first), the first fragment decoded by a hidden video element and
- * drawn to a canvas. Resolves to a `blob:` URL, or null when the start holds no whole frame.
+ * Opens the start of a clip on this device: the start of the payload is fetched with a
+ * Range, each age chunk authenticated as it is opened (the statement was checked against the
+ * chain first), the metadata box taken out, and the first fragment decoded by a hidden video
+ * element and drawn to a canvas.
  */
-export async function thumbnail(chain: Chain, detail: ClipDetail): Promise<string | null> {
+export async function opening(chain: Chain, detail: ClipDetail): Promise<Opening> {
   const opener = await store.withDeviceKey((secret) => new ClipOpener(chain, JSON.stringify(detail), secret));
   const feed = new Mp4Feed();
   const video = document.createElement("video");
@@ -154,7 +186,7 @@ export async function thumbnail(chain: Chain, detail: ClipDetail): Promise<strin
     );
     const boxes: Uint8Array[] = [];
     const reader = res.body?.getReader();
-    if (!reader) return null;
+    if (!reader) return { metadata: null, thumb: null };
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
@@ -165,37 +197,61 @@ export async function thumbnail(chain: Chain, detail: ClipDetail): Promise<strin
       const out = feed.push(opener.finish());
       if (out.length > 0) boxes.push(out);
     }
-    const codec = feed.codec;
-    if (!codec || boxes.length === 0) return null;
-    const source = new MediaSource();
-    video.src = URL.createObjectURL(source);
-    await new Promise((r) => source.addEventListener("sourceopen", r, { once: true }));
-    const buffer = source.addSourceBuffer(`video/mp4; codecs="${codec}"`);
-    for (const b of boxes) await appended(buffer, b);
-    if (buffer.buffered.length === 0) return null;
-    video.currentTime = buffer.buffered.start(0);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("no frame to draw")), 5_000);
-      const ready = () => {
-        if (video.readyState >= 2) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      video.addEventListener("seeked", ready);
-      video.addEventListener("loadeddata", ready);
-      ready();
-    });
-    const canvas = document.createElement("canvas");
-    canvas.width = 160;
-    canvas.height = Math.max(1, Math.round((160 * (video.videoHeight || 9)) / (video.videoWidth || 16)));
-    canvas.getContext("2d")?.drawImage(video, 0, 0, canvas.width, canvas.height);
-    const blob = await new Promise<Blob | null>((r) => canvas.toBlob(r, "image/jpeg", 0.8));
-    return blob ? URL.createObjectURL(blob) : null;
+    const metadata = feed.metadata ?? null;
+    // A frame that will not decode leaves the card without a picture, not without its events.
+    const thumb = await firstFrame(video, feed.codec, boxes).catch(() => null);
+    return { metadata, thumb };
   } finally {
     URL.revokeObjectURL(video.src);
     video.remove();
     opener.free();
     feed.free();
   }
+}
+
+/** The first frame of `boxes` (an init segment and fragments) as a small JPEG, or null. */
+async function firstFrame(video: HTMLVideoElement, codec: string | undefined, boxes: Uint8Array[]): Promise<Blob | null> {
+  if (!codec || boxes.length === 0) return null;
+  const source = new MediaSource();
+  video.src = URL.createObjectURL(source);
+  await new Promise((r) => source.addEventListener("sourceopen", r, { once: true }));
+  const buffer = source.addSourceBuffer(`video/mp4; codecs="${codec}"`);
+  for (const b of boxes) await appended(buffer, b);
+  if (buffer.buffered.length === 0) return null;
+  video.currentTime = buffer.buffered.start(0);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("no frame to draw")), 5_000);
+    const ready = () => {
+      if (video.readyState >= 2) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    video.addEventListener("seeked", ready);
+    video.addEventListener("loadeddata", ready);
+    ready();
+  });
+  const canvas = document.createElement("canvas");
+  // Wide enough for a Home card (about 340 px across), small enough to keep (~15 kB).
+  canvas.width = THUMB_WIDTH;
+  canvas.height = Math.max(1, Math.round((THUMB_WIDTH * (video.videoHeight || 9)) / (video.videoWidth || 16)));
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  if (!context) return null;
+  // Chromium can say a frame is ready before it has one to draw (the canvas comes out black,
+  // and would be kept so): draw again, a little later, while it is all black.
+  for (let tries = 0; ; tries++) {
+    context.drawImage(video, 0, 0, canvas.width, canvas.height);
+    if (!allBlack(context, canvas) || tries >= BLACK_RETRIES) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return await new Promise<Blob | null>((r) => canvas.toBlob(r, "image/jpeg", 0.8));
+}
+
+/** Draws of a black first frame before it is taken as really black (a dark scene). */
+const BLACK_RETRIES = 5;
+
+function allBlack(context: CanvasRenderingContext2D, canvas: HTMLCanvasElement): boolean {
+  const { data } = context.getImageData(0, 0, canvas.width, canvas.height);
+  for (let i = 0; i < data.length; i += 4 * 97) if (data[i]! + data[i + 1]! + data[i + 2]! > 24) return false;
+  return true;
 }

@@ -27,11 +27,14 @@ export function redirect(rule: (path: string) => string | null): void {
   guard = rule;
 }
 
-export async function go(path: string, replace = false): Promise<void> {
+/** Moves to `address`: a path, with a query the screen reads from `location.search`. */
+export async function go(address: string, replace = false): Promise<void> {
+  const [path = "", query] = address.split("?", 2);
+  const search = query ? `?${query}` : "";
   const target = guard(path) ?? path;
   // Replacing the current entry keeps its fragment (an invitation's root lives there).
-  if (replace || target !== path) history.replaceState(null, "", target === location.pathname ? `${target}${location.hash}` : target);
-  else if (location.pathname !== target) history.pushState(null, "", target);
+  if (replace || target !== path) history.replaceState(null, "", target === location.pathname ? `${target}${search}${location.hash}` : target);
+  else if (location.pathname + location.search !== target + search) history.pushState(null, "", target + search);
   await render(target);
 }
 
@@ -58,12 +61,12 @@ async function render(path: string): Promise<void> {
 }
 
 export function start(): void {
-  window.addEventListener("popstate", () => void go(location.pathname, true));
+  window.addEventListener("popstate", () => void go(location.pathname + location.search, true));
   document.addEventListener("click", (event) => {
     const link = (event.target as Element | null)?.closest?.("a[data-link]");
     if (!link || !(link instanceof HTMLAnchorElement)) return;
     if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
     event.preventDefault();
-    void go(link.pathname);
+    void go(link.pathname + link.search);
   });
 }

@@ -129,3 +129,19 @@ export const forgetPushAccount = () => remove("push_account");
  * fetch them: it verifies them from the pin itself, like any served chain. */
 export const chainLinksOf = (account: string) => read<string>(`chain:${account}`);
 export const keepChainLinks = (account: string, links: string) => write(`chain:${account}`, links);
+/** What this device opened of a clip's start (its events and first-frame picture), kept so a
+ * list does not fetch and open it again; keyed by clip id. */
+export interface KeptPreview {
+  /** The clip's sealed metadata JSON as opened, or null when it had none. */
+  metadata: string | null;
+  thumb: Blob | null;
+}
+
+const PREVIEW = "preview:";
+
+export const previewOf = (clip: string) => read<KeptPreview>(`${PREVIEW}${clip}`);
+export const keepPreview = (clip: string, preview: KeptPreview) => write(`${PREVIEW}${clip}`, preview);
+
+/** Forgets every kept preview (signing out: what the clips showed is the account's). */
+export const forgetPreviews = () =>
+  run<void>("readwrite", (s) => s.delete(IDBKeyRange.bound(PREVIEW, `${PREVIEW}\uffff`)));

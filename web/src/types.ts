@@ -107,6 +107,8 @@ export interface HubInfo {
   hub_key: string;
   state: "pending" | "active" | "removed";
   created_at_ms: number;
+  /** Whether the hub holds its control connection to the server now. */
+  online: boolean;
 }
 
 export interface PairingStatus {

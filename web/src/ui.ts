@@ -84,11 +84,38 @@ export function notice(kind: "info" | "warning" | "danger", ...children: Child[]
   return h("div", { class: `notice ${kind}`, role: kind === "danger" ? "alert" : "status" }, ...children);
 }
 
-const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+// The app's one way of writing a moment: local time, to the second ("Dec 7, 2026, 6:22:05 PM"
+// in English); under a heading that already names the day, the time of day alone.
+const dateAndTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+const clock = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
+const dayName = new Intl.DateTimeFormat(undefined, { weekday: "long", day: "numeric", month: "long" });
 
-export function time(ms: number): HTMLTimeElement {
+/** A moment as text: the date and the time to the second, in local time. */
+export function when(ms: number): string {
+  return dateAndTime.format(new Date(ms));
+}
+
+/** A moment's time of day to the second, for rows under a heading that names the day. */
+export function timeOfDay(ms: number): string {
+  return clock.format(new Date(ms));
+}
+
+/** A day as a heading: "Monday, December 7". */
+export function day(ms: number): string {
+  return dayName.format(new Date(ms));
+}
+
+/** A moment in a saved file's name, local time: "2026-12-07 18-22-05". */
+export function fileStamp(ms: number): string {
   const d = new Date(ms);
-  return h("time", { datetime: d.toISOString() }, when.format(d));
+  const two = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}-${two(d.getMinutes())}-${two(d.getSeconds())}`;
+}
+
+/** A `<time>` element: the date and time ([`when`]), or only the time of day. */
+export function time(ms: number, only: "time" | "both" = "both"): HTMLTimeElement {
+  const d = new Date(ms);
+  return h("time", { datetime: d.toISOString() }, only === "time" ? timeOfDay(ms) : when(ms));
 }
 
 /** Replaces the page's main content and moves focus to its heading, for screen readers. */

@@ -197,6 +197,11 @@ pub struct HubInfo {
     pub hub_key: String,
     pub state: HubState,
     pub created_at_ms: i64,
+    /// Whether the hub holds its control connection to this server now (it is running and
+    /// reachable: live view works and its notices come through). Absent from an older
+    /// server: read as false.
+    #[serde(default)]
+    pub online: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

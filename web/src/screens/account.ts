@@ -5,39 +5,15 @@ import * as api from "../api";
 import * as account from "../account";
 import * as events from "../events";
 import { ChainAlarm } from "../account";
-import type { ActivityEntry, CameraInfo, DeviceInfo, SessionInfo } from "../types";
+import type { ActivityEntry, DeviceInfo, SessionInfo } from "../types";
 import { go } from "../router";
 import { h, message, notice, show, time } from "../ui";
-import { shownName } from "./settings";
 
 export function flash(): HTMLElement | null {
   const text = sessionStorage.getItem("porchlight.flash");
   if (!text) return null;
   sessionStorage.removeItem("porchlight.flash");
   return notice("info", text);
-}
-
-export async function cameras(): Promise<void> {
-  const list = (await api.get<{ cameras: CameraInfo[] }>("/api/cameras")).cameras;
-  show(
-    "Cameras",
-    flash(),
-    list.length === 0
-      ? h("p", { class: "empty" }, "No cameras yet. ", h("a", { href: "/hubs", "data-link": true }, "Pair a hub"), " and its cameras appear here.")
-      : h(
-          "ul",
-          { class: "cards", "aria-label": "Cameras" },
-          ...list.map((c) =>
-            h(
-              "li",
-              { class: "card" },
-              h("h2", {}, h("a", { href: `/cameras/${encodeURIComponent(c.id)}`, "data-link": true }, shownName(c))),
-              c.label !== null && h("p", { class: "muted" }, `Its hub calls it “${c.name}”`),
-              h("p", { class: "muted" }, c.owned ? `Keeps clips ${c.retention_days} days` : "Shared with you"),
-            ),
-          ),
-        ),
-  );
 }
 
 function alarm(e: unknown): HTMLElement {

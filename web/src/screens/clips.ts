@@ -5,15 +5,16 @@ import * as api from "../api";
 import * as account from "../account";
 import { ChainAlarm } from "../account";
 import { watchCamera } from "../events";
-import { checkInHouseholds, checkUnder, refusedWarning } from "../listing";
+import { checkInHouseholds, checkUnder, clipsOf, refusedWarning } from "../listing";
 import * as household from "../household";
 import { rootFingerprint } from "../sharing";
 import * as store from "../store";
 import type { Chain, Households } from "../wasm";
-import { openToBlob, play, sealedBlob, thumbnail } from "../player";
+import { openToBlob, play, sealedBlob } from "../player";
+import { type ChainFor, type ClipEvent, eventsOf, kindChip, kindName, kindsOf, previewOf } from "../previews";
 import type { CameraInfo, ClipDetail, ClipSummary } from "../types";
 import { onLeave } from "../router";
-import { h, message, notice, show, time } from "../ui";
+import { day, fileStamp, h, message, notice, show, time, when } from "../ui";
 import { cameraResearch, clipResearch } from "./research";
 import { flash } from "./account";
 import { recordingSettings } from "./recording";
@@ -32,19 +33,6 @@ function dayKey(ms: number): string {
 function startOfDay(key: string): number {
   const [y, m, d] = key.split("-").map(Number);
   return new Date(y!, (m ?? 1) - 1, d ?? 1).getTime();
-}
-
-async function clipsOf(camera: string, fromMs: number, toMs: number): Promise<ClipSummary[]> {
-  const out: ClipSummary[] = [];
-  let cursor: string | null = null;
-  do {
-    const q = new URLSearchParams({ camera, from_ms: String(fromMs), to_ms: String(toMs), limit: "500" });
-    if (cursor) q.set("cursor", cursor);
-    const page: { clips: ClipSummary[]; next_cursor: string | null } = await api.get(`/api/clips?${q}`);
-    out.push(...page.clips);
-    cursor = page.next_cursor;
-  } while (cursor && out.length < 5000);
-  return out;
 }
 
 function size(bytes: number): string {
@@ -93,45 +81,42 @@ function chart(counts: Map<string, number>, days: string[], selected: string, pi
   return svg;
 }
 
-/** Thumbnails made on this device, by clip id, for this page's life. */
-const thumbs = new Map<string, string | null>();
-/** At most this many thumbnails per day view (each reads ~256 KB of sealed payload). */
-const THUMBS_PER_DAY = 12;
+/** At most this many clips per day view are opened for their picture and events (each
+ * reads ~256 KB of sealed payload, once: what was opened is kept on this device). */
+const PREVIEWS_PER_DAY = 12;
 
 function thumbSlot(c: ClipSummary): HTMLElement {
-  const img = h("img", { class: "thumb", alt: "", "data-clip": c.id, width: "96", height: "54" });
-  const url = thumbs.get(c.id);
-  if (url) img.src = url;
-  return img;
+  return h("img", { class: "thumb", alt: "", "data-clip": c.id, width: "96", height: "54" });
 }
 
-/** The chain a clip is opened under: the account's own, or the household owner's that gives
- * its camera (null when none does: nothing of it is opened). */
-type ChainFor = (detail: ClipDetail) => Chain | null;
-
-async function drawThumbnails(box: HTMLElement, chainFor: ChainFor): Promise<void> {
-  const slots = [...box.querySelectorAll<HTMLImageElement>("img.thumb")].slice(0, THUMBS_PER_DAY);
+/** Fills the rows' pictures and "why it recorded" from the clips' opened starts. */
+async function drawPreviews(box: HTMLElement, chain: ChainFor): Promise<void> {
+  const rows = [...box.querySelectorAll<HTMLElement>("li[data-clip]")].slice(0, PREVIEWS_PER_DAY);
   let left = false;
   onLeave(() => (left = true));
-  for (const img of slots) {
-    if (left || !img.isConnected) return; // the viewer moved on: read no more clips for it
-    const id = img.dataset.clip ?? "";
-    if (!thumbs.has(id)) {
+  await Promise.all(
+    rows.map(async (row) => {
+      const id = row.dataset.clip ?? "";
+      let preview;
       try {
-        const detail = await api.get<ClipDetail>(`/api/clips/${encodeURIComponent(id)}`);
-        const chain = chainFor(detail);
-        thumbs.set(id, chain ? await thumbnail(chain, detail) : null);
+        preview = await previewOf(chain, id);
       } catch (e) {
-        console.warn(`no thumbnail for clip ${id}: ${message(e)}`);
-        thumbs.set(id, null);
+        if (!left) console.warn(`clip ${id} could not be opened for its preview: ${message(e)}`);
+        return;
       }
-    }
-    const url = thumbs.get(id);
-    if (url && img.isConnected) {
-      img.src = url;
-      img.alt = "First frame";
-    }
-  }
+      if (left || !row.isConnected) return;
+      const img = row.querySelector<HTMLImageElement>("img.thumb");
+      if (img && preview.thumb) {
+        img.src = preview.thumb;
+        img.alt = "First frame";
+      }
+      const why = row.querySelector<HTMLElement>(".why");
+      if (why && preview.events) {
+        const kinds = kindsOf(preview.events);
+        why.replaceChildren(...(kinds.length > 0 ? kinds.map(kindChip) : [h("span", { class: "muted" }, "No event")]));
+      }
+    }),
+  );
 }
 
 /** Whose household gives this account `cam`, by the name this browser kept for that account
@@ -187,11 +172,11 @@ export async function camera(params: Record<string, string>): Promise<void> {
     chartBox.replaceChildren(chart(counts, days, selected, (d) => {
       selected = d;
       render();
-      void drawThumbnails(dayBox, chainFor);
+      void drawPreviews(dayBox, chainFor);
     }));
     const those = clips.filter((c) => dayKey(c.start_ms) === selected).sort((a, b) => b.start_ms - a.start_ms);
     dayBox.replaceChildren(
-      h("h2", {}, new Date(startOfDay(selected)).toLocaleDateString(undefined, { weekday: "long", day: "numeric", month: "long" })),
+      h("h2", {}, day(startOfDay(selected))),
       those.length === 0
         ? h("p", { class: "empty" }, "No clips this day.")
         : h(
@@ -200,9 +185,14 @@ export async function camera(params: Record<string, string>): Promise<void> {
             ...those.map((c) =>
               h(
                 "li",
-                { class: "row clip" },
+                { class: "row clip", "data-clip": c.id },
                 thumbSlot(c),
-                h("a", { href: `/clips/${encodeURIComponent(c.id)}`, "data-link": true }, time(c.start_ms)),
+                h(
+                  "div",
+                  { class: "clip-main" },
+                  h("a", { href: `/clips/${encodeURIComponent(c.id)}`, "data-link": true }, time(c.start_ms, "time")),
+                  h("div", { class: "why", "data-testid": "clip-kinds" }),
+                ),
                 h("span", { class: "muted" }, `${Math.round(c.duration_ms / 1000)} s · ${size(c.payload_size)}`),
               ),
             ),
@@ -221,7 +211,7 @@ export async function camera(params: Record<string, string>): Promise<void> {
     for (const c of clips) counts.set(dayKey(c.start_ms), (counts.get(dayKey(c.start_ms)) ?? 0) + 1);
     selected = dayKey(Math.max(...clips.map((c) => c.start_ms)));
     render();
-    void drawThumbnails(dayBox, chainFor);
+    void drawPreviews(dayBox, chainFor);
     return true;
   });
   show(
@@ -244,8 +234,8 @@ export async function camera(params: Record<string, string>): Promise<void> {
     cam.owned && recordingSettings(cam),
     cam.owned && cameraResearch(cam),
   );
-  // Once the day's rows are on the page (a row no longer shown gets no thumbnail).
-  void drawThumbnails(dayBox, chainFor);
+  // Once the day's rows are on the page (a row no longer shown gets no picture).
+  void drawPreviews(dayBox, chainFor);
 }
 
 function save(blob: Blob, name: string): void {
@@ -286,9 +276,10 @@ export async function clip(params: Record<string, string>): Promise<void> {
   }
   const video = h("video", { controls: true, playsinline: true, muted: true, "aria-label": `Clip from ${detail.camera_name}` });
   const status = h("div", { role: "status", "aria-live": "polite" }, "Opening the clip on this device…");
-  const events = h("div", {});
+  const events = h("div", { class: "clip-events" });
+  const markers = h("div", { class: "markers", hidden: true });
   const buttons = h("div", { class: "actions" });
-  const stamp = new Date(detail.start_ms).toISOString().replace(/[:.]/g, "-");
+  const stamp = fileStamp(detail.start_ms);
   const mp4 = h("button", { type: "button" }, "Save video (MP4)");
   mp4.addEventListener("click", async () => {
     mp4.disabled = true;
@@ -310,8 +301,8 @@ export async function clip(params: Record<string, string>): Promise<void> {
   });
   buttons.append(mp4, sealed);
   show(
-    `${cameraName}, ${new Date(detail.start_ms).toLocaleString()}`,
-    h("div", { class: "player" }, video),
+    `${cameraName}, ${when(detail.start_ms)}`,
+    h("div", { class: "player" }, video, markers),
     status,
     events,
     buttons,
@@ -320,39 +311,90 @@ export async function clip(params: Record<string, string>): Promise<void> {
     owned && clipDeletion(detail, cameraName),
     h("p", {}, h("a", { href: `/cameras/${encodeURIComponent(detail.camera_id)}`, "data-link": true }, "Back to the camera")),
   );
+  // Opened from an event (the Events view): start there.
+  const at = Number(new URLSearchParams(location.search).get("at"));
+  if (Number.isFinite(at) && at > 0) video.addEventListener("loadeddata", () => seekTo(video, at), { once: true });
+  const heard = (json: string) => {
+    const list = eventsOf(json);
+    if (list === null) return events.replaceChildren(h("p", { class: "muted" }, "The clip's event list could not be read."));
+    eventMarkers(video, markers, events, list, detail.duration_ms);
+  };
   try {
-    const played = await play(video, chain, detail);
+    const played = await play(video, chain, detail, undefined, heard);
     status.replaceChildren(
       `Checked: recorded by hub "${played.checked.hub_name}"${owned ? "" : " of the household that gives you this camera"}, ${Math.round(played.checked.duration_ms / 1000)} s, opened on this device.`,
     );
     await played.done;
     status.setAttribute("data-verified", "true");
     status.append(" The whole clip matches what the hub signed.");
-    const meta = played.metadata();
-    if (meta) events.replaceChildren(eventsOf(meta));
   } catch (e) {
     status.replaceChildren(notice("danger", h("strong", {}, "This clip did not open. "), message(e)));
   }
 }
 
-const EVENT_NAMES: Record<string, string> = {
-  motion: "Motion",
-  doorbell: "Doorbell press",
-  manual: "Manual recording",
-};
+/** Seconds `ms` into the clip on the video's own timeline (which starts where its first
+ * fragment does). */
+function seekTo(video: HTMLVideoElement, ms: number): void {
+  const base = video.buffered.length > 0 ? video.buffered.start(0) : 0;
+  video.currentTime = base + ms / 1000;
+}
 
-function eventsOf(json: string): HTMLElement {
-  try {
-    const meta = JSON.parse(json) as { events?: { kind?: string; offset_ms?: number }[] };
-    const list = meta.events ?? [];
-    if (list.length === 0) return h("p", { class: "muted" }, "No events recorded in this clip.");
-    return h(
-      "p",
-      { class: "muted" },
-      "Why it recorded: ",
-      list.map((e) => `${EVENT_NAMES[e.kind ?? ""] ?? "Event"} at ${((e.offset_ms ?? 0) / 1000).toFixed(1)} s`).join(", "),
-    );
-  } catch {
-    return h("p", { class: "muted" }, "The clip's event list could not be read.");
+/** "0:07", "1:02:03": a position in a clip. */
+function position(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  const two = (n: number) => String(n).padStart(2, "0");
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}` : `${Math.floor(s / 60)}:${two(s % 60)}`;
+}
+
+/** The events on a track under the video, where they happened in the clip, and listed below
+ * it; each a button that plays the clip from there. */
+function eventMarkers(video: HTMLVideoElement, track: HTMLElement, list: HTMLElement, events: ClipEvent[], durationMs: number): void {
+  if (events.length === 0) {
+    list.replaceChildren(h("p", { class: "muted" }, "No events recorded in this clip."));
+    return;
   }
+  const jump = (e: ClipEvent) => () => {
+    seekTo(video, e.offset_ms);
+    void video.play().catch(() => {});
+  };
+  const now = h("div", { class: "track-now" });
+  video.addEventListener("timeupdate", () => {
+    const base = video.buffered.length > 0 ? video.buffered.start(0) : 0;
+    const pct = Math.min(100, Math.max(0, ((video.currentTime - base) * 1000 * 100) / Math.max(1, durationMs)));
+    now.style.width = `${pct}%`;
+  });
+  track.replaceChildren(
+    now,
+    ...events.map((e) => {
+      const pct = Math.min(100, (e.offset_ms * 100) / Math.max(1, durationMs));
+      const label = `${kindName(e.kind)} at ${position(e.offset_ms)}`;
+      const marker = h("button", {
+        type: "button",
+        class: `marker kind-${e.kind}`,
+        "data-testid": "seek-marker",
+        "data-kind": e.kind,
+        "data-offset-ms": String(e.offset_ms),
+        "aria-label": `${label}: play from here`,
+        title: label,
+      });
+      marker.style.left = `${pct}%`;
+      marker.addEventListener("click", jump(e));
+      return marker;
+    }),
+  );
+  track.setAttribute("role", "group");
+  track.setAttribute("aria-label", "Events on the clip's timeline");
+  track.hidden = false;
+  list.replaceChildren(
+    h(
+      "div",
+      { class: "why-list" },
+      h("span", { class: "muted" }, "Why it recorded: "),
+      ...events.map((e) => {
+        const b = h("button", { type: "button", class: "secondary event-jump" }, kindChip(e.kind), ` ${position(e.offset_ms)}`);
+        b.addEventListener("click", jump(e));
+        return b;
+      }),
+    ),
+  );
 }

@@ -5,7 +5,7 @@
 import * as api from "../api";
 import { go } from "../router";
 import type { CameraInfo, ClipDetail } from "../types";
-import { field, form, h } from "../ui";
+import { field, form, h, when } from "../ui";
 import { confirmBox } from "./sharing";
 
 /** The retention choices offered; a value set elsewhere (the CLI) is offered too. */
@@ -81,13 +81,13 @@ export function cameraSettings(cam: CameraInfo, saved: (cam: CameraInfo) => void
  * camera's timeline, saying it was deleted. */
 export function clipDeletion(detail: ClipDetail, cameraName: string): HTMLElement {
   const box = h("section", { class: "deletion", "aria-labelledby": "delete-title" });
-  const when = new Date(detail.start_ms).toLocaleString();
+  const stamp = when(detail.start_ms);
   const idle = () => {
     const button = h("button", { type: "button", class: "danger" }, "Delete clip");
     button.addEventListener("click", () => {
       box.replaceChildren(
         confirmBox(
-          `Delete this clip of ${cameraName}, ${when}?`,
+          `Delete this clip of ${cameraName}, ${stamp}?`,
           [
             "It is deleted from Porchlight for every device of your account and your household, and for anyone you shared it with.",
             "Copies already downloaded or saved are beyond reach: deleting cannot take them back.",
@@ -96,7 +96,7 @@ export function clipDeletion(detail: ClipDetail, cameraName: string): HTMLElemen
           "Delete for everyone",
           async () => {
             await api.del(`/api/clips/${encodeURIComponent(detail.id)}`);
-            flashNext(`Clip of ${when} deleted.`);
+            flashNext(`Clip of ${stamp} deleted.`);
             await go(`/cameras/${encodeURIComponent(detail.camera_id)}`);
           },
           idle,

@@ -9,7 +9,7 @@ import { play } from "../player";
 import * as sharing from "../sharing";
 import type { FeedPost, MyFeedPost, ShareInfo } from "../sharing";
 import type { ClipDetail } from "../types";
-import { field, form, h, message, notice, show, svg, time } from "../ui";
+import { field, form, h, message, notice, show, svg, time, when } from "../ui";
 import { qrSvg } from "../wasm";
 
 const hourText = (ms: number) =>
@@ -327,7 +327,7 @@ export async function sharedClip(params: Record<string, string>): Promise<void> 
   const video = h("video", { controls: true, playsinline: true, muted: true, "aria-label": `Shared clip from ${detail.clip.camera_name}` });
   const status = h("div", { role: "status", "aria-live": "polite" }, "Opening the clip on this device…");
   show(
-    `${detail.clip.camera_name}, ${new Date(detail.clip.start_ms).toLocaleString()}`,
+    `${detail.clip.camera_name}, ${when(detail.clip.start_ms)}`,
     h("p", { class: "muted" }, `Shared by account ${sharing.rootFingerprint(detail.owner_root)}; checked against that account's device list.`),
     h("div", { class: "player" }, video),
     status,

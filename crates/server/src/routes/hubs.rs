@@ -57,13 +57,14 @@ fn hub_state(state: &str) -> HubState {
     }
 }
 
-fn hub_info(h: &Hub) -> HubInfo {
+fn hub_info(h: &Hub, online: bool) -> HubInfo {
     HubInfo {
         id: h.id.clone(),
         name: h.name.clone(),
         hub_key: hex::encode(&h.hub_key),
         state: hub_state(&h.state),
         created_at_ms: h.created_at_ms,
+        online,
     }
 }
 
@@ -286,13 +287,16 @@ pub async fn hub_token(
     ))
 }
 
-/// The account's hubs.
+/// The account's hubs, each with whether it holds its control connection now.
 #[utoipa::path(get, path = "/api/hubs", tag = "hubs", security(("bearer" = []), ("cookie" = [])),
     responses((status = 200, body = HubList), (status = 401, body = ErrorBody)))]
 pub async fn list_hubs(State(state): State<AppState>, authed: Authed) -> ApiResult<Json<HubList>> {
     let hubs = state.store.hubs_of(&authed.account.id).await?;
     Ok(Json(HubList {
-        hubs: hubs.iter().map(hub_info).collect(),
+        hubs: hubs
+            .iter()
+            .map(|h| hub_info(h, state.live.hub_connected(&h.id)))
+            .collect(),
     }))
 }
 

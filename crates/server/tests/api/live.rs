@@ -894,3 +894,46 @@ async fn a_stalled_viewer_slows_nobody(app: &TestApp) {
         "resumed at seq {seq} after {skipped} dropped, at {kind:?}"
     );
 }
+
+/// Polls Ann's hub listing until her hub reads `online` (the control connection is registered
+/// and dropped by tasks of their own), failing after [`WAIT`].
+async fn hub_reads(owner: &Owner, hub: &PairedHub, online: bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let hubs = owner.client().hubs().await.unwrap().hubs;
+        let listed = hubs
+            .iter()
+            .find(|h| h.id == hub.id)
+            .expect("the hub is listed");
+        if listed.online == online {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the hub did not read online={online} within {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+both_backends!(
+    a_hub_reads_online_while_its_control_connection_is_up,
+    hub_online_follows_its_connection
+);
+async fn hub_online_follows_its_connection(app: &TestApp) {
+    let mut ann = owner(app, "ann@example.com").await;
+    let hub = pair_hub(app, &mut ann, "porch hub").await;
+    hub_reads(&ann, &hub, false).await;
+
+    let mut hub_side = HubSide::connect(&hub, &["front"]).await;
+    hub_reads(&ann, &hub, true).await;
+    // Another account's listing says nothing of Ann's hub.
+    let bob = owner(app, "bob@example.com").await;
+    assert!(bob.client().hubs().await.unwrap().hubs.is_empty());
+
+    hub_side.socket.close(None).await.unwrap();
+    hub_reads(&ann, &hub, false).await;
+    // Back again after a reconnection.
+    let _again = HubSide::connect(&hub, &["front"]).await;
+    hub_reads(&ann, &hub, true).await;
+}
