@@ -248,7 +248,7 @@ describe("events, home cards and seek-bar markers", { skip: skip ?? false }, () 
     assert.match((await front.getByTestId("last-event").textContent()) ?? "", /Doorbell.*\d{1,2}:\d{2}:\d{2}/);
     await eventually("the yard's last event", async () => (await yardCard.getByTestId("last-event").getAttribute("data-kind")) === "motion");
     await snap(page, "home");
-    await front.getByRole("link", { name: `Watch ${FRONT} live` }).click();
+    await front.getByRole("link", { name: `Watch live: ${FRONT}` }).click();
     await page.waitForURL(/\/cameras\/[^/]+\/live$/);
     await page.locator('[data-live="true"]').waitFor({ timeout: 30_000 });
 

@@ -117,6 +117,16 @@ describe("the household in the browser", { skip: skip ?? false }, () => {
     // Its thumbnail is made on the member's device, from the clip opened under the owner's chain.
     await member.page.locator("img.thumb[src]").first().waitFor({ timeout: 30_000 });
     await snap(member.page, "household-camera");
+    // Home: the given camera's card has its latest picture and last event, opened under the
+    // owner's chain, and says it is a household camera (its hub is the owner's, not listed).
+    await member.page.getByRole("link", { name: "Home" }).click();
+    const card = member.page.getByTestId("camera-card");
+    await card.locator("img.card-thumb[src]").waitFor({ timeout: 30_000 });
+    await card.getByText("Household camera").waitFor();
+    await card.getByTestId("last-event").getByText(/Manual recording|Doorbell|Motion|Clip/).waitFor();
+    await snap(member.page, "household-home");
+    await member.page.goto(cameraUrl);
+    await member.page.getByRole("list", { name: "Clips" }).locator("a").first().waitFor();
     await member.page.getByRole("list", { name: "Clips" }).locator("a").first().click();
     const clipUrl = member.page.url();
     await member.page.locator('[data-verified="true"]').waitFor({ timeout: 60_000 });

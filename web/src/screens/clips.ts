@@ -313,7 +313,7 @@ export async function clip(params: Record<string, string>): Promise<void> {
   );
   // Opened from an event (the Events view): start there.
   const at = Number(new URLSearchParams(location.search).get("at"));
-  if (Number.isFinite(at) && at > 0) video.addEventListener("loadeddata", () => seekTo(video, at), { once: true });
+  if (Number.isFinite(at) && at > 0) seekWhenBuffered(video, at);
   const heard = (json: string) => {
     const list = eventsOf(json);
     if (list === null) return events.replaceChildren(h("p", { class: "muted" }, "The clip's event list could not be read."));
@@ -337,6 +337,20 @@ export async function clip(params: Record<string, string>): Promise<void> {
 function seekTo(video: HTMLVideoElement, ms: number): void {
   const base = video.buffered.length > 0 ? video.buffered.start(0) : 0;
   video.currentTime = base + ms / 1000;
+}
+
+/** Seeks to `ms` into the clip once the fragments that hold it have arrived: the media
+ * source's duration grows as they are appended, and a seek past it would stop at its end. */
+function seekWhenBuffered(video: HTMLVideoElement, ms: number): void {
+  const events = ["loadeddata", "durationchange", "progress"] as const;
+  const attempt = () => {
+    if (video.buffered.length === 0) return;
+    const target = video.buffered.start(0) + ms / 1000;
+    if (video.buffered.end(video.buffered.length - 1) < target) return;
+    for (const e of events) video.removeEventListener(e, attempt);
+    video.currentTime = target;
+  };
+  for (const e of events) video.addEventListener(e, attempt);
 }
 
 /** "0:07", "1:02:03": a position in a clip. */

@@ -7,12 +7,13 @@ import * as api from "../api";
 import * as account from "../account";
 import { ChainAlarm } from "../account";
 import { type Heard, watchCamera } from "../events";
-import { checkUnder, clipsOf } from "../listing";
-import { kindChip, previewOf } from "../previews";
+import * as household from "../household";
+import { type Checked, checkInHouseholds, checkUnder, clipsOf } from "../listing";
+import { type ChainFor, kindChip, previewOf } from "../previews";
 import { onLeave } from "../router";
 import type { CameraInfo, ClipSummary, HubInfo } from "../types";
 import { h, message, notice, show, time } from "../ui";
-import type { Chain } from "../wasm";
+import type { Chain, Households } from "../wasm";
 import { flash } from "./account";
 import { shownName } from "./settings";
 
@@ -22,11 +23,30 @@ const HUBS_EVERY_MS = 10_000;
 /** How far back the latest clip is looked for: a day, then a week, a month, a year. */
 const LOOK_BACK_DAYS = [1, 7, 31, 366];
 
-/** The latest clip of `camera` a hub of the chain signed, or null. */
-async function latestClip(chain: Chain, camera: string): Promise<ClipSummary | null> {
+/** How a camera's clips are checked and opened: under the account's own chain, or, for a
+ * household camera, under the chain of the owner that gives it (verified from the owner's
+ * root, as its camera screen does). */
+interface Checker {
+  check: (clips: ClipSummary[]) => Checked<ClipSummary>;
+  chainFor: ChainFor;
+}
+
+function ownChecker(chain: Chain): Checker {
+  return { check: (clips) => checkUnder(chain, clips), chainFor: chain };
+}
+
+function householdChecker(households: Households, chain: Chain): Checker {
+  return {
+    check: (clips) => checkInHouseholds(households, chain, clips),
+    chainFor: (detail) => households.ownerOfCamera(detail.hub_key, detail.camera_name) ?? null,
+  };
+}
+
+/** The latest clip of `camera` a hub of the vouching chain signed, or null. */
+async function latestClip(checker: Checker, camera: string): Promise<ClipSummary | null> {
   const now = Date.now();
   for (const days of LOOK_BACK_DAYS) {
-    const shown = checkUnder(chain, await clipsOf(camera, now - days * DAY_MS, now + DAY_MS)).shown;
+    const shown = checker.check(await clipsOf(camera, now - days * DAY_MS, now + DAY_MS)).shown;
     if (shown.length > 0) return shown.reduce((a, b) => (b.start_ms > a.start_ms ? b : a));
   }
   return null;
@@ -42,7 +62,7 @@ interface Card {
 }
 
 function onlineBadge(hub: HubInfo | undefined): HTMLElement {
-  if (!hub) return h("span", { class: "badge", "data-testid": "hub-state", "data-online": "unknown" }, "Shared with you");
+  if (!hub) return h("span", { class: "badge", "data-testid": "hub-state", "data-online": "unknown" }, "Household camera");
   return hub.online
     ? h("span", { class: "badge online", "data-testid": "hub-state", "data-online": "true" }, "Online")
     : h("span", { class: "badge offline", "data-testid": "hub-state", "data-online": "false" }, "Hub offline");
@@ -68,7 +88,7 @@ function card(camera: CameraInfo, hub: HubInfo | undefined): Card {
       h(
         "div",
         { class: "actions" },
-        h("a", { href: `${href}/live`, "data-link": true, class: "button", "aria-label": `Watch ${name} live` }, "Watch live"),
+        h("a", { href: `${href}/live`, "data-link": true, class: "button", "aria-label": `Watch live: ${name}` }, "Watch live"),
         h("a", { href, "data-link": true, class: "button secondary", "aria-label": `${name}: clips` }, "Clips"),
       ),
     ),
@@ -86,8 +106,8 @@ function showEvent(c: Card, kind: string | null, atMs: number): void {
 }
 
 /** Fills a card from its camera's latest clip; true if that is a clip it did not show yet. */
-async function fill(chain: Chain, c: Card): Promise<boolean> {
-  const latest = await latestClip(chain, c.camera.id);
+async function fill(checker: Checker, c: Card): Promise<boolean> {
+  const latest = await latestClip(checker, c.camera.id);
   if (!latest) {
     if (!c.latest) c.last.replaceChildren(h("span", { class: "muted" }, "No clips yet"));
     return false;
@@ -95,7 +115,7 @@ async function fill(chain: Chain, c: Card): Promise<boolean> {
   if (latest.id === c.latest) return false;
   c.latest = latest.id;
   c.root.dataset.latestClip = latest.id;
-  const preview = await previewOf(chain, latest.id);
+  const preview = await previewOf(checker.chainFor, latest.id);
   if (preview.thumb) {
     c.picture.src = preview.thumb;
     c.picture.alt = `Latest picture from ${shownName(c.camera)}`;
@@ -142,13 +162,28 @@ export async function home(): Promise<void> {
     clearInterval(timer);
   });
   if (!chain) return;
-  const checked = chain;
+  const own = ownChecker(chain);
+  // Household cameras: their owners' chains are verified once, for every such card.
+  let given: Checker | null = null;
+  if (cards.some((c) => !c.camera.owned)) {
+    try {
+      given = householdChecker(await household.households(chain), chain);
+    } catch (e) {
+      for (const c of cards) {
+        if (!c.camera.owned) c.last.replaceChildren(h("span", { class: "muted" }, `The household's device list could not be checked: ${message(e)}`));
+      }
+    }
+  }
+  const checkerOf = (c: Card) => (c.camera.owned ? own : given);
   // A notice shows as the card's last event at once; its clip's picture follows once it lands.
   watchCamera(
     null,
     async () => {
       let changed = false;
-      for (const c of cards) if (!left && c.camera.owned) changed = (await fill(checked, c).catch(() => false)) || changed;
+      for (const c of cards) {
+        const checker = checkerOf(c);
+        if (!left && checker) changed = (await fill(checker, c).catch(() => false)) || changed;
+      }
       return changed;
     },
     (n: Heard) => {
@@ -158,14 +193,10 @@ export async function home(): Promise<void> {
   );
   for (const c of cards) {
     if (left) return;
-    // A household camera's clips are signed by its owner's hub, which this browser does not
-    // check yet (its screen says so): no picture is opened for it here.
-    if (!c.camera.owned) {
-      c.last.replaceChildren(h("span", { class: "muted" }, "Its clips are on its page"));
-      continue;
-    }
+    const checker = checkerOf(c);
+    if (!checker) continue;
     try {
-      await fill(checked, c);
+      await fill(checker, c);
     } catch (e) {
       c.last.replaceChildren(h("span", { class: "muted" }, `The latest clip could not be opened: ${message(e)}`));
     }
