@@ -162,6 +162,8 @@ describe("accounts and devices in the browser", { skip: skip ?? false }, () => {
     await first.page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Sessions" }).click();
     await first.page.getByRole("button", { name: "Sign out everywhere" }).click();
     await first.page.waitForURL(/\/signed-out$/);
+    await first.page.getByRole("heading", { level: 1 }).waitFor();
+    await snap(first.page, "signed-out");
     await second.page.getByRole("link", { name: "Devices" }).click();
     await second.page.waitForURL(/\/signin$/);
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { device, launch, missing, serve, type Server } from "./harness";
+import { device, launch, missing, serve, snap, type Server } from "./harness";
 import { signUp } from "./flows";
 import { cameraWithClips, home, type Home } from "./home";
 
@@ -72,6 +72,7 @@ describe("the feed's pages in the browser", { skip: skip ?? false }, () => {
     const again = owner.page.getByRole("form", { name: "Post to the neighbourhood feed" });
     await again.getByLabel("Area").and(owner.page.locator('[value="48.85,2.36"]')).waitFor();
     assert.equal(await again.getByLabel("Neighbourhood").inputValue(), "Station Street");
+    await snap(owner.page, "post-area");
     await again.getByRole("button", { name: "Review the post…" }).click();
     await owner.page.getByRole("button", { name: "Post publicly" }).click();
     // Posting a clip twice is refused with the server's sentence, and nothing else changes.

@@ -110,6 +110,7 @@ describe("camera settings and deleting a clip in the browser", { skip: skip ?? f
     await page.getByText(/This clip is not here\. It may have been deleted/).waitFor();
     assert.equal(await page.getByText("no such resource").count(), 0);
     await page.getByRole("link", { name: "Back to your cameras" }).waitFor();
+    await snap(page, "not-found");
 
     // The deletion is in the access log, as a readable kind.
     await page.getByRole("link", { name: "Access" }).click();
