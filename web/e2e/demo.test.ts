@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Browser, Page } from "playwright-core";
-import { BINARY, device, launch, missing, snap, totpAt } from "./harness";
+import { Authenticator, BINARY, device, launch, missing, snap } from "./harness";
 import { eventually } from "./flows";
 import { reload } from "./home";
 
@@ -79,24 +79,6 @@ function stopDemo(demo: Demo): Promise<number | null> {
   });
 }
 
-/** Codes from the demo's authenticator secret, each for a step the server has not seen: the
- * demo confirmed sign-up with the step before the current one, so never that one or older. */
-class Codes {
-  private last = Math.floor(Date.now() / 30_000) - 1;
-  constructor(private readonly secret: string) {}
-  async next(): Promise<string> {
-    for (;;) {
-      const now = Math.floor(Date.now() / 30_000);
-      const step = Math.max(now - 1, this.last + 1);
-      if (step <= now + 1) {
-        this.last = step;
-        return totpAt(this.secret, step);
-      }
-      await new Promise((r) => setTimeout(r, 1_000));
-    }
-  }
-}
-
 async function signIn(page: Page, ready: Ready, code: string): Promise<void> {
   await page.goto(`${ready.url}/signin`);
   await page.getByLabel("Email").fill(ready.email);
@@ -151,10 +133,11 @@ describe("the demo, come back to", { skip: skip ?? false }, () => {
     assert.equal(first.resumed, false);
     const camera = first.cameras[0] ?? "";
     assert.ok(first.hub_local, "the demo's hub has a local endpoint");
-    const codes = new Codes(first.totp_secret);
+    // The demo confirmed sign-up with the step before the current one: never that one or older.
+    const codes = new Authenticator(first.totp_secret, Math.floor(Date.now() / 30_000) - 1);
 
     const { page, errors } = await device(browser);
-    await signIn(page, first, await codes.next());
+    await signIn(page, first, await codes.code());
     await page.waitForURL(/\/device$/);
     await page.getByLabel("Key recovery code", { exact: true }).fill(first.key_recovery_code);
     await page.getByRole("button", { name: "Restore this browser" }).click();
@@ -180,7 +163,7 @@ describe("the demo, come back to", { skip: skip ?? false }, () => {
     // database); if the session was ended, signing in again is all it takes.
     await page.goto(`${again.url}/cameras`);
     if (/\/signin$/.test(page.url())) {
-      await signIn(page, again, await codes.next());
+      await signIn(page, again, await codes.code());
       await page.waitForURL(/\/cameras$/);
     }
     const back = await clipLinks(page, again.url, camera, before.length);

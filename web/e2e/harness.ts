@@ -201,8 +201,12 @@ export function totpAt(secret: string, step: number): string {
 /** An authenticator: each code it gives is for a step not used before (the server takes
  * each step once and accepts one step either side of now), waiting when it must. */
 export class Authenticator {
-  private last = -Infinity;
-  constructor(readonly secret: string) {}
+  /** `last`: the last step something else already used (the demo confirms its sign-up
+   * with the step before the current one), so no code for it or earlier is given. */
+  constructor(
+    readonly secret: string,
+    private last = -Infinity,
+  ) {}
 
   async code(): Promise<string> {
     for (;;) {

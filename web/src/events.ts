@@ -12,33 +12,12 @@ import { onLeave } from "./router";
 import type { CameraInfo } from "./types";
 import { h, time } from "./ui";
 import { type Chain, openNotice } from "./wasm";
-
-interface Opened {
-  opened: true;
-  id: string;
-  kind: string;
-  camera: string;
-  hub_name: string;
-  hub_key: string;
-  at_ms: number;
-}
-
-interface Refused {
-  opened: false;
-  code: string;
-  reason: string;
-}
+import { KINDS, type OpenedNotice as Opened, type RefusedNotice as Refused } from "./notices";
 
 type AccountEvent =
   | { type: "notice"; hub_id: string; notice: string; received_at_ms: number }
   | { type: "missed"; count: number }
   | { type: "end"; code: string; message: string };
-
-export const KINDS: Record<string, string> = {
-  doorbell: "Doorbell",
-  motion: "Motion",
-  manual: "Manual recording",
-};
 
 /** Alerts kept on screen at once; older ones give way. */
 const MAX_ALERTS = 3;

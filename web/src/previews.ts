@@ -4,7 +4,7 @@
 // are kept in IndexedDB so that each clip is fetched and opened once on this device.
 
 import * as api from "./api";
-import { KINDS } from "./events";
+import { KINDS } from "./notices";
 import { opening } from "./player";
 import * as store from "./store";
 import type { ClipDetail } from "./types";

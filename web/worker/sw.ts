@@ -15,6 +15,7 @@
 
 import init, { Chain, openNotice } from "../pkg/porchlight_wasm.js";
 import * as store from "../src/store";
+import { KINDS, type OpenedNotice as Opened, type RefusedNotice as Refused } from "../src/notices";
 
 const sw = self as unknown as ServiceWorkerGlobalScope;
 
@@ -74,28 +75,6 @@ sw.addEventListener("fetch", (event) => {
 });
 
 // ---- Web Push ----
-
-const KINDS: Record<string, string> = {
-  doorbell: "Doorbell",
-  motion: "Motion",
-  manual: "Manual recording",
-};
-
-interface Opened {
-  opened: true;
-  id: string;
-  kind: string;
-  camera: string;
-  hub_name: string;
-  hub_key: string;
-  at_ms: number;
-}
-
-interface Refused {
-  opened: false;
-  code: string;
-  reason: string;
-}
 
 let crypto_ready: Promise<unknown> | null = null;
 

@@ -8,7 +8,8 @@
 import * as api from "../api";
 import * as account from "../account";
 import { ChainAlarm } from "../account";
-import { type Heard, KINDS, watchCamera } from "../events";
+import { type Heard, watchCamera } from "../events";
+import { KINDS } from "../notices";
 import { checkUnder, clipsOf, refusedWarning } from "../listing";
 import { type Preview, kindChip, previewOf } from "../previews";
 import { go, onLeave } from "../router";
