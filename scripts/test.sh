@@ -62,7 +62,7 @@ WEBPUSH_VENV="${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/porchlight/webpush-venv"
 if "$WEBPUSH_VENV/bin/python" -c 'import http_ece, py_vapid' 2>/dev/null \
   || { rm -rf "$WEBPUSH_VENV" && "$(command -v /usr/bin/python3 || command -v python3)" -m venv "$WEBPUSH_VENV" \
     && "$WEBPUSH_VENV/bin/pip" install -q --disable-pip-version-check http-ece==1.2.1 py-vapid==1.9.6; }; then
-  export PORCHLIGHT_WEBPUSH_PYTHON="$WEBPUSH_VENV/bin/python"
+  export PORCHLIGHT_TEST_WEBPUSH_PYTHON="$WEBPUSH_VENV/bin/python"
 else
   rm -rf "$WEBPUSH_VENV"
   echo "independent Web Push check skipped: could not install http-ece and py-vapid into a venv"

@@ -180,7 +180,7 @@ fn independent_check(
     browser: &Browser,
     audience: &str,
 ) -> Option<serde_json::Value> {
-    let python = match std::env::var("PORCHLIGHT_WEBPUSH_PYTHON") {
+    let python = match std::env::var("PORCHLIGHT_TEST_WEBPUSH_PYTHON") {
         Ok(python) => python,
         Err(_) => {
             let cached = std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
@@ -188,7 +188,7 @@ fn independent_check(
             if !cached.exists() {
                 eprintln!(
                     "independent Web Push check skipped: no http-ece/py-vapid venv \
-                     (scripts/test.sh makes one; or set PORCHLIGHT_WEBPUSH_PYTHON)"
+                     (scripts/test.sh makes one; or set PORCHLIGHT_TEST_WEBPUSH_PYTHON)"
                 );
                 return None;
             }
