@@ -34,27 +34,26 @@ fn walk_and_strip(data: &[u8]) {
     let Ok(stripped) = strip_metadata(data) else {
         return;
     };
-    let hdlr = match walk(data) {
-        Ok(boxes) => boxes.iter().filter(|b| &b.kind == b"hdlr").count(),
-        Err(e) => panic!("a file that strips does not walk: {e}"),
+    // Dropped boxes are not read, so a file whose malformed boxes all lie inside `udta`,
+    // `meta`, `uuid` or `prft` strips but does not walk; what stripping gives always walks.
+    let boxes = match walk(&stripped) {
+        Ok(boxes) => boxes,
+        Err(e) => panic!("a stripped file does not walk: {e}"),
     };
+    let mut hdlr = 0;
+    for b in &boxes {
+        assert!(
+            ![b"udta", b"meta", b"uuid", b"prft"].contains(&&b.kind),
+            "a {} box survived stripping",
+            b.kind_str()
+        );
+        hdlr += usize::from(&b.kind == b"hdlr");
+    }
     // Only a nameless `hdlr` grows: its name becomes the empty, terminated string.
     assert!(
         stripped.len() <= data.len() + hdlr,
         "stripping added to the file"
     );
-    match walk(&stripped) {
-        Ok(boxes) => {
-            for b in boxes {
-                assert!(
-                    ![b"udta", b"meta", b"uuid", b"prft"].contains(&&b.kind),
-                    "a {} box survived stripping",
-                    b.kind_str()
-                );
-            }
-        }
-        Err(e) => panic!("a stripped file does not walk: {e}"),
-    }
     match strip_metadata(&stripped) {
         Ok(again) => assert_eq!(again, stripped, "strip(strip(x)) = strip(x)"),
         Err(e) => panic!("a stripped file cannot be stripped again: {e}"),
