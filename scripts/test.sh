@@ -82,6 +82,17 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 say "tests"
 cargo test --workspace --all-targets --locked
 
+say "fuzz smoke"
+# Every decoder's coverage-guided fuzz target (fuzz/, cargo fuzz on nightly) for a few seconds
+# from its seed corpus; a crash or a failed property fails the suite. Long runs: scripts/fuzz.sh.
+cargo +nightly --version >/dev/null 2>&1 || rustup toolchain install nightly --profile minimal >/dev/null 2>&1 || true
+cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked >/dev/null 2>&1 || true
+if cargo +nightly --version >/dev/null 2>&1 && cargo fuzz --version >/dev/null 2>&1; then
+  scripts/fuzz.sh 5
+else
+  echo "fuzz smoke skipped: the nightly toolchain or cargo-fuzz could not be installed"
+fi
+
 say "web app"
 if command -v npm >/dev/null; then
   (cd web && npm ci --no-audit --no-fund --loglevel=error && npx tsc --noEmit -p . && npx tsc --noEmit -p worker)

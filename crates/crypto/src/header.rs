@@ -33,6 +33,7 @@ const MAC_LINE_PREFIX: &[u8] = b"--- ";
 const ENCODED_MAC_CHARS: usize = 43;
 const BODY_COLUMNS: usize = 64;
 const HEADER_KEY_INFO: &[u8] = b"header";
+const SCRYPT_TAG: &str = "scrypt";
 
 /// What is wrong with an age header.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -50,6 +51,9 @@ pub enum HeaderError {
     Malformed { line: usize, reason: &'static str },
     #[error("the header has no recipient stanzas")]
     NoStanzas,
+    /// The age specification: a passphrase (`scrypt`) stanza must be the only stanza.
+    #[error("the header has a passphrase (scrypt) stanza among other stanzas")]
+    ScryptNotAlone,
     #[error("{0} bytes follow the header's MAC line")]
     TrailingBytes(usize),
 }
@@ -129,6 +133,11 @@ impl ClipHeader {
                 let trailing = bytes.len() - lines.pos;
                 if trailing != 0 {
                     return Err(HeaderError::TrailingBytes(trailing));
+                }
+                // As the age crate's decryptor refuses it: a clip it would not open is not
+                // one Porchlight opens either.
+                if stanzas.len() > 1 && stanzas.iter().any(|s| s.tag == SCRYPT_TAG) {
+                    return Err(HeaderError::ScryptNotAlone);
                 }
                 return Ok(Self {
                     stanzas,
@@ -341,9 +350,16 @@ xD7o4VEOu1t7KZQ1gDgq2FPzBEeSRqbnqvQEXdLRYy143BxR6oFxsUUJCRB0ErXA
 --- fgMiVLJHMlg9fW7CVG/hPS5EAU4Zeg19LyCP7SoH5nA
 ";
 
+    /// [`AGE_HEADER`] with its scrypt stanza retagged: the same shapes, but a header the
+    /// age specification allows (an scrypt stanza must stand alone).
+    fn format_header() -> String {
+        AGE_HEADER.replace("-> scrypt ", "-> not-scrypt ")
+    }
+
     #[test]
     fn parses_and_rewrites_byte_exact() {
-        let h = ClipHeader::parse(AGE_HEADER.as_bytes()).unwrap();
+        let header = format_header();
+        let h = ClipHeader::parse(header.as_bytes()).unwrap();
         assert_eq!(h.stanzas().len(), 4);
         assert_eq!(h.stanzas()[2].args, ["bBjlhJVYZeE4aqUdmtRHfw", "15"]);
         assert_eq!(h.stanzas()[3].body.len(), 48);
@@ -353,7 +369,38 @@ xD7o4VEOu1t7KZQ1gDgq2FPzBEeSRqbnqvQEXdLRYy143BxR6oFxsUUJCRB0ErXA
             write_stanza(&mut out, s);
         }
         assert_eq!(out.len(), h.mac_input_len - MAC_PREFIX.len());
-        assert_eq!(&out[..], &AGE_HEADER.as_bytes()[..out.len()]);
+        assert_eq!(&out[..], &header.as_bytes()[..out.len()]);
+    }
+
+    /// Found by the `clip_header` fuzz target: an scrypt stanza among other stanzas parsed
+    /// here, while the age crate (and the specification) refuse such a header.
+    #[test]
+    fn refuses_an_scrypt_stanza_that_is_not_alone() {
+        assert_eq!(
+            ClipHeader::parse(AGE_HEADER.as_bytes()).unwrap_err(),
+            HeaderError::ScryptNotAlone
+        );
+        let found = "age-encryption.org/v1
+-> scrypt A0wbPxZ+xGtVo1d0rJqDjxB+9OFt-> X25519 AAAA
+
+-> X25519 CJM36AHmTbdHSuOQL+NESqyVQE75f2e610iRdLPEN20
+C3ZAeY64NXS4QFrksLm3EGz+uPRyI0eQsWw7LWbbYig
+--- fgMiVLJHMlg9fW7CVG/hPS5EAU4Zeg19LyCP7SoH5nA
+";
+        assert_eq!(
+            ClipHeader::parse(found.as_bytes()).unwrap_err(),
+            HeaderError::ScryptNotAlone
+        );
+        // Alone, an scrypt stanza is well formed (no Porchlight identity opens it).
+        let alone = "age-encryption.org/v1
+-> scrypt bBjlhJVYZeE4aqUdmtRHfw 15
+ZV/AhotwSGqaPCU43cepl4WYUouAa17a3xpu4G2yi5k
+--- fgMiVLJHMlg9fW7CVG/hPS5EAU4Zeg19LyCP7SoH5nA
+";
+        assert_eq!(
+            ClipHeader::parse(alone.as_bytes()).unwrap().stanzas().len(),
+            1
+        );
     }
 
     #[test]
