@@ -204,6 +204,7 @@ pub async fn sign_up(url: &str, email: &str) -> anyhow::Result<Client> {
         .signup_confirm(&SignupConfirmRequest {
             enrolment_token: started.enrolment_token,
             code,
+            email_code: None,
             device_name: Some("bench".into()),
         })
         .await

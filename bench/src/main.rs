@@ -458,6 +458,7 @@ async fn create_account(url: &str, clock: &ManualClock, email: &str) -> anyhow::
     let confirm = SignupConfirmRequest {
         enrolment_token: started.enrolment_token,
         code,
+        email_code: None,
         device_name: Some("set-up".into()),
     };
     client

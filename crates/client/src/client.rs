@@ -198,6 +198,59 @@ impl Client {
             .await
     }
 
+    // ---- a forgotten password, a changed address ----
+
+    /// `POST /api/password/forgot`: a reset link to the address, if it has an account.
+    pub async fn password_forgot(
+        &self,
+        request: &proto::PasswordForgotRequest,
+    ) -> Result<proto::MailAccepted, ClientError> {
+        let builder = self.request(Method::POST, "/api/password/forgot", Auth::None)?;
+        self.json("POST /api/password/forgot", builder.json(request))
+            .await
+    }
+
+    /// `POST /api/password/reset`: the emailed token and the second factor set a new
+    /// password; every session of the account ends.
+    pub async fn password_reset(
+        &self,
+        request: &proto::PasswordResetRequest,
+    ) -> Result<proto::PasswordResetDone, ClientError> {
+        let builder = self.request(Method::POST, "/api/password/reset", Auth::None)?;
+        self.json("POST /api/password/reset", builder.json(request))
+            .await
+    }
+
+    /// `POST /api/email`: a confirmation link to the new address.
+    pub async fn change_email(
+        &self,
+        request: &proto::EmailChangeRequest,
+    ) -> Result<proto::MailAccepted, ClientError> {
+        let builder = self.request(Method::POST, "/api/email", Auth::Bearer)?;
+        self.json("POST /api/email", builder.json(request)).await
+    }
+
+    /// `POST /api/email/confirm`: the new address's token makes it the account's.
+    pub async fn confirm_email(
+        &self,
+        request: &proto::EmailTokenRequest,
+    ) -> Result<proto::EmailChanged, ClientError> {
+        let builder = self.request(Method::POST, "/api/email/confirm", Auth::None)?;
+        self.json("POST /api/email/confirm", builder.json(request))
+            .await
+    }
+
+    /// `POST /api/email/undo`: the old address's token takes the change back and ends every
+    /// session.
+    pub async fn undo_email_change(
+        &self,
+        request: &proto::EmailTokenRequest,
+    ) -> Result<proto::EmailChanged, ClientError> {
+        let builder = self.request(Method::POST, "/api/email/undo", Auth::None)?;
+        self.json("POST /api/email/undo", builder.json(request))
+            .await
+    }
+
     // ---- activity and notifications ----
 
     /// `GET /api/activity`, newest first; `limit` is the server's default when `None`.

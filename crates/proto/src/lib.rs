@@ -137,6 +137,9 @@ pub enum ErrorCode {
     UnknownAccount,
     /// A feed post's area is finer than a 0.01° grid cell (an exact point).
     ExactLocation,
+    /// This server sends no email (no `notify.smtp`), so nothing that needs a message to an
+    /// inbox (a forgotten password, a change of address) can be done here.
+    MailOff,
 }
 
 impl ErrorCode {
@@ -174,6 +177,7 @@ impl ErrorCode {
             Self::ResearchOff => "research_off",
             Self::UnknownAccount => "unknown_account",
             Self::ExactLocation => "exact_location",
+            Self::MailOff => "mail_off",
         }
     }
 }
@@ -206,6 +210,12 @@ pub struct SignupResponse {
     /// Shown once; each signs in once in place of a TOTP code. Stored only as hashes.
     pub recovery_codes: Vec<String>,
     pub expires_at_ms: i64,
+    /// Whether a code was sent to the address, which `POST /api/signup/confirm` then needs as
+    /// `email_code` (the server sends email). The same for every address: an address that
+    /// already has an account gets a note instead of a code, and confirming then fails as a
+    /// wrong code does.
+    #[serde(default)]
+    pub email_code_sent: bool,
 }
 
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
@@ -213,6 +223,9 @@ pub struct SignupResponse {
 pub struct SignupConfirmRequest {
     pub enrolment_token: String,
     pub code: String,
+    /// The code emailed to the address (`XXXX-XXXX`), when `email_code_sent` said one was.
+    #[serde(default)]
+    pub email_code: Option<String>,
     /// A label for this session's device, shown in the session list.
     #[serde(default)]
     pub device_name: Option<String>,
@@ -292,6 +305,10 @@ pub struct Me {
     /// server's answer: read as none.
     #[serde(default)]
     pub research_program: bool,
+    /// Whether the address was proven by a code or link sent to it. Nothing that matters to
+    /// the account's security is sent to an address that was not.
+    #[serde(default)]
+    pub email_verified: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -360,6 +377,73 @@ pub struct TotpResetDone {
     pub revoked_sessions: u64,
 }
 
+// ---- a forgotten password, a changed address ----
+
+/// Asks for a reset link. Answered `202` alike for every address.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordForgotRequest {
+    pub email: String,
+}
+
+/// A request taken in; what became of it arrives by email.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MailAccepted {
+    /// What to tell the person, the same for every address.
+    pub message: String,
+}
+
+/// Sets a new password with the emailed token and the second factor.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetRequest {
+    /// The token from the email (the link's `#` part, or the code printed under it).
+    pub token: String,
+    pub new_password: String,
+    /// Exactly one of `totp_code` and `recovery_code`.
+    #[serde(default)]
+    pub totp_code: Option<String>,
+    #[serde(default)]
+    pub recovery_code: Option<String>,
+}
+
+/// The password is set; every session of the account has ended.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetDone {
+    pub revoked_sessions: u64,
+}
+
+/// Starts moving the account to another address: a link goes to the new one.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailChangeRequest {
+    pub new_email: String,
+    pub password: String,
+    /// Exactly one of `totp_code` and `recovery_code`.
+    #[serde(default)]
+    pub totp_code: Option<String>,
+    #[serde(default)]
+    pub recovery_code: Option<String>,
+}
+
+/// A token from an email: confirming a new address, or undoing a change from the old one.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailTokenRequest {
+    pub token: String,
+}
+
+/// The account's address now.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailChanged {
+    pub email: String,
+    /// Sessions ended by this change: none for a confirmation, every one for an undo.
+    pub revoked_sessions: u64,
+}
+
 // ---- activity and notifications ----
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -420,6 +504,10 @@ redacted_debug! {
     SignupRequest { email },
     SignupResponse { expires_at_ms },
     SignupConfirmRequest { device_name },
+    PasswordForgotRequest { email },
+    PasswordResetRequest {  },
+    EmailChangeRequest { new_email },
+    EmailTokenRequest {  },
     LoginRequest { email, device_name },
     SessionCreated { session_id, account_id, expires_at_ms },
     WebSessionCreated { session_id, account_id, expires_at_ms },
@@ -450,6 +538,7 @@ mod tests {
             ErrorCode::ReceiptReplayed,
             ErrorCode::ResearchOff,
             ErrorCode::ExactLocation,
+            ErrorCode::MailOff,
         ] {
             let json = serde_json::to_value(code).unwrap_or_default();
             assert_eq!(json, serde_json::Value::String(code.as_str().to_owned()));

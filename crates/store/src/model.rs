@@ -16,6 +16,9 @@ pub struct Account {
     pub totp_pending: Option<Vec<u8>>,
     pub totp_pending_until_ms: Option<i64>,
     pub created_at_ms: i64,
+    /// When a code or link sent to the address came back; `None`: not proven, and nothing
+    /// that matters to the account's security is sent there.
+    pub email_verified_at_ms: Option<i64>,
 }
 
 impl fmt::Debug for Account {
@@ -37,6 +40,9 @@ pub struct PendingSignup {
     pub totp_secret: Vec<u8>,
     pub recovery_hashes: Vec<Vec<u8>>,
     pub expires_at_ms: i64,
+    /// The keyed hash of the code mailed to the address, bound to this sign-up; `None` when
+    /// the server sends no email (the account is then made with its address unverified).
+    pub email_code_hash: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for PendingSignup {

@@ -15,7 +15,7 @@ const HASH_LEN: usize = 32;
 macro_rules! account_columns {
     () => {
         "id, email, password_hash, totp_secret, totp_last_step, totp_pending, \
-         totp_pending_until, created_at_ms"
+         totp_pending_until, created_at_ms, email_verified_at_ms"
     };
 }
 macro_rules! session_columns {
@@ -42,6 +42,7 @@ fn account_with_prefix(row: &AnyRow, prefix: &str) -> Result<Account> {
         totp_pending: row.try_get(col("totp_pending").as_str())?,
         totp_pending_until_ms: row.try_get(col("totp_pending_until").as_str())?,
         created_at_ms: row.try_get(col("created_at_ms").as_str())?,
+        email_verified_at_ms: row.try_get(col("email_verified_at_ms").as_str())?,
     })
 }
 
@@ -112,7 +113,10 @@ fn split_sinks(s: &str) -> Vec<String> {
         .collect()
 }
 
-async fn insert_activity(conn: &mut sqlx::AnyConnection, entry: &Activity) -> Result<()> {
+pub(crate) async fn insert_activity(
+    conn: &mut sqlx::AnyConnection,
+    entry: &Activity,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO activity (id, account_id, at_ms, kind, source_addr, device_name, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -168,7 +172,7 @@ async fn insert_recovery_codes(
     Ok(())
 }
 
-async fn delete_sessions_except(
+pub(crate) async fn delete_sessions_except(
     conn: &mut sqlx::AnyConnection,
     account_id: &str,
     keep_session_id: &str,
@@ -194,7 +198,7 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO pending_signups (token_hash, email, password_hash, totp_secret, \
-             recovery_hashes, expires_at_ms) VALUES ($1, $2, $3, $4, $5, $6)",
+             recovery_hashes, expires_at_ms, email_code_hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&p.token_hash)
         .bind(&p.email)
@@ -202,6 +206,7 @@ impl Store {
         .bind(&p.totp_secret)
         .bind(p.recovery_hashes.concat())
         .bind(p.expires_at_ms)
+        .bind(p.email_code_hash.as_deref())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -214,8 +219,8 @@ impl Store {
         now_ms: i64,
     ) -> Result<Option<PendingSignup>> {
         let row = sqlx::query(
-            "SELECT token_hash, email, password_hash, totp_secret, recovery_hashes, expires_at_ms \
-             FROM pending_signups WHERE token_hash = $1 AND expires_at_ms > $2",
+            "SELECT token_hash, email, password_hash, totp_secret, recovery_hashes, expires_at_ms, \
+             email_code_hash FROM pending_signups WHERE token_hash = $1 AND expires_at_ms > $2",
         )
         .bind(token_hash)
         .bind(now_ms)
@@ -230,6 +235,7 @@ impl Store {
             totp_secret: row.try_get("totp_secret")?,
             recovery_hashes: packed.chunks(HASH_LEN).map(<[u8]>::to_vec).collect(),
             expires_at_ms: row.try_get("expires_at_ms")?,
+            email_code_hash: row.try_get("email_code_hash")?,
         }))
     }
 
@@ -253,8 +259,8 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         sqlx::query(
-            "INSERT INTO accounts (id, email, password_hash, totp_secret, totp_last_step, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO accounts (id, email, password_hash, totp_secret, totp_last_step, \
+             created_at_ms, email_verified_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(account_id)
         .bind(&pending.email)
@@ -262,6 +268,13 @@ impl Store {
         .bind(&pending.totp_secret)
         .bind(totp_step)
         .bind(first_session.created_at_ms)
+        // The emailed code was checked before this: the address is proven.
+        .bind(
+            pending
+                .email_code_hash
+                .as_ref()
+                .map(|_| first_session.created_at_ms),
+        )
         .execute(&mut *tx)
         .await?;
         insert_recovery_codes(&mut tx, account_id, &pending.recovery_hashes).await?;
@@ -470,7 +483,7 @@ impl Store {
              a.id AS a_id, a.email AS a_email, a.password_hash AS a_password_hash, \
              a.totp_secret AS a_totp_secret, a.totp_last_step AS a_totp_last_step, \
              a.totp_pending AS a_totp_pending, a.totp_pending_until AS a_totp_pending_until, \
-             a.created_at_ms AS a_created_at_ms \
+             a.created_at_ms AS a_created_at_ms, a.email_verified_at_ms AS a_email_verified_at_ms \
              FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1";
         let Some(row) = sqlx::query(sql)
             .bind(token_hash)

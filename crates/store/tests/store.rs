@@ -82,6 +82,7 @@ fn pending_signup(email: &str, expires_at_ms: i64) -> PendingSignup {
         totp_secret: random_bytes::<20>(),
         recovery_hashes: (0..3).map(|_| random_bytes::<32>()).collect(),
         expires_at_ms,
+        email_code_hash: None,
     }
 }
 

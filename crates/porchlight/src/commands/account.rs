@@ -104,6 +104,7 @@ fn confirm_signup(
     let mut request = proto::SignupConfirmRequest {
         enrolment_token: pending.enrolment_token.expose().to_owned(),
         code: args.code,
+        email_code: None,
         device_name: Some(device_name.clone()),
     };
     let answer = ctx.block_on(client.signup_confirm(&request));

@@ -387,6 +387,7 @@ pub async fn signup(
         totp_secret: state.secret.seal_totp(&secret),
         recovery_hashes: codes.iter().map(|c| recovery_code_hash(c)).collect(),
         expires_at_ms: now + ENROLMENT_TTL_MS,
+        email_code_hash: None,
     };
     state.store.insert_pending_signup(&pending).await?;
     Ok((
@@ -397,6 +398,7 @@ pub async fn signup(
             totp_secret,
             recovery_codes: codes.iter().map(|c| c.to_string()).collect(),
             expires_at_ms: pending.expires_at_ms,
+            email_code_sent: false,
         }),
     ))
 }
@@ -638,6 +640,7 @@ pub async fn me(State(state): State<AppState>, authed: Authed) -> Json<Me> {
         created_at_ms: authed.account.created_at_ms,
         session_id: authed.session.id,
         research_program: state.config.research.recipient().is_some(),
+        email_verified: authed.account.email_verified_at_ms.is_some(),
     })
 }
 

@@ -45,6 +45,7 @@ async fn signup_enrol_signin(app: &TestApp) {
         .signup_confirm(&SignupConfirmRequest {
             enrolment_token: started.enrolment_token.clone(),
             code: "000000".into(),
+            email_code: None,
             device_name: None,
         })
         .await;
@@ -54,6 +55,7 @@ async fn signup_enrol_signin(app: &TestApp) {
         .signup_confirm(&SignupConfirmRequest {
             enrolment_token: started.enrolment_token.clone(),
             code: app.code(&started.totp_secret),
+            email_code: None,
             device_name: Some("laptop".into()),
         })
         .await
@@ -69,6 +71,7 @@ async fn signup_enrol_signin(app: &TestApp) {
         .signup_confirm(&SignupConfirmRequest {
             enrolment_token: started.enrolment_token,
             code: app.code(&started.totp_secret),
+            email_code: None,
             device_name: None,
         })
         .await;
@@ -417,6 +420,7 @@ async fn signup_of_a_taken_address(app: &TestApp) {
         .signup_confirm(&SignupConfirmRequest {
             enrolment_token: started.enrolment_token,
             code: app.code(&started.totp_secret),
+            email_code: None,
             device_name: None,
         })
         .await;

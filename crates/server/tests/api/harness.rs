@@ -159,6 +159,7 @@ impl TestApp {
             .signup_confirm(&SignupConfirmRequest {
                 enrolment_token: started.enrolment_token,
                 code,
+                email_code: None,
                 device_name: Some("first device".into()),
             })
             .await

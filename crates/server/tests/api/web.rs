@@ -429,6 +429,7 @@ async fn browser_sign_in_sets_a_cookie(app: &TestApp) {
             .json(&SignupConfirmRequest {
                 enrolment_token: started.enrolment_token,
                 code: app.code(&started.totp_secret),
+                email_code: None,
                 device_name: Some("browser".into()),
             })
             .send()
