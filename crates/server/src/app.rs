@@ -29,8 +29,8 @@ use crate::error::ApiError;
 use crate::notify::{DeliveryWorker, Notifier, NotifyError};
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    access, accounts, clips, devices, feed, household, hub_settings, hubs, live, log, ops, push,
-    research, shares, staff,
+    access, accounts, clips, devices, feed, household, hub_settings, hubs, lifecycle, live, log,
+    ops, push, research, shares, staff,
 };
 use crate::state::{AppState, Shared};
 use crate::telemetry;
@@ -53,6 +53,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::change_password))
         .routes(routes!(accounts::totp_reset))
         .routes(routes!(accounts::totp_reset_confirm))
+        .routes(routes!(lifecycle::password_forgot))
+        .routes(routes!(lifecycle::password_reset))
+        .routes(routes!(lifecycle::change_email))
+        .routes(routes!(lifecycle::confirm_email))
+        .routes(routes!(lifecycle::undo_email_change))
         .routes(routes!(accounts::activity))
         .routes(routes!(accounts::notifications))
         .routes(routes!(accounts::mark_notifications_read))
@@ -401,6 +406,7 @@ pub async fn start_with_web(
         Arc::clone(&state.clock),
         state.config.notify.clone(),
         &state.secret,
+        state.config.public_url.clone(),
         state.notifier.waker(),
     )?;
     let tasks = vec![
@@ -464,6 +470,7 @@ async fn maintain(state: AppState, mut shutdown: watch::Receiver<bool>) {
         let pruned = async {
             state.store.prune_sessions(now, idle_cutoff).await?;
             state.store.prune_pending_signups(now).await?;
+            state.store.prune_email_tokens(now).await?;
             state.store.prune_pairings(now).await?;
             state.store.prune_hub_credentials(now).await?;
             state.store.prune_login_records(window, now).await

@@ -29,6 +29,10 @@ pub struct Config {
     /// Use the first address of `X-Forwarded-For` as the client address. Only behind a proxy
     /// that sets it: otherwise clients choose their own address and dodge per-address limits.
     pub trust_forwarded_for: bool,
+    /// The address people open the app at, such as `https://cams.example.com`: the start of
+    /// the links in emails (a reset, a new address to confirm, a change to undo). Never taken
+    /// from a request's `Host`, which a client chooses. Absent: emails carry the code alone.
+    pub public_url: Option<String>,
     pub session: SessionConfig,
     pub signin: SigninConfig,
     pub notify: NotifyConfig,
@@ -210,6 +214,7 @@ impl Default for Config {
             log_filter: "info".into(),
             max_body_bytes: 64 * 1024,
             trust_forwarded_for: false,
+            public_url: None,
             session: SessionConfig::default(),
             signin: SigninConfig::default(),
             notify: NotifyConfig::default(),
@@ -348,6 +353,21 @@ impl Config {
         }
         if self.notify.webhook_url.is_some() && self.notify.webhook_secret.is_none() {
             return bad("notify.webhook_url needs notify.webhook_secret");
+        }
+        if let Some(url) = &self.public_url {
+            let parsed = url::Url::parse(url).ok().filter(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some()
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+                    && u.username().is_empty()
+                    && !url.ends_with('/')
+            });
+            if parsed.is_none() {
+                return bad(
+                    "public_url must be an http(s) address such as https://cams.example.com, with no trailing slash",
+                );
+            }
         }
         Ok(())
     }

@@ -19,6 +19,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod live;
+pub mod mail;
 pub mod notify;
 pub mod openapi;
 pub mod push;

@@ -232,6 +232,22 @@ impl Store {
         }))
     }
 
+    /// When the newest token of `purpose` was made for the account, spent or not.
+    pub async fn latest_email_token_ms(
+        &self,
+        account_id: &str,
+        purpose: TokenPurpose,
+    ) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT MAX(created_at_ms) AS at FROM email_tokens WHERE account_id = $1 AND purpose = $2",
+        )
+        .bind(account_id)
+        .bind(purpose.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("at")?)
+    }
+
     /// Spends a reset token, sets the new password, ends every session of the account and
     /// every other token it has, and records `entry`, in one transaction. Returns how many
     /// sessions ended; [`StoreError::NotFound`] if the token is not (or no longer) good.

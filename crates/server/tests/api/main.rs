@@ -5,6 +5,7 @@
 
 mod harness;
 mod homes;
+mod mailbox;
 
 mod accounts;
 mod authz;
@@ -13,6 +14,7 @@ mod defences;
 mod feed;
 mod hub_settings;
 mod input;
+mod lifecycle;
 mod live;
 mod log;
 mod notifications;
