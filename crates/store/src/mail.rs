@@ -129,32 +129,30 @@ async fn insert_mail(conn: &mut sqlx::AnyConnection, m: &MailItem) -> Result<()>
 
 /// Marks the unused, unexpired token of `purpose` with this hash used, and returns its
 /// account and address; [`StoreError::NotFound`] if there is none (wrong, used, expired).
+/// The write comes first, so on SQLite the transaction holds the write lock from its start
+/// and cannot fail to upgrade a read snapshot that another writer moved past.
 async fn consume_token(
     conn: &mut sqlx::AnyConnection,
     token_hash: &[u8],
     purpose: TokenPurpose,
     now_ms: i64,
 ) -> Result<(String, String)> {
-    let row = sqlx::query(
-        "SELECT account_id, email FROM email_tokens WHERE token_hash = $1 AND purpose = $2 \
-         AND used_at_ms IS NULL AND expires_at_ms > $3",
+    let done = sqlx::query(
+        "UPDATE email_tokens SET used_at_ms = $1 WHERE token_hash = $2 AND purpose = $3 \
+         AND used_at_ms IS NULL AND expires_at_ms > $1",
     )
+    .bind(now_ms)
     .bind(token_hash)
     .bind(purpose.as_str())
-    .bind(now_ms)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let done = sqlx::query(
-        "UPDATE email_tokens SET used_at_ms = $1 WHERE token_hash = $2 AND used_at_ms IS NULL",
-    )
-    .bind(now_ms)
-    .bind(token_hash)
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() != 1 {
         return Err(StoreError::NotFound);
     }
+    let row = sqlx::query("SELECT account_id, email FROM email_tokens WHERE token_hash = $1")
+        .bind(token_hash)
+        .fetch_one(&mut *conn)
+        .await?;
     Ok((row.try_get("account_id")?, row.try_get("email")?))
 }
 
@@ -232,20 +230,19 @@ impl Store {
         }))
     }
 
-    /// When the newest token of `purpose` was made for the account, spent or not.
-    pub async fn latest_email_token_ms(
-        &self,
-        account_id: &str,
-        purpose: TokenPurpose,
-    ) -> Result<Option<i64>> {
-        let row = sqlx::query(
-            "SELECT MAX(created_at_ms) AS at FROM email_tokens WHERE account_id = $1 AND purpose = $2",
+    /// Claims the right to send mail for `key` now: true (and `now_ms` recorded) unless mail
+    /// for it went less than `gap_ms` ago. One statement, so racing requests cannot both win.
+    pub async fn claim_mail_slot(&self, key: &str, now_ms: i64, gap_ms: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO mail_throttle (key, last_ms) VALUES ($1, $2) ON CONFLICT (key) \
+             DO UPDATE SET last_ms = excluded.last_ms WHERE mail_throttle.last_ms <= $3",
         )
-        .bind(account_id)
-        .bind(purpose.as_str())
-        .fetch_one(&self.pool)
+        .bind(key)
+        .bind(now_ms)
+        .bind(now_ms.saturating_sub(gap_ms))
+        .execute(&self.pool)
         .await?;
-        Ok(row.try_get("at")?)
+        Ok(done.rows_affected() == 1)
     }
 
     /// Spends a reset token, sets the new password, ends every session of the account and
@@ -280,17 +277,19 @@ impl Store {
     }
 
     /// Spends an address-change token and makes its address the account's (verified now),
-    /// stores `undo` (for the old address) and queues `undo_mail`, and records `entry`, in one
-    /// transaction. [`StoreError::Conflict`] if another account has the address by now.
-    /// `undo.email` and `undo_mail.to_address` are filled in here with the old address;
-    /// `entry.account_id` and `undo.account_id` with the account's.
+    /// stores `undo` (for the old address) and queues `undo_mail`, and records `changed`, in
+    /// one transaction. A token for the address the account already has verifies it: no undo
+    /// is made, and `verified` is recorded instead. [`StoreError::Conflict`] if another account
+    /// has the address by now. The account and the old address, which only the token names,
+    /// are filled in here (`undo.account_id`, `undo.email`, `undo_mail.to_address`, the
+    /// entry's `account_id`).
     pub async fn confirm_email_change(
         &self,
         token_hash: &[u8],
         now_ms: i64,
         mut undo: EmailToken,
         mut undo_mail: MailItem,
-        mut entry: Activity,
+        (mut changed, mut verified): (Activity, Activity),
     ) -> Result<AddressMoved> {
         let mut tx = self.pool.begin().await?;
         let (account_id, new_email) =
@@ -302,13 +301,18 @@ impl Store {
             .ok_or(StoreError::NotFound)?
             .try_get("email")?;
         set_email(&mut tx, &account_id, &new_email, now_ms).await?;
-        undo.account_id.clone_from(&account_id);
-        undo.email.clone_from(&old);
-        undo_mail.to_address.clone_from(&old);
-        insert_token(&mut tx, &undo).await?;
-        insert_mail(&mut tx, &undo_mail).await?;
+        let entry = if old == new_email {
+            &mut verified
+        } else {
+            undo.account_id.clone_from(&account_id);
+            undo.email.clone_from(&old);
+            undo_mail.to_address.clone_from(&old);
+            insert_token(&mut tx, &undo).await?;
+            insert_mail(&mut tx, &undo_mail).await?;
+            &mut changed
+        };
         entry.account_id.clone_from(&account_id);
-        insert_activity(&mut tx, &entry).await?;
+        insert_activity(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(AddressMoved {
             account_id,
@@ -450,10 +454,14 @@ impl Store {
         Ok(row.try_get("n")?)
     }
 
-    /// Removes tokens that expired before `now_ms`.
+    /// Removes tokens that expired before `now_ms`, and mail throttles older than a day.
     pub async fn prune_email_tokens(&self, now_ms: i64) -> Result<u64> {
         let done = sqlx::query("DELETE FROM email_tokens WHERE expires_at_ms <= $1")
             .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM mail_throttle WHERE last_ms <= $1")
+            .bind(now_ms.saturating_sub(24 * 3600 * 1000))
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())

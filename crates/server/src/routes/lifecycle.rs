@@ -130,11 +130,10 @@ async fn send_reset(state: &AppState, email: &str, addr: &ClientAddr) -> ApiResu
         return Ok(());
     }
     // One link a minute per account: asking again and again fills no inbox.
-    if state
+    if !state
         .store
-        .latest_email_token_ms(&account.id, TokenPurpose::Reset)
+        .claim_mail_slot(&format!("reset:{}", account.id), now, 60_000)
         .await?
-        .is_some_and(|at| now - at < 60_000)
     {
         return Ok(());
     }
@@ -277,9 +276,11 @@ pub async fn change_email(
     require_mail(&state)?;
     let new_email = parse_email(&req.new_email)?;
     let account = &authed.account;
-    if new_email == account.email {
+    // The account's own address only to verify it (an account made while the server sent no
+    // email): the link then proves it, and nothing is undone.
+    if new_email == account.email && account.email_verified_at_ms.is_some() {
         return Err(ApiError::invalid_input(
-            "that is already the account's address",
+            "that is already the account's address, and it is verified",
         ));
     }
     let device = &authed.session.device_name;
@@ -319,13 +320,15 @@ pub async fn change_email(
         .await?;
     let background = state.clone();
     let account_id = account.id.clone();
+    let own = new_email == account.email;
     tokio::spawn(async move {
         let sent = async {
-            if background
-                .store
-                .account_by_email(&new_email)
-                .await?
-                .is_some()
+            if !own
+                && background
+                    .store
+                    .account_by_email(&new_email)
+                    .await?
+                    .is_some()
             {
                 return Ok::<_, ApiError>(());
             }
@@ -388,15 +391,21 @@ pub async fn confirm_email(
         now,
         UNDO_TTL_MS,
     );
-    let e = change_entry(
+    let changed = change_entry(
         &state,
         &addr,
         "email_changed",
         "the account's address was changed; the old address can undo it for 7 days".to_owned(),
     );
+    let verified = change_entry(
+        &state,
+        &addr,
+        "email_verified",
+        "the account's address was verified by a link sent to it".to_owned(),
+    );
     let moved = match state
         .store
-        .confirm_email_change(&hash, now, undo, undo_mail, e)
+        .confirm_email_change(&hash, now, undo, undo_mail, (changed, verified))
         .await
     {
         Ok(moved) => moved,
@@ -405,18 +414,29 @@ pub async fn confirm_email(
         Err(other) => return Err(other.into()),
     };
     state.notifier.wake();
-    notify(
-        &state,
-        &moved.account_id,
-        "email_changed",
-        "Your address was changed",
-        format!(
-            "Your account now uses {}. {} was told and can undo the change for 7 days.",
-            moved.to,
-            masked(&moved.from)
-        ),
-    )
-    .await?;
+    if moved.from == moved.to {
+        notify(
+            &state,
+            &moved.account_id,
+            "email_verified",
+            "Your address is verified",
+            "Security notices and password resets can now be sent to this address.",
+        )
+        .await?;
+    } else {
+        notify(
+            &state,
+            &moved.account_id,
+            "email_changed",
+            "Your address was changed",
+            format!(
+                "Your account now uses {}. {} was told and can undo the change for 7 days.",
+                moved.to,
+                masked(&moved.from)
+            ),
+        )
+        .await?;
+    }
     Ok(Json(EmailChanged {
         email: moved.to,
         revoked_sessions: 0,

@@ -566,3 +566,79 @@ async fn without_mail_nothing_is_promised(app: &TestApp) {
         ErrorCode::InvalidCode
     );
 }
+
+both_backends_mail!(
+    an_unverified_address_is_verified_by_link,
+    an_unverified_address_is_verified_by_link
+);
+async fn an_unverified_address_is_verified_by_link(app: &TestApp) {
+    let ann = app.account("ann@example.com").await;
+    // As an account made while the server sent no email: its address was never proven.
+    sqlx::query("UPDATE accounts SET email_verified_at_ms = NULL")
+        .execute(app.server.state.store.pool_for_tests())
+        .await
+        .unwrap();
+    assert!(!ann.client.me().await.unwrap().email_verified);
+    // Nothing about the account goes to it: no reset link, no notice.
+    let before = app.mail().to("ann@example.com").len();
+    app.client()
+        .password_forgot(&PasswordForgotRequest {
+            email: "ann@example.com".into(),
+        })
+        .await
+        .unwrap();
+    app.next_step();
+    app.login(&ann).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.drain_outbox().await;
+    assert_eq!(app.mail().to("ann@example.com").len(), before);
+
+    // "Changing" to its own address sends a link that verifies it, with nothing to undo.
+    app.next_step();
+    ann.client
+        .change_email(&change(
+            "ann@example.com",
+            PASSWORD,
+            app.code(&ann.totp_secret),
+        ))
+        .await
+        .unwrap();
+    let token = app
+        .mail()
+        .wait("ann@example.com", "Confirm your new address", 1)
+        .await
+        .code();
+    let done = app
+        .client()
+        .confirm_email(&EmailTokenRequest { token })
+        .await
+        .unwrap();
+    assert_eq!(done.email, "ann@example.com");
+    assert!(ann.client.me().await.unwrap().email_verified);
+    assert!(
+        activity_kinds(&ann.client)
+            .await
+            .contains(&"email_verified".to_owned())
+    );
+    app.drain_outbox().await;
+    assert!(
+        app.mail()
+            .to("ann@example.com")
+            .iter()
+            .all(|m| !m.subject.contains("Your address was changed"))
+    );
+    // Verified now: a second try is refused as pointless.
+    app.next_step();
+    assert_eq!(
+        code_of(
+            ann.client
+                .change_email(&change(
+                    "ann@example.com",
+                    PASSWORD,
+                    app.code(&ann.totp_secret)
+                ))
+                .await
+        ),
+        ErrorCode::InvalidInput
+    );
+}
