@@ -15,6 +15,7 @@ use porchlight_store::{BlobStore, Store, StoreError, StoreOptions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -148,6 +149,12 @@ pub fn router(state: AppState) -> Router {
 /// The whole application, serving `web` as the browser app.
 pub fn router_with_web(state: AppState, web: WebApp) -> Router {
     let max_body = state.config.max_body_bytes;
+    // Over TLS served here, browsers are told never to use plain HTTP for this host.
+    let hsts = state
+        .config
+        .tls
+        .files()
+        .and_then(|_| crate::tls::hsts(state.config.tls.hsts_max_age_secs));
     let (routes, api) = api_router().split_for_parts();
     let api = Arc::new(crate::openapi::complete(api));
     routes
@@ -175,6 +182,9 @@ pub fn router_with_web(state: AppState, web: WebApp) -> Router {
         .layer(CatchPanicLayer::custom(panicked))
         // Outermost, so that no answer leaves without them: not a timeout, not a panic.
         .layer(axum::middleware::from_fn(security_headers))
+        .layer(tower::util::option_layer(hsts.map(|value| {
+            SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, value)
+        })))
 }
 
 /// The headers every answer carries, the app's files and the API's alike. A browser reads
@@ -267,6 +277,8 @@ pub enum ServeError {
     Notify(#[from] NotifyError),
     #[error(transparent)]
     Log(#[from] crate::tlog::LogError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -355,6 +367,10 @@ fn prepare_data_dir(config: &Config) -> std::io::Result<()> {
 #[derive(Debug)]
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// Where plain HTTP is redirected to HTTPS (`tls.redirect_listen`).
+    pub redirect_addr: Option<SocketAddr>,
+    /// Whether `addr` speaks TLS.
+    pub tls: bool,
     pub state: AppState,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -415,18 +431,66 @@ pub async fn start_with_web(
         tokio::spawn(enforce_retention(state.clone(), watcher.clone())),
         tokio::spawn(crate::tlog::run_appender(state.clone(), watcher.clone())),
     ];
+    let mut tasks = tasks;
     let app =
         router_with_web(state.clone(), web).into_make_service_with_connect_info::<SocketAddr>();
-    let mut stop = watcher;
-    let serve = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
+    let stopped = |mut stop: watch::Receiver<bool>| async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    };
+    let mut redirect_addr = None;
+    let serve = match state.config.tls.files() {
+        None => {
+            let stop = stopped(watcher.clone());
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
             })
-            .await
-    });
+        }
+        Some((cert, key)) => {
+            let certs = Arc::new(crate::tls::CertStore::open(cert, key)?);
+            let tls = crate::tls::server_config(Arc::clone(&certs))
+                .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+            let every = Duration::from_secs(state.config.tls.reload_secs);
+            tasks.push(tokio::spawn(crate::tls::watch_files(
+                certs,
+                every,
+                watcher.clone(),
+            )));
+            if let Some(plain) = &state.config.tls.redirect_listen {
+                let plain_listener =
+                    tokio::net::TcpListener::bind(plain)
+                        .await
+                        .map_err(|source| ServeError::Listen {
+                            addr: plain.clone(),
+                            source,
+                        })?;
+                redirect_addr = Some(plain_listener.local_addr()?);
+                let redirect =
+                    crate::tls::redirect_router(state.config.public_url.clone(), addr.port());
+                let stop = stopped(watcher.clone());
+                tasks.push(tokio::spawn(async move {
+                    if let Err(e) = axum::serve(plain_listener, redirect)
+                        .with_graceful_shutdown(stop)
+                        .await
+                    {
+                        tracing::error!(cause = %e, "the plain-HTTP redirect stopped");
+                    }
+                }));
+            }
+            let listener = crate::tls::TlsListener::new(listener, tls)?;
+            let stop = stopped(watcher.clone());
+            tokio::spawn(async move {
+                axum::serve(axum::serve::ListenerExt::tap_io(listener, |_| {}), app)
+                    .with_graceful_shutdown(stop)
+                    .await
+            })
+        }
+    };
     Ok(RunningServer {
         addr,
+        redirect_addr,
+        tls: state.config.tls.files().is_some(),
         state,
         shutdown,
         tasks,
@@ -437,7 +501,7 @@ pub async fn start_with_web(
 /// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
 pub async fn run(config: Config) -> Result<(), ServeError> {
     let server = start(config, Arc::new(SystemClock)).await?;
-    tracing::info!(addr = %server.addr, backend = ?server.state.store.backend(), "porchlight serving");
+    tracing::info!(addr = %server.addr, tls = server.tls, redirect = ?server.redirect_addr, backend = ?server.state.store.backend(), "porchlight serving");
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await

@@ -33,6 +33,7 @@ pub struct Config {
     /// the links in emails (a reset, a new address to confirm, a change to undo). Never taken
     /// from a request's `Host`, which a client chooses. Absent: emails carry the code alone.
     pub public_url: Option<String>,
+    pub tls: TlsConfig,
     pub session: SessionConfig,
     pub signin: SigninConfig,
     pub notify: NotifyConfig,
@@ -40,6 +41,46 @@ pub struct Config {
     pub log: LogConfig,
     pub staff: StaffConfig,
     pub research: ResearchConfig,
+}
+
+/// TLS terminated by the server. Without a certificate and key, plain HTTP: for loopback, or
+/// behind a proxy that terminates TLS (then set `trust_forwarded_for`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain, the server's certificate first. Read again when it changes.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of that certificate.
+    pub key_file: Option<PathBuf>,
+    /// Where plain HTTP is answered, only with a redirect to HTTPS (e.g. `0.0.0.0:80`).
+    pub redirect_listen: Option<String>,
+    /// How often the files are checked for a renewed certificate, in seconds.
+    pub reload_secs: u64,
+    /// `Strict-Transport-Security: max-age` sent over TLS, in seconds; 0 sends none.
+    pub hsts_max_age_secs: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert_file: None,
+            key_file: None,
+            redirect_listen: None,
+            reload_secs: 60,
+            // A year: browsers then never try plain HTTP for this host.
+            hsts_max_age_secs: 365 * 24 * 3600,
+        }
+    }
+}
+
+impl TlsConfig {
+    /// The certificate and key files, when TLS is on.
+    pub fn files(&self) -> Option<(&Path, &Path)> {
+        match (&self.cert_file, &self.key_file) {
+            (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+            _ => None,
+        }
+    }
 }
 
 /// The research program (DESIGN §9). Absent recipient: research is off, and the research
@@ -215,6 +256,7 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             trust_forwarded_for: false,
             public_url: None,
+            tls: TlsConfig::default(),
             session: SessionConfig::default(),
             signin: SigninConfig::default(),
             notify: NotifyConfig::default(),
@@ -353,6 +395,20 @@ impl Config {
         }
         if self.notify.webhook_url.is_some() && self.notify.webhook_secret.is_none() {
             return bad("notify.webhook_url needs notify.webhook_secret");
+        }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            return bad("tls.cert_file and tls.key_file go together");
+        }
+        if let Some(redirect) = &self.tls.redirect_listen {
+            if self.tls.files().is_none() {
+                return bad("tls.redirect_listen needs tls.cert_file and tls.key_file");
+            }
+            if redirect.parse::<SocketAddr>().is_err() {
+                return bad("tls.redirect_listen must be an address such as 0.0.0.0:80");
+            }
+        }
+        if self.tls.reload_secs == 0 {
+            return bad("tls.reload_secs must be positive");
         }
         if let Some(url) = &self.public_url {
             let parsed = url::Url::parse(url).ok().filter(|u| {

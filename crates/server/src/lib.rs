@@ -27,6 +27,7 @@ pub mod routes;
 pub mod state;
 pub mod telemetry;
 pub mod tlog;
+pub mod tls;
 pub mod web;
 
 pub use app::{

@@ -23,4 +23,5 @@ mod push;
 mod research;
 mod shares;
 mod staff;
+mod tls;
 mod web;
