@@ -150,11 +150,11 @@ pub fn router(state: AppState) -> Router {
 pub fn router_with_web(state: AppState, web: WebApp) -> Router {
     let max_body = state.config.max_body_bytes;
     // Over TLS served here, browsers are told never to use plain HTTP for this host.
-    let hsts = state
-        .config
-        .tls
-        .files()
-        .and_then(|_| crate::tls::hsts(state.config.tls.hsts_max_age_secs));
+    let hsts = if state.config.tls.enabled() {
+        crate::tls::hsts(state.config.tls.hsts_max_age_secs)
+    } else {
+        None
+    };
     let (routes, api) = api_router().split_for_parts();
     let api = Arc::new(crate::openapi::complete(api));
     routes
@@ -279,6 +279,8 @@ pub enum ServeError {
     Log(#[from] crate::tlog::LogError),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    Acme(#[from] crate::acme::AcmeError),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -438,59 +440,72 @@ pub async fn start_with_web(
         let _ = stop.wait_for(|stopped| *stopped).await;
     };
     let mut redirect_addr = None;
-    let serve = match state.config.tls.files() {
-        None => {
-            let stop = stopped(watcher.clone());
-            tokio::spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(stop)
-                    .await
-            })
-        }
-        Some((cert, key)) => {
-            let certs = Arc::new(crate::tls::CertStore::open(cert, key)?);
-            let tls = crate::tls::server_config(Arc::clone(&certs))
-                .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
-            let every = Duration::from_secs(state.config.tls.reload_secs);
-            tasks.push(tokio::spawn(crate::tls::watch_files(
-                certs,
-                every,
-                watcher.clone(),
-            )));
-            if let Some(plain) = &state.config.tls.redirect_listen {
-                let plain_listener =
-                    tokio::net::TcpListener::bind(plain)
-                        .await
-                        .map_err(|source| ServeError::Listen {
-                            addr: plain.clone(),
-                            source,
-                        })?;
-                redirect_addr = Some(plain_listener.local_addr()?);
-                let redirect =
-                    crate::tls::redirect_router(state.config.public_url.clone(), addr.port());
-                let stop = stopped(watcher.clone());
-                tasks.push(tokio::spawn(async move {
-                    if let Err(e) = axum::serve(plain_listener, redirect)
-                        .with_graceful_shutdown(stop)
-                        .await
-                    {
-                        tracing::error!(cause = %e, "the plain-HTTP redirect stopped");
-                    }
-                }));
+    let serve = if state.config.tls.enabled() {
+        let tls_config = &state.config.tls;
+        let http01 = crate::tls::Http01::default();
+        let certs = match (tls_config.files(), &tls_config.acme) {
+            (Some((cert, key)), _) => {
+                let certs = Arc::new(crate::tls::CertStore::open(cert, key)?);
+                tasks.push(tokio::spawn(crate::tls::watch_files(
+                    Arc::clone(&certs),
+                    Duration::from_secs(tls_config.reload_secs),
+                    watcher.clone(),
+                )));
+                certs
             }
-            let listener = crate::tls::TlsListener::new(listener, tls)?;
+            (None, Some(acme)) => {
+                let acme = crate::acme::Acme::new(
+                    acme.clone(),
+                    &state.config.data_dir,
+                    Arc::clone(&http01),
+                );
+                let certs = Arc::new(crate::tls::CertStore::holding(acme.initial()?));
+                tasks.push(tokio::spawn(acme.run(Arc::clone(&certs), watcher.clone())));
+                certs
+            }
+            (None, None) => unreachable!("tls.enabled() says one of them is set"),
+        };
+        let tls = crate::tls::server_config(certs)
+            .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+        if let Some(plain) = &tls_config.redirect_listen {
+            let plain_listener = tokio::net::TcpListener::bind(plain)
+                .await
+                .map_err(|source| ServeError::Listen {
+                    addr: plain.clone(),
+                    source,
+                })?;
+            redirect_addr = Some(plain_listener.local_addr()?);
+            let redirect =
+                crate::tls::redirect_router(state.config.public_url.clone(), addr.port(), http01);
             let stop = stopped(watcher.clone());
-            tokio::spawn(async move {
-                axum::serve(axum::serve::ListenerExt::tap_io(listener, |_| {}), app)
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = axum::serve(plain_listener, redirect)
                     .with_graceful_shutdown(stop)
                     .await
-            })
+                {
+                    tracing::error!(cause = %e, "the plain-HTTP listener stopped");
+                }
+            }));
         }
+        let listener = crate::tls::TlsListener::new(listener, tls)?;
+        let stop = stopped(watcher.clone());
+        tokio::spawn(async move {
+            axum::serve(axum::serve::ListenerExt::tap_io(listener, |_| {}), app)
+                .with_graceful_shutdown(stop)
+                .await
+        })
+    } else {
+        let stop = stopped(watcher.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        })
     };
     Ok(RunningServer {
         addr,
         redirect_addr,
-        tls: state.config.tls.files().is_some(),
+        tls: state.config.tls.enabled(),
         state,
         shutdown,
         tasks,

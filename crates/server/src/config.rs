@@ -58,6 +58,47 @@ pub struct TlsConfig {
     pub reload_secs: u64,
     /// `Strict-Transport-Security: max-age` sent over TLS, in seconds; 0 sends none.
     pub hsts_max_age_secs: u64,
+    /// A certificate obtained and renewed by ACME (RFC 8555) instead of files.
+    pub acme: Option<AcmeConfig>,
+}
+
+/// ACME: the certificate for `domains` is obtained from `directory_url` with the HTTP-01
+/// challenge, answered on `tls.redirect_listen` (which a public CA reaches on port 80), kept
+/// with the account in `DATA/acme/`, and renewed `renew_before_days` before it expires.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeConfig {
+    /// The names the certificate is for; the first is the one a fresh server presents while it
+    /// waits for its first certificate.
+    pub domains: Vec<String>,
+    /// The ACME directory [default: Let's Encrypt's].
+    #[serde(default = "AcmeConfig::lets_encrypt")]
+    pub directory_url: String,
+    /// Contact addresses for the CA (`mailto:…`).
+    #[serde(default)]
+    pub contact: Vec<String>,
+    /// A PEM root to trust for the directory's own TLS (a private or test ACME server);
+    /// otherwise the usual web roots.
+    #[serde(default)]
+    pub directory_ca_file: Option<PathBuf>,
+    /// Renew when the certificate has fewer days than this left.
+    #[serde(default = "AcmeConfig::thirty")]
+    pub renew_before_days: u64,
+    /// How often the certificate's expiry is looked at, in seconds.
+    #[serde(default = "AcmeConfig::twelve_hours")]
+    pub check_secs: u64,
+}
+
+impl AcmeConfig {
+    fn lets_encrypt() -> String {
+        "https://acme-v02.api.letsencrypt.org/directory".into()
+    }
+    fn thirty() -> u64 {
+        30
+    }
+    fn twelve_hours() -> u64 {
+        12 * 3600
+    }
 }
 
 impl Default for TlsConfig {
@@ -69,12 +110,18 @@ impl Default for TlsConfig {
             reload_secs: 60,
             // A year: browsers then never try plain HTTP for this host.
             hsts_max_age_secs: 365 * 24 * 3600,
+            acme: None,
         }
     }
 }
 
 impl TlsConfig {
-    /// The certificate and key files, when TLS is on.
+    /// Whether the server terminates TLS (from files or by ACME).
+    pub fn enabled(&self) -> bool {
+        self.files().is_some() || self.acme.is_some()
+    }
+
+    /// The certificate and key files, when TLS is on from files.
     pub fn files(&self) -> Option<(&Path, &Path)> {
         match (&self.cert_file, &self.key_file) {
             (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
@@ -399,9 +446,34 @@ impl Config {
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
             return bad("tls.cert_file and tls.key_file go together");
         }
+        if let Some(acme) = &self.tls.acme {
+            if self.tls.files().is_some() {
+                return bad("tls.acme and tls.cert_file/key_file exclude each other");
+            }
+            if self.tls.redirect_listen.is_none() {
+                return bad(
+                    "tls.acme needs tls.redirect_listen: the HTTP-01 challenge is answered there (port 80 for a public CA)",
+                );
+            }
+            if acme.domains.is_empty()
+                || acme
+                    .domains
+                    .iter()
+                    .any(|d| d.is_empty() || d.contains(['/', ':', ' ', '*']))
+            {
+                return bad(
+                    "tls.acme.domains must name at least one host, such as cams.example.com (no wildcards: HTTP-01 cannot prove them)",
+                );
+            }
+            if acme.check_secs == 0 || acme.renew_before_days == 0 {
+                return bad("tls.acme.check_secs and renew_before_days must be positive");
+            }
+        }
         if let Some(redirect) = &self.tls.redirect_listen {
-            if self.tls.files().is_none() {
-                return bad("tls.redirect_listen needs tls.cert_file and tls.key_file");
+            if !self.tls.enabled() {
+                return bad(
+                    "tls.redirect_listen needs tls.cert_file and tls.key_file, or tls.acme",
+                );
             }
             if redirect.parse::<SocketAddr>().is_err() {
                 return bad("tls.redirect_listen must be an address such as 0.0.0.0:80");

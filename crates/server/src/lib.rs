@@ -11,6 +11,7 @@
 //! Storage is the `porchlight-store` crate; wire types are `porchlight-proto`. Time comes
 //! through [`clock::Clock`] so behaviour that depends on it is tested without sleeping.
 
+pub mod acme;
 pub mod app;
 pub mod auth;
 pub mod chain;

@@ -89,11 +89,25 @@ pub fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, TlsEr
     Ok(certified)
 }
 
-/// The certificate the server presents, swapped whole when the files change.
+/// A certificate and its PKCS#8 key, as made in memory (a placeholder).
+pub fn certified_from_der(
+    cert: CertificateDer<'static>,
+    pkcs8_key: Vec<u8>,
+) -> Result<CertifiedKey, TlsError> {
+    let key = PrivateKeyDer::Pkcs8(pkcs8_key.into());
+    let signing = provider()
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| TlsError::BadKey("(in memory)".into(), e.to_string()))?;
+    Ok(CertifiedKey::new(vec![cert], signing))
+}
+
+/// The certificate the server presents, swapped whole when the files change or ACME brings a
+/// new one.
 #[derive(Debug)]
 pub struct CertStore {
-    cert: PathBuf,
-    key: PathBuf,
+    /// The certificate and key files it is read from (none: ACME installs it).
+    files: Option<(PathBuf, PathBuf)>,
     current: RwLock<Arc<CertifiedKey>>,
     /// The files' modification times when last loaded.
     stamp: RwLock<(Option<SystemTime>, Option<SystemTime>)>,
@@ -109,29 +123,46 @@ impl CertStore {
         let stamp = (modified(cert), modified(key));
         let loaded = load_certified_key(cert, key)?;
         Ok(Self {
-            cert: cert.to_owned(),
-            key: key.to_owned(),
+            files: Some((cert.to_owned(), key.to_owned())),
             current: RwLock::new(Arc::new(loaded)),
             stamp: RwLock::new(stamp),
         })
+    }
+
+    /// Serves `key` until [`Self::install`] replaces it.
+    pub fn holding(key: CertifiedKey) -> Self {
+        Self {
+            files: None,
+            current: RwLock::new(Arc::new(key)),
+            stamp: RwLock::new((None, None)),
+        }
+    }
+
+    /// Serves `key` from now on (new handshakes; connections open keep theirs).
+    pub fn install(&self, key: CertifiedKey) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(key);
     }
 
     /// Loads the files again if either changed since the last load. A pair that does not load
     /// (a renewal half written, a key that does not match) leaves the current one in place:
     /// a bad file never takes the server off the air. Returns whether it swapped.
     pub fn reload_if_changed(&self) -> Result<bool, TlsError> {
-        let now = (modified(&self.cert), modified(&self.key));
+        let Some((cert, key)) = &self.files else {
+            return Ok(false);
+        };
+        let now = (modified(cert), modified(key));
         let seen = *self.stamp.read().unwrap_or_else(|e| e.into_inner());
         if now == seen {
             return Ok(false);
         }
-        let loaded = load_certified_key(&self.cert, &self.key)?;
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(loaded);
+        let loaded = load_certified_key(cert, key)?;
+        self.install(loaded);
         *self.stamp.write().unwrap_or_else(|e| e.into_inner()) = now;
         Ok(true)
     }
 
-    fn current(&self) -> Arc<CertifiedKey> {
+    /// The certificate served now.
+    pub fn current(&self) -> Arc<CertifiedKey> {
         Arc::clone(&self.current.read().unwrap_or_else(|e| e.into_inner()))
     }
 }
@@ -166,7 +197,7 @@ pub async fn watch_files(
             _ = shutdown.changed() => return,
         }
         match certs.reload_if_changed() {
-            Ok(true) => tracing::info!(cert = %certs.cert.display(), "certificate reloaded"),
+            Ok(true) => tracing::info!("certificate reloaded from its files"),
             Ok(false) => {}
             Err(e) => {
                 tracing::warn!(cause = %e, "the certificate files changed but do not load; still serving the previous certificate");
@@ -257,15 +288,44 @@ pub fn hsts(max_age_secs: u64) -> Option<HeaderValue> {
         .flatten()
 }
 
-/// The plain-HTTP side: every request is sent, permanently and with its method kept (`308`),
-/// to the same path over HTTPS. The host is `public_url`'s when configured, else the one the
-/// request named (it is the client's own request: nobody else's answer is at stake), with the
-/// HTTPS port when it is not 443.
-pub fn redirect_router(public_url: Option<String>, https_port: u16) -> Router {
-    Router::new().fallback(move |uri: Uri, headers: HeaderMap| {
-        let public_url = public_url.clone();
-        async move { redirect(public_url.as_deref(), https_port, &uri, &headers) }
-    })
+/// ACME HTTP-01 answers waiting to be fetched: token → key authorization.
+pub type Http01 = Arc<RwLock<std::collections::HashMap<String, String>>>;
+
+/// The plain-HTTP side: an ACME server's HTTP-01 fetch of a token in `http01` is answered;
+/// every other request is sent, permanently and with its method kept (`308`), to the same
+/// path over HTTPS. The host is `public_url`'s when configured, else the one the request named
+/// (it is the client's own request: nobody else's answer is at stake), with the HTTPS port
+/// when it is not 443.
+pub fn redirect_router(public_url: Option<String>, https_port: u16, http01: Http01) -> Router {
+    Router::new()
+        .route(
+            "/.well-known/acme-challenge/{token}",
+            axum::routing::get(
+                move |axum::extract::Path(token): axum::extract::Path<String>| {
+                    let http01 = Arc::clone(&http01);
+                    async move {
+                        let answer = http01
+                            .read()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get(&token)
+                            .cloned();
+                        match answer {
+                            Some(key_authorization) => (
+                                StatusCode::OK,
+                                [(header::CONTENT_TYPE, "text/plain")],
+                                key_authorization,
+                            )
+                                .into_response(),
+                            None => StatusCode::NOT_FOUND.into_response(),
+                        }
+                    }
+                },
+            ),
+        )
+        .fallback(move |uri: Uri, headers: HeaderMap| {
+            let public_url = public_url.clone();
+            async move { redirect(public_url.as_deref(), https_port, &uri, &headers) }
+        })
 }
 
 fn redirect(public_url: Option<&str>, https_port: u16, uri: &Uri, headers: &HeaderMap) -> Response {

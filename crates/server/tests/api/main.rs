@@ -8,6 +8,7 @@ mod homes;
 mod mailbox;
 
 mod accounts;
+mod acme;
 mod authz;
 mod clips;
 mod defences;
