@@ -8,13 +8,15 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address the HTTP API listens on.
     pub listen: String,
     /// Where the embedded stores live: `porchlight.db` (SQLite) and `blobs/`.
+    #[schema(value_type = String)]
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; empty means the SQLite file in `data_dir`.
     pub database_url: String,
@@ -45,12 +47,14 @@ pub struct Config {
 
 /// TLS terminated by the server. Without a certificate and key, plain HTTP: for loopback, or
 /// behind a proxy that terminates TLS (then set `trust_forwarded_for`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TlsConfig {
     /// PEM certificate chain, the server's certificate first. Read again when it changes.
+    #[schema(value_type = Option<String>)]
     pub cert_file: Option<PathBuf>,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1) of that certificate.
+    #[schema(value_type = Option<String>)]
     pub key_file: Option<PathBuf>,
     /// Where plain HTTP is answered, only with a redirect to HTTPS (e.g. `0.0.0.0:80`).
     pub redirect_listen: Option<String>,
@@ -65,7 +69,7 @@ pub struct TlsConfig {
 /// ACME: the certificate for `domains` is obtained from `directory_url` with the HTTP-01
 /// challenge, answered on `tls.redirect_listen` (which a public CA reaches on port 80), kept
 /// with the account in `DATA/acme/`, and renewed `renew_before_days` before it expires.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcmeConfig {
     /// The names the certificate is for; the first is the one a fresh server presents while it
@@ -73,6 +77,7 @@ pub struct AcmeConfig {
     pub domains: Vec<String>,
     /// The ACME directory [default: Let's Encrypt's].
     #[serde(default = "AcmeConfig::lets_encrypt")]
+    #[schema(default = "https://acme-v02.api.letsencrypt.org/directory")]
     pub directory_url: String,
     /// Contact addresses for the CA (`mailto:…`).
     #[serde(default)]
@@ -80,12 +85,15 @@ pub struct AcmeConfig {
     /// A PEM root to trust for the directory's own TLS (a private or test ACME server);
     /// otherwise the usual web roots.
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub directory_ca_file: Option<PathBuf>,
     /// Renew when the certificate has fewer days than this left.
     #[serde(default = "AcmeConfig::thirty")]
+    #[schema(default = 30)]
     pub renew_before_days: u64,
     /// How often the certificate's expiry is looked at, in seconds.
     #[serde(default = "AcmeConfig::twelve_hours")]
+    #[schema(default = 43200)]
     pub check_secs: u64,
 }
 
@@ -132,7 +140,7 @@ impl TlsConfig {
 
 /// The research program (DESIGN §9). Absent recipient: research is off, and the research
 /// routes answer `503 research_off`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ResearchConfig {
     /// The research program's age recipient (`age1…`), which owners' clients seal items to.
@@ -151,7 +159,7 @@ impl ResearchConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct StaffConfig {
     /// A staff session ends this long after sign-in.
@@ -175,7 +183,7 @@ impl Default for StaffConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// The transparency log's origin line (and its key's name): a schema-less URL such as
@@ -194,7 +202,7 @@ impl Default for LogConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClipsConfig {
     /// Largest sealed clip payload accepted, in bytes. An upload crossing it is refused
@@ -216,14 +224,14 @@ impl Default for ClipsConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionConfig {
     /// A session unused for this long ends.
@@ -232,7 +240,7 @@ pub struct SessionConfig {
     pub absolute_timeout_secs: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SigninConfig {
     /// Sign-in, sign-up and second-factor attempts one source address may make per minute.
@@ -258,12 +266,13 @@ pub struct SigninConfig {
     pub hash_queue_limit: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct NotifyConfig {
     /// POST each notification as JSON here, signed with `webhook_secret` (HMAC-SHA256 of the
     /// body, hex, in `Porchlight-Signature: sha256=…`).
     pub webhook_url: Option<String>,
+    /// The key the webhook's signature is made with (any length; share it with the receiver).
     pub webhook_secret: Option<String>,
     /// Send each notification by email to the account's address.
     pub smtp: Option<SmtpConfig>,
@@ -281,7 +290,7 @@ pub struct NotifyConfig {
     pub push_ttl_secs: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     /// `smtps://user:pass@host:465`, `smtp://host:587?tls=required` or, for a local relay,
