@@ -428,7 +428,7 @@ pub async fn confirm_email(
             &state,
             &moved.account_id,
             "email_changed",
-            "Your address was changed",
+            "Your account uses a new address",
             format!(
                 "Your account now uses {}. {} was told and can undo the change for 7 days.",
                 moved.to,

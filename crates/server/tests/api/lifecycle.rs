@@ -642,3 +642,110 @@ async fn an_unverified_address_is_verified_by_link(app: &TestApp) {
         ErrorCode::InvalidInput
     );
 }
+
+/// Moves the account `client` is signed in to from `from` to `to` (asked and confirmed as
+/// whoever holds the session, password and second factor would), returning the undo token
+/// mailed to the address it left.
+async fn moved(
+    app: &TestApp,
+    client: &Client,
+    (password, totp_secret): (&str, &str),
+    from: &str,
+    to: &str,
+) -> String {
+    app.next_step();
+    client
+        .change_email(&change(to, password, app.code(totp_secret)))
+        .await
+        .unwrap();
+    let token = app
+        .mail()
+        .wait(to, "Confirm your new address", 1)
+        .await
+        .code();
+    app.client()
+        .confirm_email(&EmailTokenRequest { token })
+        .await
+        .unwrap();
+    let undos = app
+        .mail()
+        .to(from)
+        .into_iter()
+        .filter(|m| m.subject.contains("Your address was changed"))
+        .count();
+    app.mail()
+        .wait(from, "Your address was changed", undos.max(1))
+        .await
+        .code()
+}
+
+both_backends_mail!(
+    an_undo_link_outlives_what_the_changer_does_next,
+    an_undo_link_outlives_what_the_changer_does_next
+);
+async fn an_undo_link_outlives_what_the_changer_does_next(app: &TestApp) {
+    // Someone with Ann's session, password and second factor moves her account to their
+    // address, resets the password from there, moves it again and undoes their own move.
+    let ann = app.account("ann@example.com").await;
+    let undo_ann = moved(
+        app,
+        &ann.client,
+        (PASSWORD, &ann.totp_secret),
+        "ann@example.com",
+        "x@evil.example",
+    )
+    .await;
+    app.clock.advance_ms(61_000);
+    let theirs_reset = reset_token(app, "x@evil.example", 1).await;
+    app.next_step();
+    app.client()
+        .password_reset(&reset(
+            &theirs_reset,
+            Some(app.code(&ann.totp_secret)),
+            None,
+        ))
+        .await
+        .unwrap();
+    app.next_step();
+    let mut request = app.login_request(&ann, &app.code(&ann.totp_secret));
+    request.email = "x@evil.example".into();
+    request.password = NEW_PASSWORD.into();
+    let theirs = app.client();
+    let session = theirs.login(&request).await.unwrap();
+    let theirs = theirs.with_token(porchlight_client::Secret::new(session.token));
+    let undo_x = moved(
+        app,
+        &theirs,
+        (NEW_PASSWORD, &ann.totp_secret),
+        "x@evil.example",
+        "y@evil.example",
+    )
+    .await;
+    app.client()
+        .undo_email_change(&EmailTokenRequest { token: undo_x })
+        .await
+        .unwrap();
+
+    // None of it took Ann's undo link away: it brings her address back and signs them out.
+    let back = app
+        .client()
+        .undo_email_change(&EmailTokenRequest { token: undo_ann })
+        .await
+        .unwrap();
+    assert_eq!(back.email, "ann@example.com");
+    assert_signed_out(theirs.me().await);
+    // A reset now goes to Ann's address, not theirs.
+    app.clock.advance_ms(61_000);
+    let for_ann = reset_token(app, "ann@example.com", 1).await;
+    assert!(!for_ann.is_empty());
+    app.drain_outbox().await;
+    assert_eq!(
+        app.mail()
+            .to("x@evil.example")
+            .iter()
+            .filter(|m| m.subject.contains("Reset your password"))
+            .count(),
+        1,
+        "only the reset they asked for while the address was theirs"
+    );
+}
