@@ -129,32 +129,32 @@ async fn insert_mail(conn: &mut sqlx::AnyConnection, m: &MailItem) -> Result<()>
 
 /// Marks the unused, unexpired token of `purpose` with this hash used, and returns its
 /// account and address; [`StoreError::NotFound`] if there is none (wrong, used, expired).
+///
+/// The write comes first: on SQLite a transaction that reads before it writes fails with a
+/// busy snapshot when another writer (the mail worker, a sign-in) commits in between, and
+/// every caller writes after this.
 async fn consume_token(
     conn: &mut sqlx::AnyConnection,
     token_hash: &[u8],
     purpose: TokenPurpose,
     now_ms: i64,
 ) -> Result<(String, String)> {
-    let row = sqlx::query(
-        "SELECT account_id, email FROM email_tokens WHERE token_hash = $1 AND purpose = $2 \
-         AND used_at_ms IS NULL AND expires_at_ms > $3",
+    let done = sqlx::query(
+        "UPDATE email_tokens SET used_at_ms = $1 WHERE token_hash = $2 AND purpose = $3 \
+         AND used_at_ms IS NULL AND expires_at_ms > $1",
     )
+    .bind(now_ms)
     .bind(token_hash)
     .bind(purpose.as_str())
-    .bind(now_ms)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let done = sqlx::query(
-        "UPDATE email_tokens SET used_at_ms = $1 WHERE token_hash = $2 AND used_at_ms IS NULL",
-    )
-    .bind(now_ms)
-    .bind(token_hash)
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() != 1 {
         return Err(StoreError::NotFound);
     }
+    let row = sqlx::query("SELECT account_id, email FROM email_tokens WHERE token_hash = $1")
+        .bind(token_hash)
+        .fetch_one(&mut *conn)
+        .await?;
     Ok((row.try_get("account_id")?, row.try_get("email")?))
 }
 
