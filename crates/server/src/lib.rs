@@ -26,6 +26,8 @@ pub mod push;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod test_mailbox;
 pub mod tlog;
 pub mod web;
 
