@@ -1,7 +1,8 @@
 //! The binary end to end: `porchlight serve` as a real process, the CLI as a script would drive
 //! it (secrets on stdin, `--json` out), codes from `oathtool`, and a graceful stop on SIGTERM.
 //! End-to-end encryption (keys, chain, hubs, clips) is in `cli/e2e.rs`; `porchlight demo`, which
-//! drives all of it as child processes, in `cli/demo.rs`.
+//! drives all of it as child processes, in `cli/demo.rs`; the account's ways back by email (a
+//! verified address, a forgotten password, a changed address) in `cli/lifecycle.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -17,6 +18,8 @@ mod feed;
 mod household;
 #[path = "cli/hub_run.rs"]
 mod hub_run;
+#[path = "cli/lifecycle.rs"]
+mod lifecycle;
 #[path = "cli/listing.rs"]
 mod listing;
 #[path = "cli/research.rs"]
