@@ -50,10 +50,15 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(bin: &Path, data_dir: &Path) -> anyhow::Result<Self> {
+        Self::start_at(bin, data_dir, "127.0.0.1:0")
+    }
+
+    /// [`Self::start`] on `listen` (a restart on the address clients were given).
+    pub fn start_at(bin: &Path, data_dir: &Path, listen: &str) -> anyhow::Result<Self> {
         let mut child = Command::new(bin)
             .arg("serve")
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(listen)
             .arg("--data")
             .arg(data_dir)
             .env("PORCHLIGHT_LOG_FORMAT", "json")
@@ -128,6 +133,14 @@ impl ServerProcess {
         let status = self.child.wait().context("waiting for the server")?;
         self.join_drain();
         bail!("the server did not stop on SIGTERM within {STOP_TIMEOUT:?}; killed ({status})")
+    }
+
+    /// SIGKILL: a crash, with no graceful shutdown.
+    pub fn kill(&mut self) -> anyhow::Result<ExitStatus> {
+        self.child.kill().context("killing the server")?;
+        let status = self.child.wait().context("waiting for the server")?;
+        self.join_drain();
+        Ok(status)
     }
 
     fn join_drain(&mut self) {
