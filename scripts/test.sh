@@ -30,6 +30,8 @@ command -v ffprobe >/dev/null || missing+=(ffmpeg)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # The API conformance leg makes a venv for schemathesis with Debian's python3.
 dpkg -s python3-venv >/dev/null 2>&1 || missing+=(python3-venv)
+# The ACME test orders a certificate from Pebble, Let's Encrypt's test CA.
+command -v pebble >/dev/null || missing+=(pebble)
 for pkg in python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
   gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly gstreamer1.0-plugins-bad; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

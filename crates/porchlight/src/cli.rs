@@ -337,6 +337,14 @@ pub struct ServeArgs {
     /// A TOML configuration file.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Read the configuration and look at what it names (data folder, database, certificate,
+    /// ACME, mail relay), say what was found, and exit: 0 if all is well, 1 if not.
+    #[arg(long, conflicts_with = "print_config_reference")]
+    pub check_config: bool,
+    /// Print the configuration reference (every key, its variable, type and default) as
+    /// Markdown, and exit.
+    #[arg(long)]
+    pub print_config_reference: bool,
 }
 
 #[derive(Debug, Args)]

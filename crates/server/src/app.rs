@@ -15,6 +15,7 @@ use porchlight_store::{BlobStore, Store, StoreError, StoreOptions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -29,8 +30,8 @@ use crate::error::ApiError;
 use crate::notify::{DeliveryWorker, Notifier, NotifyError};
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    access, accounts, clips, devices, feed, household, hub_settings, hubs, live, log, ops, push,
-    research, shares, staff,
+    access, accounts, clips, devices, feed, household, hub_settings, hubs, lifecycle, live, log,
+    ops, push, research, shares, staff,
 };
 use crate::state::{AppState, Shared};
 use crate::telemetry;
@@ -53,6 +54,11 @@ fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::change_password))
         .routes(routes!(accounts::totp_reset))
         .routes(routes!(accounts::totp_reset_confirm))
+        .routes(routes!(lifecycle::password_forgot))
+        .routes(routes!(lifecycle::password_reset))
+        .routes(routes!(lifecycle::change_email))
+        .routes(routes!(lifecycle::confirm_email))
+        .routes(routes!(lifecycle::undo_email_change))
         .routes(routes!(accounts::activity))
         .routes(routes!(accounts::notifications))
         .routes(routes!(accounts::mark_notifications_read))
@@ -143,6 +149,12 @@ pub fn router(state: AppState) -> Router {
 /// The whole application, serving `web` as the browser app.
 pub fn router_with_web(state: AppState, web: WebApp) -> Router {
     let max_body = state.config.max_body_bytes;
+    // Over TLS served here, browsers are told never to use plain HTTP for this host.
+    let hsts = if state.config.tls.enabled() {
+        crate::tls::hsts(state.config.tls.hsts_max_age_secs)
+    } else {
+        None
+    };
     let (routes, api) = api_router().split_for_parts();
     let api = Arc::new(crate::openapi::complete(api));
     routes
@@ -170,6 +182,9 @@ pub fn router_with_web(state: AppState, web: WebApp) -> Router {
         .layer(CatchPanicLayer::custom(panicked))
         // Outermost, so that no answer leaves without them: not a timeout, not a panic.
         .layer(axum::middleware::from_fn(security_headers))
+        .layer(tower::util::option_layer(hsts.map(|value| {
+            SetResponseHeaderLayer::overriding(header::STRICT_TRANSPORT_SECURITY, value)
+        })))
 }
 
 /// The headers every answer carries, the app's files and the API's alike. A browser reads
@@ -262,6 +277,10 @@ pub enum ServeError {
     Notify(#[from] NotifyError),
     #[error(transparent)]
     Log(#[from] crate::tlog::LogError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    Acme(#[from] crate::acme::AcmeError),
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -350,6 +369,10 @@ fn prepare_data_dir(config: &Config) -> std::io::Result<()> {
 #[derive(Debug)]
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// Where plain HTTP is redirected to HTTPS (`tls.redirect_listen`).
+    pub redirect_addr: Option<SocketAddr>,
+    /// Whether `addr` speaks TLS.
+    pub tls: bool,
     pub state: AppState,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -401,6 +424,7 @@ pub async fn start_with_web(
         Arc::clone(&state.clock),
         state.config.notify.clone(),
         &state.secret,
+        state.config.public_url.clone(),
         state.notifier.waker(),
     )?;
     let tasks = vec![
@@ -409,18 +433,79 @@ pub async fn start_with_web(
         tokio::spawn(enforce_retention(state.clone(), watcher.clone())),
         tokio::spawn(crate::tlog::run_appender(state.clone(), watcher.clone())),
     ];
+    let mut tasks = tasks;
     let app =
         router_with_web(state.clone(), web).into_make_service_with_connect_info::<SocketAddr>();
-    let mut stop = watcher;
-    let serve = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stop.wait_for(|stopped| *stopped).await;
-            })
-            .await
-    });
+    let stopped = |mut stop: watch::Receiver<bool>| async move {
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    };
+    let mut redirect_addr = None;
+    let serve = if state.config.tls.enabled() {
+        let tls_config = &state.config.tls;
+        let http01 = crate::tls::Http01::default();
+        let certs = match (tls_config.files(), &tls_config.acme) {
+            (Some((cert, key)), _) => {
+                let certs = Arc::new(crate::tls::CertStore::open(cert, key)?);
+                tasks.push(tokio::spawn(crate::tls::watch_files(
+                    Arc::clone(&certs),
+                    Duration::from_secs(tls_config.reload_secs),
+                    watcher.clone(),
+                )));
+                certs
+            }
+            (None, Some(acme)) => {
+                let acme = crate::acme::Acme::new(
+                    acme.clone(),
+                    &state.config.data_dir,
+                    Arc::clone(&http01),
+                );
+                let certs = Arc::new(crate::tls::CertStore::holding(acme.initial()?));
+                tasks.push(tokio::spawn(acme.run(Arc::clone(&certs), watcher.clone())));
+                certs
+            }
+            (None, None) => unreachable!("tls.enabled() says one of them is set"),
+        };
+        let tls = crate::tls::server_config(certs)
+            .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+        if let Some(plain) = &tls_config.redirect_listen {
+            let plain_listener = tokio::net::TcpListener::bind(plain)
+                .await
+                .map_err(|source| ServeError::Listen {
+                    addr: plain.clone(),
+                    source,
+                })?;
+            redirect_addr = Some(plain_listener.local_addr()?);
+            let redirect =
+                crate::tls::redirect_router(state.config.public_url.clone(), addr.port(), http01);
+            let stop = stopped(watcher.clone());
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = axum::serve(plain_listener, redirect)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    tracing::error!(cause = %e, "the plain-HTTP listener stopped");
+                }
+            }));
+        }
+        let listener = crate::tls::TlsListener::new(listener, tls)?;
+        let stop = stopped(watcher.clone());
+        tokio::spawn(async move {
+            axum::serve(axum::serve::ListenerExt::tap_io(listener, |_| {}), app)
+                .with_graceful_shutdown(stop)
+                .await
+        })
+    } else {
+        let stop = stopped(watcher.clone());
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+        })
+    };
     Ok(RunningServer {
         addr,
+        redirect_addr,
+        tls: state.config.tls.enabled(),
         state,
         shutdown,
         tasks,
@@ -431,7 +516,7 @@ pub async fn start_with_web(
 /// Serves until SIGTERM or Ctrl-C, then shuts down gracefully.
 pub async fn run(config: Config) -> Result<(), ServeError> {
     let server = start(config, Arc::new(SystemClock)).await?;
-    tracing::info!(addr = %server.addr, backend = ?server.state.store.backend(), "porchlight serving");
+    tracing::info!(addr = %server.addr, tls = server.tls, redirect = ?server.redirect_addr, backend = ?server.state.store.backend(), "porchlight serving");
     shutdown_signal().await;
     tracing::info!("shutting down");
     server.shutdown().await
@@ -464,6 +549,7 @@ async fn maintain(state: AppState, mut shutdown: watch::Receiver<bool>) {
         let pruned = async {
             state.store.prune_sessions(now, idle_cutoff).await?;
             state.store.prune_pending_signups(now).await?;
+            state.store.prune_email_tokens(now).await?;
             state.store.prune_pairings(now).await?;
             state.store.prune_hub_credentials(now).await?;
             state.store.prune_login_records(window, now).await

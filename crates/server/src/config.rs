@@ -8,13 +8,15 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// Address the HTTP API listens on.
     pub listen: String,
     /// Where the embedded stores live: `porchlight.db` (SQLite) and `blobs/`.
+    #[schema(value_type = String)]
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; empty means the SQLite file in `data_dir`.
     pub database_url: String,
@@ -29,6 +31,11 @@ pub struct Config {
     /// Use the first address of `X-Forwarded-For` as the client address. Only behind a proxy
     /// that sets it: otherwise clients choose their own address and dodge per-address limits.
     pub trust_forwarded_for: bool,
+    /// The address people open the app at, such as `https://cams.example.com`: the start of
+    /// the links in emails (a reset, a new address to confirm, a change to undo). Never taken
+    /// from a request's `Host`, which a client chooses. Absent: emails carry the code alone.
+    pub public_url: Option<String>,
+    pub tls: TlsConfig,
     pub session: SessionConfig,
     pub signin: SigninConfig,
     pub notify: NotifyConfig,
@@ -38,9 +45,102 @@ pub struct Config {
     pub research: ResearchConfig,
 }
 
+/// TLS terminated by the server. Without a certificate and key, plain HTTP: for loopback, or
+/// behind a proxy that terminates TLS (then set `trust_forwarded_for`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain, the server's certificate first. Read again when it changes.
+    #[schema(value_type = Option<String>)]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of that certificate.
+    #[schema(value_type = Option<String>)]
+    pub key_file: Option<PathBuf>,
+    /// Where plain HTTP is answered, only with a redirect to HTTPS (e.g. `0.0.0.0:80`).
+    pub redirect_listen: Option<String>,
+    /// How often the files are checked for a renewed certificate, in seconds.
+    pub reload_secs: u64,
+    /// `Strict-Transport-Security: max-age` sent over TLS, in seconds; 0 sends none.
+    pub hsts_max_age_secs: u64,
+    /// A certificate obtained and renewed by ACME (RFC 8555) instead of files.
+    pub acme: Option<AcmeConfig>,
+}
+
+/// ACME: the certificate for `domains` is obtained from `directory_url` with the HTTP-01
+/// challenge, answered on `tls.redirect_listen` (which a public CA reaches on port 80), kept
+/// with the account in `DATA/acme/`, and renewed `renew_before_days` before it expires.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeConfig {
+    /// The names the certificate is for; the first is the one a fresh server presents while it
+    /// waits for its first certificate.
+    pub domains: Vec<String>,
+    /// The ACME directory [default: Let's Encrypt's].
+    #[serde(default = "AcmeConfig::lets_encrypt")]
+    #[schema(default = "https://acme-v02.api.letsencrypt.org/directory")]
+    pub directory_url: String,
+    /// Contact addresses for the CA (`mailto:…`).
+    #[serde(default)]
+    pub contact: Vec<String>,
+    /// A PEM root to trust for the directory's own TLS (a private or test ACME server);
+    /// otherwise the usual web roots.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub directory_ca_file: Option<PathBuf>,
+    /// Renew when the certificate has fewer days than this left.
+    #[serde(default = "AcmeConfig::thirty")]
+    #[schema(default = 30)]
+    pub renew_before_days: u64,
+    /// How often the certificate's expiry is looked at, in seconds.
+    #[serde(default = "AcmeConfig::twelve_hours")]
+    #[schema(default = 43200)]
+    pub check_secs: u64,
+}
+
+impl AcmeConfig {
+    fn lets_encrypt() -> String {
+        "https://acme-v02.api.letsencrypt.org/directory".into()
+    }
+    fn thirty() -> u64 {
+        30
+    }
+    fn twelve_hours() -> u64 {
+        12 * 3600
+    }
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert_file: None,
+            key_file: None,
+            redirect_listen: None,
+            reload_secs: 60,
+            // A year: browsers then never try plain HTTP for this host.
+            hsts_max_age_secs: 365 * 24 * 3600,
+            acme: None,
+        }
+    }
+}
+
+impl TlsConfig {
+    /// Whether the server terminates TLS (from files or by ACME).
+    pub fn enabled(&self) -> bool {
+        self.files().is_some() || self.acme.is_some()
+    }
+
+    /// The certificate and key files, when TLS is on from files.
+    pub fn files(&self) -> Option<(&Path, &Path)> {
+        match (&self.cert_file, &self.key_file) {
+            (Some(c), Some(k)) => Some((c.as_path(), k.as_path())),
+            _ => None,
+        }
+    }
+}
+
 /// The research program (DESIGN §9). Absent recipient: research is off, and the research
 /// routes answer `503 research_off`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ResearchConfig {
     /// The research program's age recipient (`age1…`), which owners' clients seal items to.
@@ -59,7 +159,7 @@ impl ResearchConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct StaffConfig {
     /// A staff session ends this long after sign-in.
@@ -83,7 +183,7 @@ impl Default for StaffConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     /// The transparency log's origin line (and its key's name): a schema-less URL such as
@@ -102,7 +202,7 @@ impl Default for LogConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClipsConfig {
     /// Largest sealed clip payload accepted, in bytes. An upload crossing it is refused
@@ -124,14 +224,14 @@ impl Default for ClipsConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SessionConfig {
     /// A session unused for this long ends.
@@ -140,7 +240,7 @@ pub struct SessionConfig {
     pub absolute_timeout_secs: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SigninConfig {
     /// Sign-in, sign-up and second-factor attempts one source address may make per minute.
@@ -166,12 +266,13 @@ pub struct SigninConfig {
     pub hash_queue_limit: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct NotifyConfig {
     /// POST each notification as JSON here, signed with `webhook_secret` (HMAC-SHA256 of the
     /// body, hex, in `Porchlight-Signature: sha256=…`).
     pub webhook_url: Option<String>,
+    /// The key the webhook's signature is made with (any length; share it with the receiver).
     pub webhook_secret: Option<String>,
     /// Send each notification by email to the account's address.
     pub smtp: Option<SmtpConfig>,
@@ -189,7 +290,7 @@ pub struct NotifyConfig {
     pub push_ttl_secs: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     /// `smtps://user:pass@host:465`, `smtp://host:587?tls=required` or, for a local relay,
@@ -210,6 +311,8 @@ impl Default for Config {
             log_filter: "info".into(),
             max_body_bytes: 64 * 1024,
             trust_forwarded_for: false,
+            public_url: None,
+            tls: TlsConfig::default(),
             session: SessionConfig::default(),
             signin: SigninConfig::default(),
             notify: NotifyConfig::default(),
@@ -348,6 +451,60 @@ impl Config {
         }
         if self.notify.webhook_url.is_some() && self.notify.webhook_secret.is_none() {
             return bad("notify.webhook_url needs notify.webhook_secret");
+        }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            return bad("tls.cert_file and tls.key_file go together");
+        }
+        if let Some(acme) = &self.tls.acme {
+            if self.tls.files().is_some() {
+                return bad("tls.acme and tls.cert_file/key_file exclude each other");
+            }
+            if self.tls.redirect_listen.is_none() {
+                return bad(
+                    "tls.acme needs tls.redirect_listen: the HTTP-01 challenge is answered there (port 80 for a public CA)",
+                );
+            }
+            if acme.domains.is_empty()
+                || acme
+                    .domains
+                    .iter()
+                    .any(|d| d.is_empty() || d.contains(['/', ':', ' ', '*']))
+            {
+                return bad(
+                    "tls.acme.domains must name at least one host, such as cams.example.com (no wildcards: HTTP-01 cannot prove them)",
+                );
+            }
+            if acme.check_secs == 0 || acme.renew_before_days == 0 {
+                return bad("tls.acme.check_secs and renew_before_days must be positive");
+            }
+        }
+        if let Some(redirect) = &self.tls.redirect_listen {
+            if !self.tls.enabled() {
+                return bad(
+                    "tls.redirect_listen needs tls.cert_file and tls.key_file, or tls.acme",
+                );
+            }
+            if redirect.parse::<SocketAddr>().is_err() {
+                return bad("tls.redirect_listen must be an address such as 0.0.0.0:80");
+            }
+        }
+        if self.tls.reload_secs == 0 {
+            return bad("tls.reload_secs must be positive");
+        }
+        if let Some(url) = &self.public_url {
+            let parsed = url::Url::parse(url).ok().filter(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some()
+                    && u.query().is_none()
+                    && u.fragment().is_none()
+                    && u.username().is_empty()
+                    && !url.ends_with('/')
+            });
+            if parsed.is_none() {
+                return bad(
+                    "public_url must be an http(s) address such as https://cams.example.com, with no trailing slash",
+                );
+            }
         }
         Ok(())
     }

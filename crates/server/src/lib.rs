@@ -11,14 +11,18 @@
 //! Storage is the `porchlight-store` crate; wire types are `porchlight-proto`. Time comes
 //! through [`clock::Clock`] so behaviour that depends on it is tested without sleeping.
 
+pub mod acme;
 pub mod app;
 pub mod auth;
 pub mod chain;
+pub mod check;
 pub mod clock;
 pub mod config;
+pub mod config_reference;
 pub mod error;
 pub mod extract;
 pub mod live;
+pub mod mail;
 pub mod notify;
 pub mod openapi;
 pub mod push;
@@ -26,6 +30,7 @@ pub mod routes;
 pub mod state;
 pub mod telemetry;
 pub mod tlog;
+pub mod tls;
 pub mod web;
 
 pub use app::{

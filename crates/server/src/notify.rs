@@ -15,12 +15,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use porchlight_store::{Notification, OutboxItem, Store};
+use porchlight_store::{MailItem, Notification, OutboxItem, Store, TokenPurpose};
 use tokio::sync::{Notify, watch};
 
-use crate::auth::secrets::{ServerSecret, random_id};
+use crate::auth::secrets::{ServerSecret, random_id, token_hash};
 use crate::clock::Clock;
 use crate::config::NotifyConfig;
+use crate::mail::{self, Template};
 use crate::push::{self, PushMessage, PushOutcome, VapidKey};
 
 fn outcome_label(outcome: &PushOutcome) -> &'static str {
@@ -73,6 +74,11 @@ impl Notifier {
             sinks,
             wake: Arc::new(Notify::new()),
         }
+    }
+
+    /// Wakes this node's delivery worker now (something was queued outside [`Self::send`]).
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
     /// What wakes the delivery worker (see [`DeliveryWorker::new`]).
@@ -149,6 +155,9 @@ pub struct DeliveryWorker {
     vapid: VapidKey,
     push_http: reqwest::Client,
     wake: Arc<Notify>,
+    /// Derives the tokens the mail outbox's messages carry.
+    secret: ServerSecret,
+    public_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +176,7 @@ impl DeliveryWorker {
         clock: Arc<dyn Clock>,
         config: NotifyConfig,
         secret: &ServerSecret,
+        public_url: Option<String>,
         wake: Arc<Notify>,
     ) -> Result<Self, NotifyError> {
         let smtp = match &config.smtp {
@@ -196,6 +206,8 @@ impl DeliveryWorker {
             push_http,
             wake,
             config,
+            secret: secret.clone(),
+            public_url,
         })
     }
 
@@ -213,8 +225,105 @@ impl DeliveryWorker {
         }
     }
 
-    /// One pass over the due items. Returns how many were claimed.
+    /// One pass over the due items (account notices and mail to addresses). Returns how many
+    /// were claimed.
     pub async fn deliver_due(&self) -> porchlight_store::Result<usize> {
+        let mailed = self.deliver_mail_due().await?;
+        Ok(mailed + self.deliver_notices_due().await?)
+    }
+
+    /// Mail to addresses (sign-up codes, reset and address links). Left in the outbox by a
+    /// node that has no SMTP relay configured, for one that has.
+    async fn deliver_mail_due(&self) -> porchlight_store::Result<usize> {
+        let Some((transport, from)) = &self.smtp else {
+            return Ok(0);
+        };
+        let now = self.clock.now_ms();
+        let items = self.store.claim_due_mail(now, now + LEASE_MS, 100).await?;
+        let claimed = items.len();
+        for item in items {
+            let outcome = self.send_mail(transport, from, &item).await;
+            let now = self.clock.now_ms();
+            let (retry_at, error) = match outcome {
+                Ok(()) => {
+                    metrics::counter!("porchlight_notifications_delivered_total", "sink" => "mail")
+                        .increment(1);
+                    (None, String::new())
+                }
+                Err(e) => {
+                    tracing::warn!(template = %item.template, cause = %e, "mail to an address failed; will retry");
+                    metrics::counter!("porchlight_notifications_failed_total", "sink" => "mail")
+                        .increment(1);
+                    let backoff_ms = 1000_i64.saturating_mul(1 << item.attempts.clamp(0, 12));
+                    let give_up = item.attempts + 1 >= MAX_ATTEMPTS;
+                    if give_up {
+                        tracing::error!(template = %item.template, "giving up on mail to an address after repeated failures");
+                    }
+                    ((!give_up).then_some(now + backoff_ms), e)
+                }
+            };
+            self.store
+                .finish_mail_attempt(&item.id, retry_at, &error)
+                .await?;
+        }
+        Ok(claimed)
+    }
+
+    async fn send_mail(
+        &self,
+        transport: &AsyncSmtpTransport<Tokio1Executor>,
+        from: &Mailbox,
+        item: &MailItem,
+    ) -> Result<(), String> {
+        let Some(template) = Template::parse(&item.template) else {
+            return Err(format!("unknown template {}", item.template));
+        };
+        // An undo message names (masked) the address the account moved to.
+        let new_address = if template == Template::EmailUndo {
+            let hash = token_hash(&self.secret.email_token(&item.token_id));
+            let token = self
+                .store
+                .email_token(&hash, TokenPurpose::EmailUndo, self.clock.now_ms())
+                .await
+                .map_err(|e| e.to_string())?;
+            match token {
+                Some(t) => self
+                    .store
+                    .account_by_id(&t.account_id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map(|a| a.email),
+                // Spent or expired before it was sent: nothing to say.
+                None => return Ok(()),
+            }
+        } else {
+            None
+        };
+        let composed = mail::compose(
+            &self.secret,
+            item,
+            template,
+            self.public_url.as_deref(),
+            new_address.as_deref(),
+        );
+        let to: Mailbox = item
+            .to_address
+            .parse()
+            .map_err(|_| "the address is not one mail can go to".to_owned())?;
+        let message = Message::builder()
+            .from(from.clone())
+            .to(to)
+            .subject(composed.subject)
+            .body(composed.body.to_string())
+            .map_err(|e| e.to_string())?;
+        transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn deliver_notices_due(&self) -> porchlight_store::Result<usize> {
         let now = self.clock.now_ms();
         let items = self
             .store
@@ -386,6 +495,10 @@ impl DeliveryWorker {
         let Some(account) = account else {
             return Ok(()); // the account is gone; nobody to tell
         };
+        if account.email_verified_at_ms.is_none() {
+            // Never proven to be the owner's: nothing about the account goes there.
+            return Ok(());
+        }
         let to: Mailbox = account
             .email
             .parse()

@@ -187,6 +187,34 @@ impl Store {
         Ok(store)
     }
 
+    /// Connects to `url` without creating or migrating anything, and says which backend it
+    /// is and how many of this build's migrations it has yet to apply (a check for an
+    /// operator before the server starts: `porchlight serve --check-config`).
+    pub async fn probe(url: &str) -> Result<(Backend, usize)> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url)?;
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(url).await?;
+        sqlx::query("SELECT 1").execute(&mut conn).await?;
+        let migrator = match backend {
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("migrations/postgres"),
+        };
+        let applied: Vec<i64> = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success")
+            .fetch_all(&mut conn)
+            .await
+            .map(|rows| {
+                rows.iter()
+                    .filter_map(|r| sqlx::Row::try_get::<i64, _>(r, "version").ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let pending = migrator
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .count();
+        Ok((backend, pending))
+    }
+
     async fn migrate(&self) -> Result<()> {
         match self.backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,

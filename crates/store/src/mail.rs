@@ -128,48 +128,60 @@ async fn insert_mail(conn: &mut sqlx::AnyConnection, m: &MailItem) -> Result<()>
 }
 
 /// Marks the unused, unexpired token of `purpose` with this hash used, and returns its
-/// account and address; [`StoreError::NotFound`] if there is none (wrong, used, expired).
+/// account, its address and when it was made; [`StoreError::NotFound`] if there is none
+/// (wrong, used, expired).
+/// The write comes first, so on SQLite the transaction holds the write lock from its start
+/// and cannot fail to upgrade a read snapshot that another writer moved past.
 async fn consume_token(
     conn: &mut sqlx::AnyConnection,
     token_hash: &[u8],
     purpose: TokenPurpose,
     now_ms: i64,
-) -> Result<(String, String)> {
-    let row = sqlx::query(
-        "SELECT account_id, email FROM email_tokens WHERE token_hash = $1 AND purpose = $2 \
-         AND used_at_ms IS NULL AND expires_at_ms > $3",
+) -> Result<(String, String, i64)> {
+    let done = sqlx::query(
+        "UPDATE email_tokens SET used_at_ms = $1 WHERE token_hash = $2 AND purpose = $3 \
+         AND used_at_ms IS NULL AND expires_at_ms > $1",
     )
+    .bind(now_ms)
     .bind(token_hash)
     .bind(purpose.as_str())
-    .bind(now_ms)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let done = sqlx::query(
-        "UPDATE email_tokens SET used_at_ms = $1 WHERE token_hash = $2 AND used_at_ms IS NULL",
-    )
-    .bind(now_ms)
-    .bind(token_hash)
     .execute(&mut *conn)
     .await?;
     if done.rows_affected() != 1 {
         return Err(StoreError::NotFound);
     }
-    Ok((row.try_get("account_id")?, row.try_get("email")?))
+    let row = sqlx::query(
+        "SELECT account_id, email, created_at_ms FROM email_tokens WHERE token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((
+        row.try_get("account_id")?,
+        row.try_get("email")?,
+        row.try_get("created_at_ms")?,
+    ))
 }
 
-/// Ends every other outstanding token of the account (of any purpose): after a reset or an
-/// undo, an older link must not still work.
+/// Ends the account's outstanding reset and address-change links, and the undo links made
+/// after `undo_made_after_ms` (none when it is `i64::MAX`). An undo link made *earlier* is
+/// never ended here: it is how the owner of an address takes back a change someone else made,
+/// and nothing that someone does afterwards (a reset, a further change, undoing their own
+/// later change) may take that away.
 async fn spend_account_tokens(
     conn: &mut sqlx::AnyConnection,
     account_id: &str,
     now_ms: i64,
+    undo_made_after_ms: i64,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE email_tokens SET used_at_ms = $1 WHERE account_id = $2 AND used_at_ms IS NULL",
+        "UPDATE email_tokens SET used_at_ms = $1 WHERE account_id = $2 AND used_at_ms IS NULL \
+         AND (purpose <> $3 OR created_at_ms > $4)",
     )
     .bind(now_ms)
     .bind(account_id)
+    .bind(TokenPurpose::EmailUndo.as_str())
+    .bind(undo_made_after_ms)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -232,8 +244,24 @@ impl Store {
         }))
     }
 
-    /// Spends a reset token, sets the new password, ends every session of the account and
-    /// every other token it has, and records `entry`, in one transaction. Returns how many
+    /// Claims the right to send mail for `key` now: true (and `now_ms` recorded) unless mail
+    /// for it went less than `gap_ms` ago. One statement, so racing requests cannot both win.
+    pub async fn claim_mail_slot(&self, key: &str, now_ms: i64, gap_ms: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO mail_throttle (key, last_ms) VALUES ($1, $2) ON CONFLICT (key) \
+             DO UPDATE SET last_ms = excluded.last_ms WHERE mail_throttle.last_ms <= $3",
+        )
+        .bind(key)
+        .bind(now_ms)
+        .bind(now_ms.saturating_sub(gap_ms))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Spends a reset token, sets the new password, ends every session of the account and its
+    /// other reset and change links (not an undo link: see `spend_account_tokens`), and
+    /// records `entry`, in one transaction. Returns how many
     /// sessions ended; [`StoreError::NotFound`] if the token is not (or no longer) good.
     pub async fn reset_password(
         &self,
@@ -243,7 +271,7 @@ impl Store {
         entry: &Activity,
     ) -> Result<u64> {
         let mut tx = self.pool.begin().await?;
-        let (account_id, _) =
+        let (account_id, _, _) =
             consume_token(&mut tx, token_hash, TokenPurpose::Reset, now_ms).await?;
         if account_id != entry.account_id {
             return Err(StoreError::NotFound);
@@ -257,27 +285,29 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         let revoked = delete_sessions_except(&mut tx, &account_id, "").await?;
-        spend_account_tokens(&mut tx, &account_id, now_ms).await?;
+        spend_account_tokens(&mut tx, &account_id, now_ms, i64::MAX).await?;
         insert_activity(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(revoked)
     }
 
     /// Spends an address-change token and makes its address the account's (verified now),
-    /// stores `undo` (for the old address) and queues `undo_mail`, and records `entry`, in one
-    /// transaction. [`StoreError::Conflict`] if another account has the address by now.
-    /// `undo.email` and `undo_mail.to_address` are filled in here with the old address;
-    /// `entry.account_id` and `undo.account_id` with the account's.
+    /// stores `undo` (for the old address) and queues `undo_mail`, and records `changed`, in
+    /// one transaction. A token for the address the account already has verifies it: no undo
+    /// is made, and `verified` is recorded instead. [`StoreError::Conflict`] if another account
+    /// has the address by now. The account and the old address, which only the token names,
+    /// are filled in here (`undo.account_id`, `undo.email`, `undo_mail.to_address`, the
+    /// entry's `account_id`).
     pub async fn confirm_email_change(
         &self,
         token_hash: &[u8],
         now_ms: i64,
         mut undo: EmailToken,
         mut undo_mail: MailItem,
-        mut entry: Activity,
+        (mut changed, mut verified): (Activity, Activity),
     ) -> Result<AddressMoved> {
         let mut tx = self.pool.begin().await?;
-        let (account_id, new_email) =
+        let (account_id, new_email, _) =
             consume_token(&mut tx, token_hash, TokenPurpose::EmailChange, now_ms).await?;
         let old: String = sqlx::query("SELECT email FROM accounts WHERE id = $1")
             .bind(&account_id)
@@ -286,13 +316,18 @@ impl Store {
             .ok_or(StoreError::NotFound)?
             .try_get("email")?;
         set_email(&mut tx, &account_id, &new_email, now_ms).await?;
-        undo.account_id.clone_from(&account_id);
-        undo.email.clone_from(&old);
-        undo_mail.to_address.clone_from(&old);
-        insert_token(&mut tx, &undo).await?;
-        insert_mail(&mut tx, &undo_mail).await?;
+        let entry = if old == new_email {
+            &mut verified
+        } else {
+            undo.account_id.clone_from(&account_id);
+            undo.email.clone_from(&old);
+            undo_mail.to_address.clone_from(&old);
+            insert_token(&mut tx, &undo).await?;
+            insert_mail(&mut tx, &undo_mail).await?;
+            &mut changed
+        };
         entry.account_id.clone_from(&account_id);
-        insert_activity(&mut tx, &entry).await?;
+        insert_activity(&mut tx, entry).await?;
         tx.commit().await?;
         Ok(AddressMoved {
             account_id,
@@ -302,9 +337,9 @@ impl Store {
         })
     }
 
-    /// Spends an undo token: the old address is the account's again, every session and every
-    /// other token of the account ends, and `entry` is recorded (its `account_id` filled in),
-    /// in one transaction. [`StoreError::Conflict`] if another account has the address by now.
+    /// Spends an undo token: the old address is the account's again, every session ends, the
+    /// account's reset and change links and any undo link of a later change end, and `entry`
+    /// is recorded (its `account_id` filled in), in one transaction. [`StoreError::Conflict`] if another account has the address by now.
     pub async fn undo_email_change(
         &self,
         token_hash: &[u8],
@@ -312,7 +347,7 @@ impl Store {
         mut entry: Activity,
     ) -> Result<AddressMoved> {
         let mut tx = self.pool.begin().await?;
-        let (account_id, old_email) =
+        let (account_id, old_email, made_at) =
             consume_token(&mut tx, token_hash, TokenPurpose::EmailUndo, now_ms).await?;
         let current: String = sqlx::query("SELECT email FROM accounts WHERE id = $1")
             .bind(&account_id)
@@ -322,7 +357,7 @@ impl Store {
             .try_get("email")?;
         set_email(&mut tx, &account_id, &old_email, now_ms).await?;
         let revoked = delete_sessions_except(&mut tx, &account_id, "").await?;
-        spend_account_tokens(&mut tx, &account_id, now_ms).await?;
+        spend_account_tokens(&mut tx, &account_id, now_ms, made_at).await?;
         entry.account_id.clone_from(&account_id);
         insert_activity(&mut tx, &entry).await?;
         tx.commit().await?;
@@ -434,10 +469,14 @@ impl Store {
         Ok(row.try_get("n")?)
     }
 
-    /// Removes tokens that expired before `now_ms`.
+    /// Removes tokens that expired before `now_ms`, and mail throttles older than a day.
     pub async fn prune_email_tokens(&self, now_ms: i64) -> Result<u64> {
         let done = sqlx::query("DELETE FROM email_tokens WHERE expires_at_ms <= $1")
             .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM mail_throttle WHERE last_ms <= $1")
+            .bind(now_ms.saturating_sub(24 * 3600 * 1000))
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())

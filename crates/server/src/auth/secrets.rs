@@ -235,6 +235,48 @@ impl ServerSecret {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// The token an email made for `token_id` carries (base64url, like every token): derived,
+    /// so the mail outbox keeps only the id, and a database reader cannot make the link.
+    pub fn email_token(&self, token_id: &str) -> Zeroizing<String> {
+        let key = self.derived_key(b"porchlight email token v1\0");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_ref())
+            .unwrap_or_else(|_| unreachable_hmac());
+        mac.update(token_id.as_bytes());
+        Zeroizing::new(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    }
+
+    /// The sign-up code an email made for `token_id` carries: eight characters of the
+    /// recovery-code alphabet (40 bits), shown as `ABCD-EFGH`. Guessing it is bounded by the
+    /// few tries a sign-up allows; it is read off an email, so it is short.
+    pub fn signup_code(&self, token_id: &str) -> Zeroizing<String> {
+        let key = self.derived_key(b"porchlight sign-up code v1\0");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_ref())
+            .unwrap_or_else(|_| unreachable_hmac());
+        mac.update(token_id.as_bytes());
+        let raw = Zeroizing::new(mac.finalize().into_bytes());
+        let mut code = Zeroizing::new(String::with_capacity(9));
+        for (i, byte) in raw.iter().take(8).enumerate() {
+            if i == 4 {
+                code.push('-');
+            }
+            let letter = RECOVERY_ALPHABET[usize::from(byte % 32)];
+            code.push(char::from(letter.to_ascii_uppercase()));
+        }
+        code
+    }
+
+    /// The stored form of an emailed sign-up code, bound to its sign-up's enrolment token and
+    /// keyed with the server's secret: forty bits would not survive a database reader with
+    /// an unkeyed hash. Case, separators and look-alikes fold as for recovery codes.
+    pub fn signup_code_hash(&self, enrolment_token_hash: &[u8], code: &str) -> Vec<u8> {
+        let key = self.derived_key(b"porchlight sign-up code at rest v1\0");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_ref())
+            .unwrap_or_else(|_| unreachable_hmac());
+        mac.update(enrolment_token_hash);
+        mac.update(&recovery_code_hash(code));
+        mac.finalize().into_bytes().to_vec()
+    }
+
     /// The keyed hash a sign-in name (a normalised email, valid or not) is counted under.
     pub fn name_key(&self, email: &str) -> Vec<u8> {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_ref())
@@ -378,5 +420,30 @@ mod tests {
         }
         std::fs::write(&path, b"short").unwrap();
         assert!(ServerSecret::load_or_create(&path).is_err());
+    }
+
+    #[test]
+    fn sign_up_codes_are_short_typable_and_bound_to_their_sign_up() {
+        let secret = ServerSecret::random();
+        let code = secret.signup_code("id-1");
+        assert_eq!(code.len(), 9);
+        assert_eq!(code.as_bytes()[4], b'-');
+        assert!(
+            code.chars()
+                .all(|c| c == '-' || RECOVERY_ALPHABET.contains(&(c.to_ascii_lowercase() as u8)))
+        );
+        assert_eq!(*code, *secret.signup_code("id-1"));
+        assert_ne!(*code, *secret.signup_code("id-2"));
+        let stored = secret.signup_code_hash(b"enrolment", &code);
+        // Typed in lower case, without the dash, with spaces: the same code.
+        let typed = format!(" {} ", code.replace('-', "").to_lowercase());
+        assert_eq!(secret.signup_code_hash(b"enrolment", &typed), stored);
+        // Bound to its sign-up and to this server's secret.
+        assert_ne!(secret.signup_code_hash(b"another", &code), stored);
+        assert_ne!(
+            ServerSecret::random().signup_code_hash(b"enrolment", &code),
+            stored
+        );
+        assert!(looks_like_token(&secret.email_token("id-1")));
     }
 }

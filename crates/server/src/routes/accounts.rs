@@ -18,6 +18,7 @@ use porchlight_proto::{
 };
 use porchlight_store::{Account, Activity, PendingSignup, Session, StoreError};
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 use utoipa::{IntoParams, ToSchema};
 use zeroize::Zeroizing;
 
@@ -32,6 +33,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{
     ApiJson, ApiPath, ApiQuery, Authed, ClientAddr, CookieSecurity, Credential, DeviceId, WebSignIn,
 };
+use crate::mail::{self, Template};
 use crate::notify::Notice;
 use crate::state::AppState;
 
@@ -42,7 +44,7 @@ const TOTP_RESET_TTL_MS: i64 = 10 * 60 * 1000;
 
 // ---- helpers ----
 
-fn weak_password(message: String) -> ApiError {
+pub(crate) fn weak_password(message: String) -> ApiError {
     ApiError::new(
         StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::WeakPassword,
@@ -50,7 +52,7 @@ fn weak_password(message: String) -> ApiError {
     )
 }
 
-fn invalid_code() -> ApiError {
+pub(crate) fn invalid_code() -> ApiError {
     ApiError::new(
         StatusCode::UNAUTHORIZED,
         ErrorCode::InvalidCode,
@@ -59,7 +61,7 @@ fn invalid_code() -> ApiError {
 }
 
 /// A wrong current password on a signed-in request: refused, but the session stays valid.
-fn wrong_password() -> ApiError {
+pub(crate) fn wrong_password() -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
         ErrorCode::InvalidCredentials,
@@ -68,7 +70,7 @@ fn wrong_password() -> ApiError {
 }
 
 /// Lower-cased, trimmed, and deliverable-looking; the store keeps this form.
-fn parse_email(raw: &str) -> ApiResult<String> {
+pub(crate) fn parse_email(raw: &str) -> ApiResult<String> {
     let email = raw.trim().to_lowercase();
     let domain_has_dot = email
         .rsplit_once('@')
@@ -100,7 +102,7 @@ fn device_label(name: Option<&str>) -> String {
 }
 
 /// "1 other session was ended", "2 other sessions were ended".
-fn sessions_ended(n: u64) -> String {
+pub(crate) fn sessions_ended(n: u64) -> String {
     match n {
         1 => "1 other session was ended".to_owned(),
         n => format!("{n} other sessions were ended"),
@@ -220,14 +222,14 @@ pub enum NewSession {
     Web(WebSessionCreated),
 }
 
-enum SecondFactor<'a> {
+pub(crate) enum SecondFactor<'a> {
     Totp(&'a str),
     Recovery(&'a str),
 }
 
 /// Exactly one of a TOTP code and a recovery code, checked before any password work so that
 /// a malformed request reveals nothing about the password.
-fn second_factor<'a>(
+pub(crate) fn second_factor<'a>(
     totp_code: &'a Option<String>,
     recovery_code: &'a Option<String>,
 ) -> ApiResult<SecondFactor<'a>> {
@@ -249,7 +251,7 @@ pub(crate) fn open_totp(state: &AppState, stored: &[u8]) -> ApiResult<Zeroizing<
 
 /// Checks and consumes the second factor. `Err(reason)` says why it failed, for the owner's
 /// activity list only.
-async fn check_second_factor(
+pub(crate) async fn check_second_factor(
     state: &AppState,
     account: &Account,
     factor: &SecondFactor<'_>,
@@ -283,7 +285,7 @@ async fn check_second_factor(
 
 /// Counts a failed proof of identity (sign-in, or a password check on a signed-in request)
 /// and tells the owner what they need to know.
-async fn record_failure(
+pub(crate) async fn record_failure(
     state: &AppState,
     addr: &ClientAddr,
     email: &str,
@@ -362,6 +364,11 @@ const NEW_SESSION: &str = "`SessionCreated` (the bearer token) for API clients; 
 // ---- sign-up ----
 
 /// Starts a sign-up: returns the second factor to enrol. Nothing exists until it is confirmed.
+///
+/// On a server that sends email the address must prove itself too: a code goes to it, and
+/// confirming needs that code. An address that already has an account gets a note instead
+/// (its owner learns of the attempt) and the answer is the same, so sign-up tells no one
+/// which addresses have accounts.
 #[utoipa::path(post, path = "/api/signup", tag = "accounts", request_body = SignupRequest,
     responses((status = 201, body = SignupResponse), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn signup(
@@ -380,6 +387,8 @@ pub async fn signup(
         totp::enrolment(&secret, &email).map_err(|e| ApiError::internal(&e))?;
     let codes = generate_recovery_codes();
     let token = issue_token();
+    let mail_on = state.config.notify.smtp.is_some();
+    let code_mail = mail_on.then(|| mail::mail_item(Template::SignupCode, &email, now));
     let pending = PendingSignup {
         token_hash: token.hash.clone(),
         email,
@@ -387,9 +396,24 @@ pub async fn signup(
         totp_secret: state.secret.seal_totp(&secret),
         recovery_hashes: codes.iter().map(|c| recovery_code_hash(c)).collect(),
         expires_at_ms: now + ENROLMENT_TTL_MS,
-        email_code_hash: None,
+        email_code_hash: code_mail.as_ref().map(|m| {
+            let code = state.secret.signup_code(&m.token_id);
+            state.secret.signup_code_hash(&token.hash, &code)
+        }),
     };
     state.store.insert_pending_signup(&pending).await?;
+    if let Some(code_mail) = code_mail {
+        match state.store.account_by_email(&pending.email).await? {
+            Some(existing) => {
+                notify(&state, &existing.id, "signup_attempt", "Someone tried to sign up with your email address",
+                    format!("A sign-up for your address was started from {}. It cannot finish without a code sent here, and none was. Your account is unchanged.", addr.0)).await?;
+            }
+            None => {
+                state.store.enqueue_mail(&code_mail).await?;
+                state.notifier.wake();
+            }
+        }
+    }
     Ok((
         StatusCode::CREATED,
         Json(SignupResponse {
@@ -398,10 +422,13 @@ pub async fn signup(
             totp_secret,
             recovery_codes: codes.iter().map(|c| c.to_string()).collect(),
             expires_at_ms: pending.expires_at_ms,
-            email_code_sent: false,
+            email_code_sent: mail_on,
         }),
     ))
 }
+
+/// Wrong emailed codes a sign-up survives; the next one ends it.
+const EMAIL_CODE_TRIES: i64 = 5;
 
 /// Confirms the first TOTP code: the account now exists, and this is its first session.
 #[utoipa::path(post, path = "/api/signup/confirm", tag = "accounts", request_body = SignupConfirmRequest,
@@ -433,6 +460,17 @@ pub async fn signup_confirm(
         .ok_or_else(invalid_code)?;
     let secret = open_totp(&state, &pending.totp_secret)?;
     let step = totp::matching_step(&secret, &req.code, now).ok_or_else(invalid_code)?;
+    if let Some(expected) = &pending.email_code_hash {
+        let typed = req.email_code.as_deref().unwrap_or_default();
+        let given = state.secret.signup_code_hash(&pending.token_hash, typed);
+        if !bool::from(given.ct_eq(expected)) {
+            state
+                .store
+                .email_code_failed(&pending.token_hash, EMAIL_CODE_TRIES)
+                .await?;
+            return Err(invalid_code());
+        }
+    }
     let account_id = random_id();
     let label = device_label(req.device_name.as_deref());
     let (session, token) = new_session(&state, &account_id, &device, &label, &addr);

@@ -8,6 +8,7 @@ pub mod feed;
 pub mod household;
 pub mod hub_settings;
 pub mod hubs;
+pub mod lifecycle;
 pub mod live;
 pub mod log;
 pub mod ops;

@@ -24,6 +24,11 @@ const PUBLIC: &[(&str, &str)] = &[
     ("POST", "/api/signup"),
     ("POST", "/api/signup/confirm"),
     ("POST", "/api/login"),
+    // The emailed token is the authority (and the second factor, for a reset).
+    ("POST", "/api/password/forgot"),
+    ("POST", "/api/password/reset"),
+    ("POST", "/api/email/confirm"),
+    ("POST", "/api/email/undo"),
     ("POST", "/api/hub/pair"),
     ("POST", "/api/hub/challenge"),
     ("POST", "/api/hub/token"),
@@ -96,6 +101,7 @@ fn kind(method: &str, path: &str) -> Kind {
             | "/api/sessions"
             | "/api/session/csrf"
             | "/api/password"
+            | "/api/email"
             | "/api/totp/reset"
             | "/api/totp/reset/confirm"
             | "/api/activity"

@@ -14,8 +14,8 @@ use porchlight_crypto::{
 
 use crate::harness::{TestApp, both_backends, code_of};
 use crate::homes::{
-    hub_client, open_clip, owner, pair_hub, post_links, registration, seal_clip, served_chain,
-    upload,
+    Household, household_with_camera, hub_client, open_clip, owner, pair_hub, post_links,
+    registration, seal_clip, served_chain, upload,
 };
 
 /// 64 bytes that must never appear in anything the server stores.
@@ -821,22 +821,7 @@ both_backends!(
 /// Retention and label are set by the camera's owner only; the label is shown, never
 /// checked: the listing keeps the name the hub signs. Bad values are refused, naming why.
 async fn camera_settings_are_the_owners(app: &TestApp) {
-    let mut ann = owner(app, "ann@example.com").await;
-    let meg = owner(app, "meg@example.com").await;
-    let bob = owner(app, "bob@example.com").await;
-    ann.append(ChainOp::AddMember {
-        root: meg.root(),
-        label: Name::new("Meg").unwrap(),
-    })
-    .await;
-    let hub = pair_hub(app, &mut ann, "hub").await;
-    ann.append(ChainOp::MemberCameras {
-        root: meg.root(),
-        cameras: vec![
-            porchlight_crypto::CameraRef::new(*hub.secret.public().as_bytes(), "cam-1").unwrap(),
-        ],
-    })
-    .await;
+    let Household { ann, meg, bob, hub } = household_with_camera(app, "cam-1").await;
     let clip = upload(&ann, &hub, "cam-1", app.clock_now(), b"porch").await;
     let update = |retention_days: Option<u32>, label: Option<&str>| CameraUpdate {
         retention_days,
@@ -922,22 +907,7 @@ both_backends!(deleting_a_clip_is_logged, deleting_a_clip_is_logged);
 /// Only the owner deletes a clip; row, header, blob and shares go, and the account's
 /// transparency log says so.
 async fn deleting_a_clip_is_logged(app: &TestApp) {
-    let mut ann = owner(app, "ann@example.com").await;
-    let meg = owner(app, "meg@example.com").await;
-    let bob = owner(app, "bob@example.com").await;
-    ann.append(ChainOp::AddMember {
-        root: meg.root(),
-        label: Name::new("Meg").unwrap(),
-    })
-    .await;
-    let hub = pair_hub(app, &mut ann, "hub").await;
-    ann.append(ChainOp::MemberCameras {
-        root: meg.root(),
-        cameras: vec![
-            porchlight_crypto::CameraRef::new(*hub.secret.public().as_bytes(), "cam-1").unwrap(),
-        ],
-    })
-    .await;
+    let Household { ann, meg, bob, hub } = household_with_camera(app, "cam-1").await;
     let clip = upload(&ann, &hub, "cam-1", app.clock_now(), b"porch").await;
     let kept = upload(&ann, &hub, "cam-1", app.clock_now() + 1, b"kept").await;
     assert_eq!(blob_files(app).len(), 2);

@@ -13,6 +13,8 @@ use porchlight_server::web::WebApp;
 use porchlight_server::{RunningServer, auth::totp};
 use porchlight_store::testing::{TestDb, fresh_postgres, fresh_sqlite};
 
+use crate::mailbox::Mailbox;
+
 pub const PASSWORD: &str = "correct horse battery staple 42";
 
 /// Runs a scenario once against SQLite and once against PostgreSQL (or prints that the
@@ -59,10 +61,39 @@ macro_rules! both_backends {
 }
 pub(crate) use both_backends;
 
+/// Like `both_backends!`, on a server that sends email to a [`Mailbox`] (`app.mail()`), with
+/// `public_url` set to [`PUBLIC_URL`].
+macro_rules! both_backends_mail {
+    ($name:ident, $scenario:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::harness::TestApp::sqlite_mail(|_| {}).await;
+                super::$scenario(&app).await;
+                app.stop().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some(app) = $crate::harness::TestApp::postgres_mail(|_| {}).await else {
+                    return;
+                };
+                super::$scenario(&app).await;
+                app.stop().await;
+            }
+        }
+    };
+}
+pub(crate) use both_backends_mail;
+
+/// The address emailed links start with in tests that send mail.
+pub const PUBLIC_URL: &str = "https://cams.example.test";
+
 pub struct TestApp {
     pub server: RunningServer,
     pub url: String,
     pub clock: ManualClock,
+    mail: Option<Mailbox>,
     db: TestDb,
     _data: tempfile::TempDir,
 }
@@ -84,6 +115,43 @@ impl TestApp {
     pub async fn postgres(configure: impl FnOnce(&mut Config)) -> Option<Self> {
         let db = fresh_postgres().await?;
         Some(Self::start(db, configure, WebApp::embedded()).await)
+    }
+
+    /// A server on SQLite that sends email to a mailbox of its own.
+    pub async fn sqlite_mail(configure: impl FnOnce(&mut Config)) -> Self {
+        Self::start_mail(fresh_sqlite(), configure).await
+    }
+
+    /// The same on PostgreSQL (`None`: that leg is skipped, as [`Self::postgres`] says).
+    pub async fn postgres_mail(configure: impl FnOnce(&mut Config)) -> Option<Self> {
+        let db = fresh_postgres().await?;
+        Some(Self::start_mail(db, configure).await)
+    }
+
+    async fn start_mail(db: TestDb, configure: impl FnOnce(&mut Config)) -> Self {
+        let (url, mailbox) = Mailbox::start().await;
+        let mut app = Self::start(
+            db,
+            |c| {
+                c.notify.smtp = Some(porchlight_server::config::SmtpConfig {
+                    url,
+                    from: "Porchlight <mail@porchlight.test>".into(),
+                });
+                c.public_url = Some(PUBLIC_URL.into());
+                configure(c);
+            },
+            WebApp::embedded(),
+        )
+        .await;
+        app.mail = Some(mailbox);
+        app
+    }
+
+    /// The mailbox of a server started with `*_mail`.
+    pub fn mail(&self) -> &Mailbox {
+        self.mail
+            .as_ref()
+            .expect("a server started with sqlite_mail or postgres_mail")
     }
 
     /// A server (on SQLite) serving `web` as its browser app.
@@ -112,6 +180,7 @@ impl TestApp {
             server,
             url,
             clock,
+            mail: None,
             db,
             _data: data,
         }
@@ -153,13 +222,27 @@ impl TestApp {
     /// Signs up and confirms `email`, returning the signed-in account.
     pub async fn account(&self, email: &str) -> Account {
         let client = self.client();
+        let mailed_before = self.mail.as_ref().map_or(0, |m| {
+            m.to(email)
+                .iter()
+                .filter(|m| m.subject.contains("sign-up code"))
+                .count()
+        });
         let started = self.signup(&client, email).await;
         let code = self.code(&started.totp_secret);
+        let email_code = match &self.mail {
+            Some(mail) if started.email_code_sent => Some(
+                mail.wait(email, "sign-up code", mailed_before + 1)
+                    .await
+                    .signup_code(),
+            ),
+            _ => None,
+        };
         let session = client
             .signup_confirm(&SignupConfirmRequest {
                 enrolment_token: started.enrolment_token,
                 code,
-                email_code: None,
+                email_code,
                 device_name: Some("first device".into()),
             })
             .await

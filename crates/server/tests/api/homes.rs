@@ -203,6 +203,35 @@ pub async fn pair_hub(app: &TestApp, owner: &mut Owner, name: &str) -> PairedHub
     }
 }
 
+/// The cast of the tests of who may see and change a camera: Ann owns a hub whose camera
+/// `camera` her chain gives to Meg, a household member; Bob is a stranger.
+pub struct Household {
+    pub ann: Owner,
+    pub meg: Owner,
+    pub bob: Owner,
+    pub hub: PairedHub,
+}
+
+pub async fn household_with_camera(app: &TestApp, camera: &str) -> Household {
+    let mut ann = owner(app, "ann@example.com").await;
+    let meg = owner(app, "meg@example.com").await;
+    let bob = owner(app, "bob@example.com").await;
+    ann.append(ChainOp::AddMember {
+        root: meg.root(),
+        label: Name::new("Meg").unwrap(),
+    })
+    .await;
+    let hub = pair_hub(app, &mut ann, "hub").await;
+    ann.append(ChainOp::MemberCameras {
+        root: meg.root(),
+        cameras: vec![
+            porchlight_crypto::CameraRef::new(*hub.secret.public().as_bytes(), camera).unwrap(),
+        ],
+    })
+    .await;
+    Household { ann, meg, bob, hub }
+}
+
 /// A sealed clip as a hub makes it: the age file (header ‖ payload) and the statement
 /// header's value.
 pub struct SealedClip {

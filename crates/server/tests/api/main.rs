@@ -5,14 +5,17 @@
 
 mod harness;
 mod homes;
+mod mailbox;
 
 mod accounts;
+mod acme;
 mod authz;
 mod clips;
 mod defences;
 mod feed;
 mod hub_settings;
 mod input;
+mod lifecycle;
 mod live;
 mod log;
 mod notifications;
@@ -21,4 +24,5 @@ mod push;
 mod research;
 mod shares;
 mod staff;
+mod tls;
 mod web;

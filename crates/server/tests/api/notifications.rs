@@ -107,71 +107,20 @@ async fn webhook_gets_signed_notices_after_retries() {
     app.stop().await;
 }
 
-/// A minimal SMTP receiver (RFC 5321's happy path): enough for a real client to deliver to.
-async fn smtp_sink() -> (String, Arc<Mutex<Vec<String>>>) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mails: Arc<Mutex<Vec<String>>> = Arc::default();
-    let seen = Arc::clone(&mails);
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let seen = Arc::clone(&seen);
-            tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut lines = BufReader::new(read).lines();
-                write.write_all(b"220 sink ESMTP\r\n").await.ok()?;
-                let mut data: Option<String> = None;
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if let Some(body) = data.as_mut() {
-                        if line == "." {
-                            seen.lock().unwrap().push(data.take().unwrap_or_default());
-                            write.write_all(b"250 queued\r\n").await.ok()?;
-                        } else {
-                            body.push_str(&line);
-                            body.push('\n');
-                        }
-                        continue;
-                    }
-                    let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
-                    let reply: &[u8] = match verb.as_str() {
-                        "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
-                        "DATA" => {
-                            data = Some(String::new());
-                            b"354 go on\r\n"
-                        }
-                        "QUIT" => {
-                            write.write_all(b"221 bye\r\n").await.ok()?;
-                            return Some(());
-                        }
-                        _ => b"250 ok\r\n",
-                    };
-                    write.write_all(reply).await.ok()?;
-                }
-                Some(())
-            });
-        }
-    });
-    (format!("smtp://{addr}"), mails)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_goes_to_the_account_address() {
-    let (url, mails) = smtp_sink().await;
-    let app = TestApp::sqlite(|c| {
-        c.notify.smtp = Some(porchlight_server::config::SmtpConfig {
-            url,
-            from: "Porchlight <alerts@porchlight.test>".into(),
-        });
-    })
-    .await;
+    let app = TestApp::sqlite_mail(|_| {}).await;
     let ann = app.account("ann@example.com").await;
     app.login(&ann).await.unwrap();
     app.drain_outbox().await;
-    let mails = mails.lock().unwrap().clone();
-    assert_eq!(mails.len(), 1, "{mails:?}");
-    let mail = &mails[0];
-    assert!(mail.contains("To: ann@example.com"), "{mail}");
-    assert!(mail.contains("Subject: Porchlight: New sign-in"), "{mail}");
+    let mail = app.mail().wait("ann@example.com", "New sign-in", 1).await;
+    assert!(mail.raw.contains("To: ann@example.com"), "{}", mail.raw);
+    assert!(
+        mail.raw.contains("From: Porchlight <mail@porchlight.test>"),
+        "{}",
+        mail.raw
+    );
+    // The sign-up code and this notice: nothing else went there.
+    assert_eq!(app.mail().to("ann@example.com").len(), 2);
     app.stop().await;
 }

@@ -40,3 +40,11 @@ CREATE TABLE mail_outbox (
     last_error       TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX mail_outbox_due ON mail_outbox (next_attempt_ms);
+
+-- When mail of a kind last went for a key (such as a reset for one account), so that asking
+-- again and again fills no inbox. Claimed with one conditional upsert: two requests racing
+-- cannot both send.
+CREATE TABLE mail_throttle (
+    key      TEXT PRIMARY KEY,
+    last_ms  BIGINT NOT NULL
+);
