@@ -9,44 +9,78 @@ import { ApiError } from "../api";
 import * as account from "../account";
 import type { EmailChanged, MailAccepted } from "../types";
 import { field, form, h, notice, show } from "../ui";
-import { secondFactor, tryAgainText } from "./auth";
+import { secondFactor, sentence, tryAgainText, type SecondFactor } from "./auth";
 import { pastedToken, sessionEndedHere, takeToken, tokenField } from "./password";
 
-/** The "Email address" section of Settings. */
+/** A form of the "Email address" section, drawn closed behind the button that opens it. */
+function linkForm(
+  id: string,
+  title: string,
+  submit: string,
+  newAddress: boolean,
+  /** What mail would have done ("changed", "verified"), for a server that sends none. */
+  what: string,
+  send: (values: Record<string, string>, factor: SecondFactor) => Promise<void>,
+): { button: HTMLButtonElement; form: HTMLFormElement } {
+  const factor = secondFactor();
+  const fields = [
+    newAddress ? field("New email address", "new_email", { type: "email", autocomplete: "email", required: true }) : null,
+    field("Password", "password", { type: "password", autocomplete: "current-password", required: true }),
+    ...factor.fields,
+  ].filter((n): n is HTMLElement => n !== null);
+  const button = h("button", { type: "button", class: "secondary", "aria-expanded": "false", "aria-controls": id }, title);
+  const f = form(title, submit, fields, async (v, f) => {
+    try {
+      await send(v, factor);
+    } catch (e) {
+      throw new Error(changeError(e, what));
+    }
+    f.reset();
+    f.hidden = true;
+    button.setAttribute("aria-expanded", "false");
+    // The focused submit button is hidden with its form: focus stays near what was said.
+    button.focus();
+  });
+  f.id = id;
+  f.hidden = true;
+  button.addEventListener("click", () => {
+    f.hidden = !f.hidden;
+    button.setAttribute("aria-expanded", String(!f.hidden));
+    if (!f.hidden) f.querySelector("input")?.focus();
+  });
+  return { button, form: f };
+}
+
+/** The "Email address" section of Settings: the address, whether it is verified, and the
+ * forms that send a link to a new address or (an address nothing has verified yet, from an
+ * account made while the server sent no email) to this one. */
 export function emailSection(): HTMLElement {
   const me = account.me();
   const verified = me.email_verified === true;
   const status = h("div", { role: "status", "aria-live": "polite" });
-  const factor = secondFactor();
-  const change = form(
-    "Change email address",
-    "Send confirmation link",
-    [
-      field("New email address", "new_email", { type: "email", autocomplete: "email", required: true }),
-      field("Password", "password", { type: "password", autocomplete: "current-password", required: true }),
-      ...factor.fields,
-    ],
-    async (v, f) => {
-      const newEmail = (v.new_email ?? "").trim();
-      try {
-        await api.post<MailAccepted>("/api/email", { new_email: newEmail, password: v.password ?? "", ...factor.values(v) });
-      } catch (e) {
-        throw new Error(changeError(e));
-      }
-      f.reset();
-      f.hidden = true;
-      open.setAttribute("aria-expanded", "false");
-      status.replaceChildren(notice("info", `We've sent a link to ${newEmail}. Your address changes when you open it.`));
-    },
-  );
-  change.id = "change-email";
-  change.hidden = true;
-  const open = h("button", { type: "button", class: "secondary", "aria-expanded": "false", "aria-controls": "change-email" }, "Change email address");
-  open.addEventListener("click", () => {
-    change.hidden = !change.hidden;
-    open.setAttribute("aria-expanded", String(!change.hidden));
-    if (!change.hidden) change.querySelector("input")?.focus();
+  const post = (newEmail: string, v: Record<string, string>, factor: SecondFactor) =>
+    api.post<MailAccepted>("/api/email", { new_email: newEmail, password: v.password ?? "", ...factor.values(v) });
+  const change = linkForm("change-email", "Change email address", "Send confirmation link", true, "changed", async (v, factor) => {
+    const newEmail = (v.new_email ?? "").trim();
+    await post(newEmail, v, factor);
+    status.replaceChildren(notice("info", `We've sent a link to ${newEmail}. Your address changes when you open it.`));
   });
+  const verify = verified
+    ? null
+    : linkForm("verify-email", "Verify this address", "Send verification link", false, "verified", async (v, factor) => {
+        await post(me.email, v, factor);
+        status.replaceChildren(notice("info", `We've sent a link to ${me.email}. The address is verified when you open it.`));
+      });
+  // One form open at a time.
+  if (verify) {
+    for (const [opened, other] of [[verify, change], [change, verify]] as const) {
+      opened.button.addEventListener("click", () => {
+        if (opened.form.hidden) return;
+        other.form.hidden = true;
+        other.button.setAttribute("aria-expanded", "false");
+      });
+    }
+  }
   return h(
     "section",
     { class: "settings email", "aria-labelledby": "email-title" },
@@ -62,20 +96,22 @@ export function emailSection(): HTMLElement {
       { class: "muted" },
       verified
         ? "Password reset links go to this address. A change is confirmed from the new address, and the old one can undo it."
-        : "Not verified yet: no password reset link is sent to it. Changing to an address you confirm from its inbox verifies it.",
+        : "Not verified yet, so no password reset link or security notice is sent to it. Verify it with a link sent there.",
     ),
     status,
-    h("div", { class: "actions" }, open),
-    change,
+    h("div", { class: "actions" }, verify?.button, change.button),
+    verify?.form,
+    change.form,
   );
 }
 
-function changeError(e: unknown): string {
+function changeError(e: unknown, what: string): string {
   if (!(e instanceof ApiError)) throw e;
-  if (e.code === "mail_off") return "This Porchlight server can't send email, so the address can't be changed here. Ask whoever runs it.";
+  if (e.code === "mail_off") return `This Porchlight server can't send email, so the address can't be ${what} here. Ask whoever runs it.`;
   if (e.code === "invalid_credentials") return "The password or code is not right.";
   if (e.code === "invalid_email") return "That is not an email address. Check it and try again.";
   if (e.code === "throttled") return tryAgainText(e);
+  if (e.code === "invalid_input") return sentence(e.message);
   return e.message;
 }
 
@@ -115,7 +151,11 @@ export function confirmEmail(): void {
         if (refused(e, token === null, "That address is now used by another Porchlight account, so your account keeps its address.")) return;
         throw e;
       }
+      // The account's own address sent to itself only verifies it (signed out, the page cannot
+      // tell, and what it says is true either way).
+      const before = account.signedIn() ? account.me().email : null;
       if (account.signedIn()) await account.refresh();
+      if (before === changed.email) return show("Address verified", notice("info", `Your address ${changed.email} is verified.`), onward());
       show("Address confirmed", notice("info", `Your account now uses ${changed.email}.`), onward());
     }),
   );
