@@ -29,7 +29,7 @@ export async function signUp(page: Page, url: string, email: string, mailbox?: M
   const emailed = page.getByLabel(`The code we emailed to ${email}`);
   if (await emailed.isVisible()) {
     assert.ok(mailbox, "the server emailed a sign-up code: pass the mailbox it sends to");
-    await emailed.fill(signupCodeIn(await mailbox.next(email)));
+    await emailed.fill(signupCodeIn(await mailbox.next(email, "Porchlight: Your sign-up code")));
   }
   await page.getByLabel("I have kept my recovery codes").check();
   await page.getByRole("button", { name: "Confirm" }).click();

@@ -33,6 +33,11 @@ async function meOf(page: Page): Promise<{ email: string; email_verified: boolea
   });
 }
 
+/** Settings drawn whole: the notifications control has read this browser's state. */
+async function settingsShown(page: Page): Promise<void> {
+  await page.getByTestId("push-status").filter({ hasNotText: "Checking" }).waitFor();
+}
+
 /** Nothing of an emailed token may stay in the address bar. */
 function assertNoFragment(page: Page): void {
   assert.equal(new URL(page.url()).hash, "", `the token left the address bar: ${page.url()}`);
@@ -66,8 +71,7 @@ describe("the account's lifecycle by email", { skip: skip ?? false }, () => {
     await page.getByRole("button", { name: "Continue" }).click();
     const secret = (await page.getByTestId("totp-secret").textContent()) ?? "";
     const auth = new Authenticator(secret);
-    const signupMail = await mailbox.next(email);
-    assert.match(signupMail.subject, /sign-up code/i);
+    const signupMail = await mailbox.next(email, "Porchlight: Your sign-up code");
     const emailCode = signupCodeIn(signupMail);
     const emailed = page.getByLabel(`The code we emailed to ${email}`);
     await page.getByLabel("Authenticator code").fill(await auth.code());
@@ -110,8 +114,7 @@ describe("the account's lifecycle by email", { skip: skip ?? false }, () => {
     await page.getByText("If an account uses that address, we've sent it a link to reset the password. It works for 30 minutes.").waitFor();
     await snap(page, "forgot-sent");
 
-    const resetMail = await mailbox.next(email);
-    assert.equal(resetMail.subject, "Porchlight: Reset your password");
+    const resetMail = await mailbox.next(email, "Porchlight: Reset your password");
     const link = linkIn(resetMail);
     assert.ok(link.startsWith(`${server.url}/reset#token=`), link);
     assert.equal(codeIn(resetMail), new URL(link).hash.slice("#token=".length), "the code under the link is its token");
@@ -120,7 +123,7 @@ describe("the account's lifecycle by email", { skip: skip ?? false }, () => {
     await page.goto(link);
     await page.getByRole("heading", { name: "Choose a new password" }).waitFor();
     assertNoFragment(page);
-    await page.getByLabel("New password").fill(NEW_PASSWORD);
+    await page.getByLabel("New password", { exact: true }).fill(NEW_PASSWORD);
     await page.getByLabel("Authenticator code").fill(auth.wrong());
     await snap(page, "reset");
     // The link alone opens nothing: a wrong second factor is refused, and the link stays good.
@@ -148,7 +151,7 @@ describe("the account's lifecycle by email", { skip: skip ?? false }, () => {
 
     // The same link again: used.
     await page.goto(link);
-    await page.getByLabel("New password").fill(`${NEW_PASSWORD} again`);
+    await page.getByLabel("New password", { exact: true }).fill(`${NEW_PASSWORD} again`);
     await page.getByLabel("Authenticator code").fill(auth.wrong());
     await page.getByRole("button", { name: "Change password" }).click();
     await page.getByRole("heading", { name: "Link expired" }).waitFor();
@@ -172,26 +175,27 @@ describe("the account's lifecycle by email", { skip: skip ?? false }, () => {
     const { page, context, errors } = await device(browser);
     const { auth } = await signUp(page, server.url, oldEmail, mailbox);
 
-    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings" }).click();
+    await page.goto(`${server.url}/settings`);
+    await settingsShown(page);
     const section = page.getByRole("region", { name: "Email address" });
     await section.getByText(oldEmail).waitFor();
     await section.getByText("Verified", { exact: true }).waitFor();
     await snap(page, "settings-email");
 
     await section.getByRole("button", { name: "Change email address" }).click();
-    await section.getByLabel("New email address").fill(newEmail);
-    await section.getByLabel("Password").fill(PASSWORD);
-    await section.getByLabel("Authenticator code").fill(auth.wrong());
-    await section.getByRole("button", { name: "Send confirmation link" }).click();
-    await section.getByRole("alert").filter({ hasText: "The password or code is not right." }).waitFor();
-    await section.getByLabel("Authenticator code").fill(await auth.code());
+    const change = section.getByRole("form", { name: "Change email address" });
+    await change.getByLabel("New email address").fill(newEmail);
+    await change.getByLabel("Password").fill(PASSWORD);
+    await change.getByLabel("Authenticator code").fill(auth.wrong());
+    await change.getByRole("button", { name: "Send confirmation link" }).click();
+    await change.getByRole("alert").filter({ hasText: "The password or code is not right." }).waitFor();
+    await change.getByLabel("Authenticator code").fill(await auth.code());
     await snap(page, "email-change");
-    await section.getByRole("button", { name: "Send confirmation link" }).click();
+    await change.getByRole("button", { name: "Send confirmation link" }).click();
     await section.getByText(`We've sent a link to ${newEmail}. Your address changes when you open it.`).waitFor();
     await snap(page, "email-change-sent");
 
-    const confirmMail = await mailbox.next(newEmail);
-    assert.equal(confirmMail.subject, "Porchlight: Confirm your new address");
+    const confirmMail = await mailbox.next(newEmail, "Porchlight: Confirm your new address");
     const confirmLink = linkIn(confirmMail);
     assert.ok(confirmLink.startsWith(`${server.url}/email/confirm#token=`), confirmLink);
 
@@ -215,8 +219,7 @@ describe("the account's lifecycle by email", { skip: skip ?? false }, () => {
     await page.getByText("This link has expired or was already used.").waitFor();
 
     // The old inbox is told, with a link that takes it back and signs every device out.
-    const undoMail = await mailbox.next(oldEmail);
-    assert.equal(undoMail.subject, "Porchlight: Your address was changed");
+    const undoMail = await mailbox.next(oldEmail, "Porchlight: Your address was changed");
     const undoLink = linkIn(undoMail);
     assert.ok(undoLink.startsWith(`${server.url}/email/undo#token=`), undoLink);
     await page.goto(undoLink);
@@ -239,6 +242,11 @@ describe("the account's lifecycle by email", { skip: skip ?? false }, () => {
     await signIn(page, server.url, oldEmail, auth, "Laptop");
     await page.waitForURL(/\/cameras$/);
     assert.equal((await meOf(page))?.email, oldEmail);
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Activity" }).click();
+    await page.getByText("Address change undone", { exact: true }).first().waitFor();
+    for (const kind of ["Address change asked for", "Address changed"]) {
+      await page.getByText(kind, { exact: true }).first().waitFor();
+    }
     assert.deepEqual(errors, [], "no console errors or CSP violations");
     await context.close();
   });
@@ -257,7 +265,7 @@ describe("a server that sends no email", { skip: skip ?? false }, () => {
     await server?.stop();
   });
 
-  it("says a password cannot be reset, nor an address changed, here", async () => {
+  it("says a password cannot be reset, nor an address verified, here", async () => {
     const { page, context, errors } = await device(browser);
     await page.goto(`${server.url}/forgot`);
     await page.getByLabel("Email").fill("anyone@example.com");
@@ -267,16 +275,18 @@ describe("a server that sends no email", { skip: skip ?? false }, () => {
 
     // No emailed code at sign-up, and an address nothing has verified.
     const { auth } = await signUp(page, server.url, "unmailed@example.com");
-    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Settings" }).click();
+    await page.goto(`${server.url}/settings`);
+    await settingsShown(page);
     const section = page.getByRole("region", { name: "Email address" });
     await section.getByText("Not verified", { exact: true }).waitFor();
-    await section.getByRole("button", { name: "Change email address" }).click();
-    await section.getByLabel("New email address").fill("elsewhere@example.com");
-    await section.getByLabel("Password").fill(PASSWORD);
-    await section.getByLabel("Authenticator code").fill(await auth.code());
-    await section.getByRole("button", { name: "Send confirmation link" }).click();
-    await section.getByRole("alert").filter({ hasText: "This Porchlight server can't send email, so the address can't be changed here." }).waitFor();
-    await snap(page, "email-change-mail-off");
+    await snap(page, "settings-email-unverified");
+    await section.getByRole("button", { name: "Verify this address" }).click();
+    const verify = section.getByRole("form", { name: "Verify this address" });
+    await verify.getByLabel("Password").fill(PASSWORD);
+    await verify.getByLabel("Authenticator code").fill(await auth.code());
+    await verify.getByRole("button", { name: "Send verification link" }).click();
+    await verify.getByRole("alert").filter({ hasText: "This Porchlight server can't send email, so the address can't be verified here." }).waitFor();
+    await snap(page, "email-verify-mail-off");
     assert.deepEqual(errors.filter((e) => !/status of 503/.test(e)), []);
     await context.close();
   });

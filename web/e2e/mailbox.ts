@@ -48,11 +48,12 @@ export class Mailbox {
     };
   }
 
-  /** The next message to `address` not handed out before, waiting for it to arrive. */
-  async next(address: string, withinMs = 30_000): Promise<Mail> {
+  /** The next message to `address` not handed out before, waiting for it to arrive; with
+   * `subject`, the next one so titled (the account's security notices arrive in between). */
+  async next(address: string, subject?: string, withinMs = 30_000): Promise<Mail> {
     const deadline = Date.now() + withinMs;
     for (;;) {
-      const mail = this.received.find((m) => !this.taken.has(m) && m.to.some((to) => to.toLowerCase() === address.toLowerCase()));
+      const mail = this.unread(address).find((m) => subject === undefined || m.subject === subject);
       if (mail) {
         this.taken.add(mail);
         return mail;
@@ -60,7 +61,7 @@ export class Mailbox {
       const left = deadline - Date.now();
       if (left <= 0) {
         const seen = this.received.map((m) => `${m.to.join(", ")}: ${m.subject}`).join("\n");
-        throw new Error(`no mail to ${address} within ${withinMs} ms; received:\n${seen}`);
+        throw new Error(`no mail to ${address}${subject ? ` titled "${subject}"` : ""} within ${withinMs} ms; received:\n${seen}`);
       }
       await new Promise<void>((wake) => {
         const timer = setTimeout(wake, left);
@@ -72,7 +73,7 @@ export class Mailbox {
     }
   }
 
-  /** Whether a message to `address` arrived that no `next` handed out. */
+  /** The messages to `address` that no `next` handed out. */
   unread(address: string): Mail[] {
     return this.received.filter((m) => !this.taken.has(m) && m.to.some((to) => to.toLowerCase() === address.toLowerCase()));
   }
