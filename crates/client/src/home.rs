@@ -41,6 +41,8 @@ pub struct PendingEnrolment {
     pub server_url: String,
     pub enrolment_token: Secret,
     pub expires_at_ms: i64,
+    /// The server emailed a code to the address that confirming needs as well.
+    pub email_code_sent: bool,
 }
 
 /// A failure reading or writing the home folder. Never includes file contents.
@@ -150,6 +152,7 @@ impl Home {
             server_url: file.server_url,
             enrolment_token: Secret::new(std::mem::take(&mut *file.enrolment_token)),
             expires_at_ms: file.expires_at_ms,
+            email_code_sent: file.email_code_sent,
         }))
     }
 
@@ -159,6 +162,7 @@ impl Home {
             server_url: enrolment.server_url.clone(),
             enrolment_token: Zeroizing::new(enrolment.enrolment_token.expose().to_owned()),
             expires_at_ms: enrolment.expires_at_ms,
+            email_code_sent: enrolment.email_code_sent,
         };
         self.files.write_json(ENROLMENT_FILE, &file)
     }
@@ -205,6 +209,9 @@ struct EnrolmentFile {
     server_url: String,
     enrolment_token: Zeroizing<String>,
     expires_at_ms: i64,
+    /// Absent from a file written before servers sent sign-up codes.
+    #[serde(default)]
+    email_code_sent: bool,
 }
 
 #[cfg(test)]
@@ -259,6 +266,7 @@ mod tests {
             server_url: "http://x".into(),
             enrolment_token: Secret::from("enr"),
             expires_at_ms: 1,
+            email_code_sent: false,
         })
         .unwrap();
         let names: Vec<_> = fs::read_dir(home.dir())
@@ -310,11 +318,26 @@ mod tests {
             server_url: "https://porch.example".into(),
             enrolment_token: Secret::from("enrol-secret"),
             expires_at_ms: 42,
+            email_code_sent: true,
         };
         home.save_enrolment(&pending).unwrap();
         assert_eq!(home.load_enrolment().unwrap(), Some(pending));
         home.clear_enrolment().unwrap();
         assert_eq!(home.load_enrolment().unwrap(), None);
+    }
+
+    #[test]
+    fn an_enrolment_kept_before_emailed_codes_still_reads() {
+        let (_parent, home) = temp_home();
+        home.files
+            .replace(
+                ENROLMENT_FILE,
+                br#"{"version":1,"server_url":"http://x","enrolment_token":"enr","expires_at_ms":7}"#,
+            )
+            .unwrap();
+        let pending = home.load_enrolment().unwrap().unwrap();
+        assert!(!pending.email_code_sent);
+        assert_eq!(pending.expires_at_ms, 7);
     }
 
     #[test]

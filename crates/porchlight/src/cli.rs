@@ -47,7 +47,8 @@ pub enum Command {
     /// Create an account; prints the authenticator secret and the recovery codes.
     ///
     /// The account is ready once `totp confirm` succeeds: that is where this device's keys,
-    /// the device chain and the key recovery code are made.
+    /// the device chain and the key recovery code are made. A server that sends email also
+    /// emails a code to the address, which `totp confirm` then takes as --email-code.
     Signup(SignupArgs),
     /// The second factor: finish enrolling it, or replace it.
     #[command(subcommand)]
@@ -56,9 +57,13 @@ pub enum Command {
     Login(LoginArgs),
     /// Sign out this device (or every device).
     Logout(LogoutArgs),
-    /// The account password.
+    /// The account password: change it, or reset a forgotten one with a link sent by email.
     #[command(subcommand)]
     Password(PasswordCommand),
+    /// The account's email address: change it (a link confirms the new one), confirm the
+    /// change, or undo it from the old address.
+    #[command(subcommand)]
+    Email(EmailCommand),
     /// List this account's sessions, or end one.
     Sessions(SessionsArgs),
     /// The account's security activity: sign-ins, failures, changes.
@@ -388,6 +393,10 @@ pub struct TotpConfirmArgs {
     /// The 6-digit code the authenticator shows now.
     #[arg(value_name = "CODE")]
     pub code: String,
+    /// The code `signup` had emailed to the address (like ABCD-EFGH), when it said one was
+    /// sent. Single use, like CODE.
+    #[arg(long, value_name = "XXXX-XXXX")]
+    pub email_code: Option<String>,
     /// How this device appears in the session list [default: cli on <hostname>].
     #[arg(long, value_name = "NAME")]
     pub device_name: Option<String>,
@@ -438,6 +447,61 @@ pub enum PasswordCommand {
     /// Change the password; ends every other session. Current and new password as two lines
     /// on stdin.
     Change,
+    /// Forgot it: ask for a link to reset it, sent to the account's address if that address
+    /// was verified. The answer is the same whether or not an account uses the address.
+    Forgot(PasswordForgotArgs),
+    /// Set a new password with the code (or the whole link) from the reset email and the
+    /// second factor; every session of the account ends, this device's too.
+    ///
+    /// Standard input, one per line: the code or link from the email, the new password (asked
+    /// twice at a terminal), and with --recovery-code-stdin a sign-in recovery code. Device
+    /// keys are untouched: sign in again and this device is as it was.
+    Reset(PasswordResetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PasswordForgotArgs {
+    /// The account's email address.
+    #[arg(long, value_name = "EMAIL")]
+    pub email: String,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("factor").required(true).args(["totp", "recovery_code_stdin"])))]
+pub struct PasswordResetArgs {
+    /// A code from the authenticator.
+    #[arg(long, value_name = "CODE")]
+    pub totp: Option<String>,
+    /// Use a sign-in recovery code instead, read from the third line of standard input.
+    #[arg(long)]
+    pub recovery_code_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EmailCommand {
+    /// Move the account to another address: a link to confirm it goes there, and nothing
+    /// changes until it is used. Password on the first line of standard input.
+    Change(EmailChangeArgs),
+    /// Make the new address the account's, with the code or link from the email sent to it
+    /// (on standard input). The old address is told, with a link that undoes the change.
+    Confirm,
+    /// Take a change of address back, with the code or link from the email sent to the old
+    /// address (on standard input). Every session of the account ends, this device's too.
+    Undo,
+}
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("factor").required(true).args(["totp", "recovery_code_stdin"])))]
+pub struct EmailChangeArgs {
+    /// The new address.
+    #[arg(long = "to", value_name = "EMAIL")]
+    pub to: String,
+    /// A code from the authenticator.
+    #[arg(long, value_name = "CODE")]
+    pub totp: Option<String>,
+    /// Use a sign-in recovery code instead, read from the second line of standard input.
+    #[arg(long)]
+    pub recovery_code_stdin: bool,
 }
 
 #[derive(Debug, Args)]
@@ -1213,6 +1277,70 @@ mod tests {
         );
         for read in GrantRead::value_variants() {
             assert!(porchlight_client::proto::ACCESS_SCOPES.contains(&read.scope()));
+        }
+    }
+
+    #[test]
+    fn lifecycle_commands_need_their_second_factor_and_take_no_secrets_as_arguments() {
+        for args in [
+            &["porchlight", "password", "forgot", "--email", "a@b.c"][..],
+            &["porchlight", "password", "reset", "--totp", "123456"],
+            &["porchlight", "password", "reset", "--recovery-code-stdin"],
+            &[
+                "porchlight",
+                "email",
+                "change",
+                "--to",
+                "n@b.c",
+                "--totp",
+                "1",
+            ],
+            &[
+                "porchlight",
+                "email",
+                "change",
+                "--to",
+                "n@b.c",
+                "--recovery-code-stdin",
+            ],
+            &["porchlight", "email", "confirm"],
+            &["porchlight", "email", "undo", "--json"],
+            &[
+                "porchlight",
+                "totp",
+                "confirm",
+                "123456",
+                "--email-code",
+                "ABCD-EFGH",
+            ],
+        ] {
+            assert!(Cli::try_parse_from(args).is_ok(), "{args:?}");
+        }
+        for bad in [
+            &["porchlight", "password", "forgot"][..],
+            &["porchlight", "password", "reset"],
+            &[
+                "porchlight",
+                "password",
+                "reset",
+                "--totp",
+                "1",
+                "--recovery-code-stdin",
+            ],
+            &[
+                "porchlight",
+                "password",
+                "reset",
+                "--totp",
+                "1",
+                "--token",
+                "t",
+            ],
+            &["porchlight", "email", "change", "--to", "n@b.c"],
+            &["porchlight", "email", "confirm", "TOKEN"],
+            &["porchlight", "email", "undo", "TOKEN"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
         }
     }
 

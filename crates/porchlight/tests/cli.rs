@@ -1,7 +1,8 @@
 //! The binary end to end: `porchlight serve` as a real process, the CLI as a script would drive
 //! it (secrets on stdin, `--json` out), codes from `oathtool`, and a graceful stop on SIGTERM.
 //! End-to-end encryption (keys, chain, hubs, clips) is in `cli/e2e.rs`; `porchlight demo`, which
-//! drives all of it as child processes, in `cli/demo.rs`.
+//! drives all of it as child processes, in `cli/demo.rs`; the account's ways back by email (a
+//! verified address, a forgotten password, a changed address) in `cli/lifecycle.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -17,6 +18,8 @@ mod feed;
 mod household;
 #[path = "cli/hub_run.rs"]
 mod hub_run;
+#[path = "cli/lifecycle.rs"]
+mod lifecycle;
 #[path = "cli/listing.rs"]
 mod listing;
 #[path = "cli/research.rs"]
@@ -347,4 +350,64 @@ fn usage_errors_exit_2_and_missing_server_is_a_clear_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn serve_check_config_says_what_it_found_and_fails_on_a_broken_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new(BIN)
+        .arg("serve")
+        .arg("--check-config")
+        .arg("--data")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("ok   data folder"), "{text}");
+    assert!(text.contains("will be made at start"), "{text}");
+    assert!(
+        !data.join("porchlight.db").exists(),
+        "a check makes no database"
+    );
+
+    // A certificate file that holds no key, named as the key: the check fails and says why.
+    let pem = dir.path().join("cert.pem");
+    std::fs::write(
+        &pem,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let config = dir.path().join("porchlight.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[tls]\ncert_file = \"{0}\"\nkey_file = \"{0}\"\n",
+            pem.display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("serve")
+        .arg("--check-config")
+        .arg("--data")
+        .arg(&data)
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("FAIL tls.key_file"), "{text}");
+
+    // The reference it prints is the committed one.
+    let out = Command::new(BIN)
+        .args(["serve", "--print-config-reference"])
+        .output()
+        .unwrap();
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/CONFIG.md"))
+            .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
 }

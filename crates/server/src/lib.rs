@@ -29,6 +29,8 @@ pub mod push;
 pub mod routes;
 pub mod state;
 pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod test_mailbox;
 pub mod tlog;
 pub mod tls;
 pub mod web;

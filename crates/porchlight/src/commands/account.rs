@@ -21,6 +21,8 @@ struct SignupOutput<'a> {
     recovery_codes: &'a [String],
     totp_secret: &'a str,
     expires_at_ms: i64,
+    /// A code went to the address; `totp confirm` needs it as `--email-code`.
+    email_code_sent: bool,
 }
 
 pub(super) fn signup(ctx: &Ctx, args: SignupArgs) -> anyhow::Result<()> {
@@ -29,7 +31,7 @@ pub(super) fn signup(ctx: &Ctx, args: SignupArgs) -> anyhow::Result<()> {
     let server_url = ctx.server_url()?;
     let client = ctx.client(&server_url)?;
     let mut request = proto::SignupRequest {
-        email: args.email,
+        email: args.email.clone(),
         password: password.expose().to_owned(),
     };
     let answer = ctx.block_on(client.signup(&request));
@@ -40,6 +42,7 @@ pub(super) fn signup(ctx: &Ctx, args: SignupArgs) -> anyhow::Result<()> {
         server_url,
         enrolment_token: Secret::new(std::mem::take(&mut answer.enrolment_token)),
         expires_at_ms: answer.expires_at_ms,
+        email_code_sent: answer.email_code_sent,
     })?;
 
     if ctx.json {
@@ -48,6 +51,7 @@ pub(super) fn signup(ctx: &Ctx, args: SignupArgs) -> anyhow::Result<()> {
             recovery_codes: &answer.recovery_codes,
             totp_secret: &answer.totp_secret,
             expires_at_ms: answer.expires_at_ms,
+            email_code_sent: answer.email_code_sent,
         });
     }
     print_enrolment(
@@ -58,7 +62,20 @@ pub(super) fn signup(ctx: &Ctx, args: SignupArgs) -> anyhow::Result<()> {
     println!();
     print_recovery_codes(&answer.recovery_codes);
     println!();
-    println!("Next: porchlight totp confirm CODE   (the code your authenticator app shows now)");
+    if answer.email_code_sent {
+        println!(
+            "A code was emailed to {}. It can take a minute to arrive; look in spam too.",
+            clean(args.email.trim())
+        );
+        println!("Next: porchlight totp confirm CODE --email-code XXXX-XXXX");
+        println!(
+            "      (CODE: what your authenticator app shows now; XXXX-XXXX: the emailed code)"
+        );
+    } else {
+        println!(
+            "Next: porchlight totp confirm CODE   (the code your authenticator app shows now)"
+        );
+    }
     Ok(())
 }
 
@@ -76,7 +93,10 @@ fn totp_confirm(ctx: &Ctx, args: TotpConfirmArgs) -> anyhow::Result<()> {
     match pending {
         // Our clock may disagree with the server's, so an enrolment that looks expired is still
         // tried, unless there is a session whose reset the code could be for instead.
-        Some(pending) if pending.expires_at_ms > now_ms() || !signed_in => {
+        // An emailed code is only ever for a sign-up.
+        Some(pending)
+            if pending.expires_at_ms > now_ms() || !signed_in || args.email_code.is_some() =>
+        {
             confirm_signup(ctx, pending, args)
         }
         Some(_) => {
@@ -99,12 +119,24 @@ fn confirm_signup(
     args: TotpConfirmArgs,
 ) -> anyhow::Result<()> {
     ctx.require_same_server(&pending.server_url)?;
+    // Checked here: a confirmation without it would spend one of the sign-up's few tries.
+    let email_code = match (&args.email_code, pending.email_code_sent) {
+        (Some(typed), _) => Some(emailed_code(typed)?),
+        (None, true) => {
+            return Err(CliError::usage(
+                "this sign-up also needs the code that was emailed to the address",
+            )
+            .with_hint("porchlight totp confirm CODE --email-code XXXX-XXXX")
+            .into());
+        }
+        (None, false) => None,
+    };
     let client = ctx.client(&pending.server_url)?;
     let device_name = args.device_name.unwrap_or_else(default_device_name);
     let mut request = proto::SignupConfirmRequest {
         enrolment_token: pending.enrolment_token.expose().to_owned(),
         code: args.code,
-        email_code: None,
+        email_code,
         device_name: Some(device_name.clone()),
     };
     let answer = ctx.block_on(client.signup_confirm(&request));
@@ -115,6 +147,19 @@ fn confirm_signup(
             // A wrong code may be a typo; a refused sign-up cannot be retried with this token.
             if error.code() == Some(ErrorCode::SignupFailed) {
                 ctx.home.clear_enrolment()?;
+            }
+            if error.code() == Some(ErrorCode::InvalidCode) && request.email_code.is_some() {
+                // The server answers alike for either code wrong and for a sign-up ended by
+                // too many wrong emailed codes.
+                return Err(CliError::new(
+                    "invalid_code",
+                    "the authenticator code or the emailed code is not right",
+                )
+                .with_hint(
+                    "check both and try again; after too many wrong codes, or once the \
+                     sign-up has expired, it must start again: porchlight signup --email …",
+                )
+                .into());
             }
             return Err(error.into());
         }
@@ -158,6 +203,13 @@ fn print_signed_in_json(
 }
 
 fn confirm_reset(ctx: &Ctx, args: TotpConfirmArgs) -> anyhow::Result<()> {
+    if args.email_code.is_some() {
+        return Err(CliError::usage(
+            "--email-code is for finishing a sign-up, and none here is waiting for a code",
+        )
+        .with_hint("a second-factor reset takes the authenticator's code alone")
+        .into());
+    }
     let (client, _) = ctx.signed_in()?;
     let request = proto::TotpResetConfirmRequest { code: args.code };
     let done = ctx
@@ -272,6 +324,8 @@ pub(super) fn logout(ctx: &Ctx, args: LogoutArgs) -> anyhow::Result<()> {
 pub(super) fn password(ctx: &Ctx, command: PasswordCommand) -> anyhow::Result<()> {
     match command {
         PasswordCommand::Change => change_password(ctx),
+        PasswordCommand::Forgot(args) => super::lifecycle::forgot(ctx, args),
+        PasswordCommand::Reset(args) => super::lifecycle::reset(ctx, args),
     }
 }
 
@@ -319,9 +373,52 @@ fn print_recovery_codes(codes: &[String]) {
     }
 }
 
+/// An emailed sign-up code as the server shows it (`ABCD-EFGH`), from what was typed: any
+/// case, with or without the dash, spaces around it. Anything else is refused before it costs
+/// a try.
+fn emailed_code(typed: &str) -> Result<String, CliError> {
+    let bare: String = typed
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    if bare.len() != 8 || !bare.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(CliError::usage(
+            "the emailed code has eight letters and digits, like ABCD-EFGH",
+        ));
+    }
+    let upper = bare.to_ascii_uppercase();
+    Ok(format!("{}-{}", &upper[..4], &upper[4..]))
+}
+
 fn ended_sessions(count: u64, other: &str) -> String {
     match count {
         1 => format!("1 {other}session ended."),
         n => format!("{n} {other}sessions ended."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_emailed_code_is_taken_as_the_server_shows_it() {
+        for typed in ["ABCD-EFGH", "abcdefgh", " abcd-efgh ", "ABCD EFGH"] {
+            assert_eq!(
+                emailed_code(typed).ok().as_deref(),
+                Some("ABCD-EFGH"),
+                "{typed}"
+            );
+        }
+        for typed in [
+            "",
+            "123456",
+            "ABCD-EFG",
+            "ABCD-EFGHJ",
+            "ABCD_EFGH",
+            "ÅBCD-EFGH",
+        ] {
+            assert!(emailed_code(typed).is_err(), "{typed}");
+        }
     }
 }

@@ -15,6 +15,11 @@ pub(super) fn whoami(ctx: &Ctx) -> anyhow::Result<()> {
         return print_json(&me);
     }
     println!("{}", clean(&me.email));
+    if me.email_verified {
+        println!("address  verified");
+    } else {
+        println!("address  not verified: no password reset link is sent to it");
+    }
     println!("account  {}", clean(&me.account_id));
     println!("since    {}", rfc3339(me.created_at_ms));
     println!("session  {}", clean(&me.session_id));

@@ -13,6 +13,7 @@ mod household;
 mod hub;
 mod hub_settings;
 mod info;
+mod lifecycle;
 mod live;
 mod research;
 mod shares;
@@ -59,6 +60,7 @@ pub fn run(
         Command::Login(args) => account::login(&ctx, args),
         Command::Logout(args) => account::logout(&ctx, args),
         Command::Password(command) => account::password(&ctx, command),
+        Command::Email(command) => lifecycle::email(&ctx, command),
         Command::Sessions(args) => info::sessions(&ctx, args),
         Command::Activity(args) => info::activity(&ctx, args),
         Command::Notifications(args) => info::notifications(&ctx, args),
@@ -206,6 +208,39 @@ impl Ctx {
 }
 
 impl Ctx {
+    /// The server of the signed-out commands that work by email (a reset asked for or used, an
+    /// address confirmed or restored): --server, else the one this home is signed in to, else
+    /// the default.
+    fn emailed_to_server(&self) -> anyhow::Result<String> {
+        if self.server_flag.is_none()
+            && let Some(session) = self.home.load_session()?
+        {
+            return Ok(session.server_url);
+        }
+        Ok(self.server_url()?)
+    }
+
+    /// After a change that ended every session of an account (a password reset, an undone
+    /// change of address): if this home's session on `server_url` was one of them, forget it,
+    /// so the next command says this device is not signed in. A session of another account
+    /// stays. Returns whether it was forgotten.
+    fn forget_ended_session(&self, server_url: &str) -> anyhow::Result<bool> {
+        let Some(session) = self.home.load_session()? else {
+            return Ok(false);
+        };
+        if session.server_url != server_url {
+            return Ok(false);
+        }
+        let client = Client::new(server_url, self.home.device_id()?)?.with_token(session.token);
+        match self.block_on(client.me()) {
+            Err(error) if error.code() == Some(ErrorCode::Unauthenticated) => {
+                self.home.clear_session()?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// Ends a session this home no longer uses; whether the server agrees does not matter.
     fn end_quietly(&self, session: StoredSession) -> anyhow::Result<()> {
         let Ok(client) = Client::new(&session.server_url, self.home.device_id()?) else {

@@ -353,6 +353,44 @@ pub(crate) async fn record_failure(
     Ok(())
 }
 
+/// The password and a second factor, asked again of a signed-in person before a security
+/// change (`what` names it in the owner's activity list). A failure counts toward the lock-out
+/// like a failed sign-in, tells the owner when the password was right, and is refused with
+/// `403` so that the session stays.
+pub(crate) async fn confirm_identity(
+    state: &AppState,
+    addr: &ClientAddr,
+    authed: &Authed,
+    password: Zeroizing<String>,
+    factor: &SecondFactor<'_>,
+    what: &str,
+) -> ApiResult<()> {
+    let account = &authed.account;
+    let password_ok = state
+        .hasher
+        .verify(password, Some(account.password_hash.clone()))
+        .await?;
+    let failure = if password_ok {
+        check_second_factor(state, account, factor).await?.err()
+    } else {
+        Some("wrong password")
+    };
+    if let Some(reason) = failure {
+        record_failure(
+            state,
+            addr,
+            &account.email,
+            Some(account),
+            &format!("{what}: {reason}"),
+            password_ok,
+            &authed.session.device_name,
+        )
+        .await?;
+        return Err(wrong_password());
+    }
+    Ok(())
+}
+
 const WEB_SIGN_IN: &str = "`1` from the browser app: the session is set as the HttpOnly \
     `porchlight_session` cookie and the body is a `WebSessionCreated`, without the token. \
     Refused (`403 csrf`) when `Sec-Fetch-Site` or `Origin` says another site sent it.";
@@ -823,30 +861,17 @@ pub async fn totp_reset(
         .guard
         .admit(&state.store, &addr.0, state.now_ms())
         .await?;
+    confirm_identity(
+        &state,
+        &addr,
+        &authed,
+        password,
+        &factor,
+        "second-factor reset",
+    )
+    .await?;
     let account = &authed.account;
     let device = &authed.session.device_name;
-    let password_ok = state
-        .hasher
-        .verify(password, Some(account.password_hash.clone()))
-        .await?;
-    let failure = if password_ok {
-        check_second_factor(&state, account, &factor).await?.err()
-    } else {
-        Some("wrong password")
-    };
-    if let Some(reason) = failure {
-        record_failure(
-            &state,
-            &addr,
-            &account.email,
-            Some(account),
-            reason,
-            false,
-            device,
-        )
-        .await?;
-        return Err(wrong_password());
-    }
     let secret = totp::generate_secret();
     let until = state.now_ms() + TOTP_RESET_TTL_MS;
     state

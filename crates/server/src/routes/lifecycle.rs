@@ -25,8 +25,8 @@ use porchlight_store::{Activity, StoreError, TokenPurpose};
 use zeroize::Zeroizing;
 
 use super::accounts::{
-    SecondFactor, check_second_factor, entry, invalid_code, notify, parse_email, record_failure,
-    second_factor, weak_password, wrong_password,
+    SecondFactor, check_second_factor, confirm_identity, entry, invalid_code, notify, parse_email,
+    record_failure, second_factor, weak_password,
 };
 use crate::auth::password::check_policy;
 use crate::auth::secrets::{looks_like_token, token_hash};
@@ -75,12 +75,18 @@ fn every_session_ended(n: u64) -> String {
     }
 }
 
-fn address_taken() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        ErrorCode::Conflict,
-        "that address is now used by another account",
-    )
+/// What spending an emailed token answers: a token that was not (or no longer) good is a
+/// wrong code; an address another account took meanwhile is a conflict.
+fn spent<T>(outcome: Result<T, StoreError>) -> ApiResult<T> {
+    outcome.map_err(|e| match e {
+        StoreError::NotFound => invalid_code(),
+        StoreError::Conflict => ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::Conflict,
+            "that address is now used by another account",
+        ),
+        other => other.into(),
+    })
 }
 
 // ---- a forgotten password ----
@@ -219,15 +225,12 @@ pub async fn password_reset(
         BY_LINK,
         format!("password reset {how}; every session ended"),
     );
-    let revoked = match state
-        .store
-        .reset_password(&hash, &password_hash, state.now_ms(), &e)
-        .await
-    {
-        Ok(n) => n,
-        Err(StoreError::NotFound) => return Err(invalid_code()),
-        Err(other) => return Err(other.into()),
-    };
+    let revoked = spent(
+        state
+            .store
+            .reset_password(&hash, &password_hash, state.now_ms(), &e)
+            .await,
+    )?;
     state.guard.on_success(&state.store, &name_key).await?;
     let ended = every_session_ended(revoked);
     notify(
@@ -283,29 +286,8 @@ pub async fn change_email(
             "that is already the account's address, and it is verified",
         ));
     }
+    confirm_identity(&state, &addr, &authed, password, &factor, "address change").await?;
     let device = &authed.session.device_name;
-    let password_ok = state
-        .hasher
-        .verify(password, Some(account.password_hash.clone()))
-        .await?;
-    let failure = if password_ok {
-        check_second_factor(&state, account, &factor).await?.err()
-    } else {
-        Some("wrong password")
-    };
-    if let Some(reason) = failure {
-        record_failure(
-            &state,
-            &addr,
-            &account.email,
-            Some(account),
-            &format!("address change: {reason}"),
-            password_ok,
-            device,
-        )
-        .await?;
-        return Err(wrong_password());
-    }
     let now = state.now_ms();
     state
         .store
@@ -403,16 +385,12 @@ pub async fn confirm_email(
         "email_verified",
         "the account's address was verified by a link sent to it".to_owned(),
     );
-    let moved = match state
-        .store
-        .confirm_email_change(&hash, now, undo, undo_mail, (changed, verified))
-        .await
-    {
-        Ok(moved) => moved,
-        Err(StoreError::NotFound) => return Err(invalid_code()),
-        Err(StoreError::Conflict) => return Err(address_taken()),
-        Err(other) => return Err(other.into()),
-    };
+    let moved = spent(
+        state
+            .store
+            .confirm_email_change(&hash, now, undo, undo_mail, (changed, verified))
+            .await,
+    )?;
     state.notifier.wake();
     if moved.from == moved.to {
         notify(
@@ -464,12 +442,7 @@ pub async fn undo_email_change(
         "email_change_undone",
         "the change of address was undone from the old address; every session ended".to_owned(),
     );
-    let moved = match state.store.undo_email_change(&hash, now, e).await {
-        Ok(moved) => moved,
-        Err(StoreError::NotFound) => return Err(invalid_code()),
-        Err(StoreError::Conflict) => return Err(address_taken()),
-        Err(other) => return Err(other.into()),
-    };
+    let moved = spent(state.store.undo_email_change(&hash, now, e).await)?;
     notify(
         &state,
         &moved.account_id,

@@ -13,7 +13,7 @@ use porchlight_server::web::WebApp;
 use porchlight_server::{RunningServer, auth::totp};
 use porchlight_store::testing::{TestDb, fresh_postgres, fresh_sqlite};
 
-use crate::mailbox::Mailbox;
+use porchlight_server::test_mailbox::Mailbox;
 
 pub const PASSWORD: &str = "correct horse battery staple 42";
 

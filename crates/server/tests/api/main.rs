@@ -5,7 +5,6 @@
 
 mod harness;
 mod homes;
-mod mailbox;
 
 mod accounts;
 mod acme;

@@ -1,6 +1,13 @@
 //! A minimal SMTP receiver (RFC 5321's happy path) that a real client (the server's lettre
 //! transport) delivers to, keeping each message with its envelope recipients and its body
 //! decoded from the transfer encoding lettre chose.
+//!
+//! For tests only (the `test-support` feature): this crate's API tests run it beside a server
+//! in the same process, and the binary's tests beside `porchlight serve` as a child process,
+//! configured with `PORCHLIGHT_NOTIFY__SMTP__URL` set to the URL [`Mailbox::start`] returns.
+
+// A test helper that receives something it cannot read has nothing better to do than fail.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
