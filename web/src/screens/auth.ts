@@ -223,8 +223,8 @@ function wrongSignupCode(started: SignupStarted, mailed: boolean, again: HTMLEle
   if (!mailed) return "That code is not right. Check the time on your phone, then type the newest code.";
   again.hidden = false;
   return (
-    "The authenticator code or the emailed code is not right. Check both and try again. " +
-    "If the sign-up expired or had too many wrong codes, start again."
+    "The authenticator code or the emailed code is not right. Check both and try again; " +
+    "after too many wrong codes, or once the sign-up has expired, start again."
   );
 }
 

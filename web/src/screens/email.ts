@@ -124,11 +124,11 @@ function onward(): HTMLElement {
 
 /** What a refused token says on both pages: spent, or the address taken meanwhile. A pasted
  * code may only be mistyped, so its form stays for another try. */
-function refused(e: unknown, pasted: boolean, conflict: string): boolean {
+function refused(e: unknown, pasted: boolean, spent: string, conflict: string): boolean {
   if (!(e instanceof ApiError)) return false;
   if (e.code === "invalid_code") {
     if (pasted) throw new Error("That code from the email is not right, or it expired or was already used.");
-    show("Link expired", notice("warning", "This link has expired or was already used."), onward());
+    show("Link expired", notice("warning", `This link has expired or was already used. ${spent}`), onward());
     return true;
   }
   if (e.code === "conflict") {
@@ -148,7 +148,7 @@ export function confirmEmail(): void {
       try {
         changed = await api.post<EmailChanged>("/api/email/confirm", { token: token ?? pastedToken(v.token ?? "") });
       } catch (e) {
-        if (refused(e, token === null, "That address is now used by another Porchlight account, so your account keeps its address.")) return;
+        if (refused(e, token === null, "A link to confirm an address works once, for 24 hours; to get a new one, change the address again from Settings.", "That address is now used by another Porchlight account, so your account keeps its address.")) return;
         throw e;
       }
       // The account's own address sent to itself only verifies it (signed out, the page cannot
@@ -156,7 +156,12 @@ export function confirmEmail(): void {
       const before = account.signedIn() ? account.me().email : null;
       if (account.signedIn()) await account.refresh();
       if (before === changed.email) return show("Address verified", notice("info", `Your address ${changed.email} is verified.`), onward());
-      show("Address confirmed", notice("info", `Your account now uses ${changed.email}.`), onward());
+      show(
+        "Address confirmed",
+        notice("info", `Your account now uses ${changed.email}.`),
+        h("p", {}, "The old address was told, with a link that undoes the change for 7 days. Sign in with the new address from now on."),
+        onward(),
+      );
     }),
   );
 }
@@ -175,7 +180,7 @@ export function undoEmail(): void {
       try {
         changed = await api.post<EmailChanged>("/api/email/undo", { token: token ?? pastedToken(v.token ?? "") });
       } catch (e) {
-        if (refused(e, token === null, "Your old address is now used by another Porchlight account, so the change can't be undone here. Ask whoever runs this server.")) return;
+        if (refused(e, token === null, "An undo link works once, for 7 days.", "Your old address is now used by another Porchlight account, so the change can't be undone here. Ask whoever runs this server.")) return;
         throw e;
       }
       await sessionEndedHere();

@@ -133,7 +133,7 @@ export function reset(): void {
 
 function resetError(e: unknown): string {
   if (!(e instanceof ApiError)) throw e;
-  if (e.code === "invalid_credentials") return "That code is not right.";
+  if (e.code === "invalid_credentials") return "That code is not right. Your password is unchanged, and the link works until it expires: try the code your authenticator shows now.";
   if (e.code === "weak_password") return sentence(e.message);
   if (e.code === "throttled") return tryAgainText(e);
   return e.message;
