@@ -4,12 +4,21 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import type { Page } from "playwright-core";
-import { Authenticator, BINARY } from "./harness";
+import { Authenticator, BINARY, serve, type Server } from "./harness";
+import { signupCodeIn, type Mailbox } from "./mailbox";
 
 export const PASSWORD = "correct horse battery staple 42";
 
-/** Signs up through the screens; the page ends on the cameras screen as the first device. */
-export async function signUp(page: Page, url: string, email: string): Promise<{ auth: Authenticator; recoveryCode: string }> {
+/** A server that sends its email to `mailbox`, with its own address as its public URL, so
+ * the links it mails open it. */
+export async function serveWithMail(mailbox: Mailbox, env: Record<string, string> = {}): Promise<Server> {
+  const port = await freePort();
+  return serve({ ...mailbox.env(), PORCHLIGHT_PUBLIC_URL: `http://127.0.0.1:${port}`, ...env }, port);
+}
+
+/** Signs up through the screens; the page ends on the cameras screen as the first device. A
+ * server that sends email asks for the code it mailed, read here from `mailbox`. */
+export async function signUp(page: Page, url: string, email: string, mailbox?: Mailbox): Promise<{ auth: Authenticator; recoveryCode: string }> {
   await page.goto(`${url}/signup`);
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
@@ -17,6 +26,11 @@ export async function signUp(page: Page, url: string, email: string): Promise<{ 
   const secret = (await page.getByTestId("totp-secret").textContent()) ?? "";
   const auth = new Authenticator(secret);
   await page.getByLabel("Authenticator code").fill(await auth.code());
+  const emailed = page.getByLabel(`The code we emailed to ${email}`);
+  if (await emailed.isVisible()) {
+    assert.ok(mailbox, "the server emailed a sign-up code: pass the mailbox it sends to");
+    await emailed.fill(signupCodeIn(await mailbox.next(email, "Porchlight: Your sign-up code")));
+  }
   await page.getByLabel("I have kept my recovery codes").check();
   await page.getByRole("button", { name: "Confirm" }).click();
   const recoveryCode = (await page.getByTestId("key-recovery-code").textContent()) ?? "";

@@ -33,10 +33,12 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-/** `porchlight serve` on 127.0.0.1:0, resolved once it logs where it listens. */
-export async function serve(env: Record<string, string> = {}): Promise<Server> {
+/** `porchlight serve` on 127.0.0.1, resolved once it logs where it listens: on a free port
+ * it picks, or on `port` when the test must know the address first (the server's
+ * `public_url`, which emailed links name). */
+export async function serve(env: Record<string, string> = {}, port = 0): Promise<Server> {
   const data = mkdtempSync(join(tmpdir(), "porchlight-e2e-"));
-  const child = spawn(BINARY, ["serve", "--listen", "127.0.0.1:0", "--data", data], {
+  const child = spawn(BINARY, ["serve", "--listen", `127.0.0.1:${port}`, "--data", data], {
     env: { ...process.env, PORCHLIGHT_LOG_FORMAT: "json", PORCHLIGHT_LOG_FILTER: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -44,6 +44,20 @@ export async function started(session: WebSession): Promise<Me> {
   return current;
 }
 
+/** Reads the account again (its address changed, say). */
+export async function refresh(): Promise<Me> {
+  current = await api.get<Me>("/api/me");
+  return current;
+}
+
+/** The server ended this browser's session (a password reset, a change of address undone):
+ * forget it here as signing out does, with nothing left to tell the server. */
+export async function ended(): Promise<void> {
+  api.useCsrf(null);
+  current = null;
+  await store.forgetPreviews().catch(() => {});
+}
+
 export async function signOut(everywhere = false): Promise<void> {
   // A signed-out browser is told of nothing more (removed while the session still works).
   await endSubscriptionIfAny();

@@ -7,6 +7,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** From `Retry-After`, when the server said how long to wait (a `429`). */
+    readonly retryAfterSecs: number | null = null,
   ) {
     super(message);
   }
@@ -71,7 +73,8 @@ async function errorOf(res: Response): Promise<ApiError> {
   try {
     const body = (await res.json()) as { error?: { code?: string; message?: string } };
     if (body.error?.code && body.error.message) {
-      return new ApiError(res.status, body.error.code, body.error.message);
+      const wait = Number(res.headers.get("retry-after") ?? "");
+      return new ApiError(res.status, body.error.code, body.error.message, Number.isFinite(wait) && wait > 0 ? wait : null);
     }
   } catch {
     // Not the API's error shape (a proxy's page, say): fall through to a plain sentence.

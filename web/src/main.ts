@@ -6,6 +6,8 @@ import * as account from "./account";
 import * as events from "./events";
 import { go, otherwise, redirect, route, start } from "./router";
 import { signIn, signUp, signedOut } from "./screens/auth";
+import { confirmEmail, undoEmail } from "./screens/email";
+import { forgot, reset } from "./screens/password";
 import { activity, devices, sessions } from "./screens/account";
 import { eventList } from "./screens/eventlist";
 import { home } from "./screens/home";
@@ -22,7 +24,8 @@ import * as store from "./store";
 import { h, message, notice, show } from "./ui";
 import { loadCrypto } from "./wasm";
 
-const PUBLIC = new Set(["/signin", "/signup", "/signed-out"]);
+// The pages an emailed link opens are public: the token in their fragment is the authority.
+const PUBLIC = new Set(["/signin", "/signup", "/signed-out", "/forgot", "/reset", "/email/confirm", "/email/undo"]);
 /** Where an invitation's fragment waits while its reader signs in (read back by the invitation screen). */
 const INVITE = "porchlight.invite";
 
@@ -115,6 +118,10 @@ async function boot(): Promise<void> {
   route("/signin", guarded(signIn));
   route("/signup", guarded(signUp));
   route("/signed-out", guarded(signedOut));
+  route("/forgot", guarded(forgot));
+  route("/reset", guarded(reset));
+  route("/email/confirm", guarded(confirmEmail));
+  route("/email/undo", guarded(undoEmail));
   route("/device", guarded(pending));
   route("/cameras", guarded(home));
   route("/events", guarded(eventList));

@@ -13,6 +13,8 @@ export interface SignupStarted {
   totp_secret: string;
   recovery_codes: string[];
   expires_at_ms: number;
+  /** A code was emailed to the address; confirming needs it as `email_code`. */
+  email_code_sent?: boolean;
 }
 
 export interface Me {
@@ -22,6 +24,23 @@ export interface Me {
   session_id: string;
   /** Whether the server has a research program: without one, no consent is offered. */
   research_program: boolean;
+  /** Whether the address was proven by a code or link sent to it. */
+  email_verified?: boolean;
+}
+
+/** A request taken in (a reset link, a confirmation link); what became of it arrives by email. */
+export interface MailAccepted {
+  message: string;
+}
+
+export interface PasswordResetDone {
+  revoked_sessions: number;
+}
+
+/** The account's address after a confirmation or an undo. */
+export interface EmailChanged {
+  email: string;
+  revoked_sessions: number;
 }
 
 export type DeviceState = "pending" | "active" | "removed";

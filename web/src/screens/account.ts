@@ -177,6 +177,12 @@ const KINDS: Record<string, string> = {
   signed_out_everywhere: "Signed out everywhere",
   sign_out: "Signed out",
   new_device: "New device",
+  password_reset_requested: "Password reset asked for",
+  password_reset: "Password reset",
+  email_change_requested: "Address change asked for",
+  email_changed: "Address changed",
+  email_verified: "Address verified",
+  email_change_undone: "Address change undone",
 };
 
 export async function activity(): Promise<void> {

@@ -1,10 +1,12 @@
 // Settings and privacy: the screens a household visits now and then (hubs, devices, sessions,
-// activity, the access log, research), gathered behind one entry so that the everyday ones
-// (cameras, shared clips, the feed) lead the navigation on a phone.
+// activity, the access log, research) and the account's email address, gathered behind one
+// entry so that the everyday ones (cameras, shared clips, the feed) lead the navigation on a
+// phone.
 
 import * as account from "../account";
 import { go } from "../router";
 import { h, show } from "../ui";
+import { emailSection } from "./email";
 import { pushControl } from "./notifications";
 
 /** The places under Settings, with what each is for. */
@@ -18,7 +20,9 @@ export const SETTINGS: [href: string, title: string, what: string][] = [
   ["/research", "Research", "Your research consents, and which of your clips are in research."],
 ];
 
-export function settings(): void {
+export async function settings(): Promise<void> {
+  // Read again: the address may have been confirmed from another tab or device.
+  await account.refresh();
   const out = h("button", { type: "button", class: "secondary" }, "Sign out");
   out.addEventListener("click", async () => {
     try {
@@ -36,8 +40,8 @@ export function settings(): void {
         h("li", { class: "row" }, h("a", { href, "data-link": true }, title), h("span", { class: "muted" }, what)),
       ),
     ),
+    emailSection(),
     pushControl(),
-    h("p", { class: "muted" }, `Signed in as ${account.me().email}.`),
     h("div", { class: "actions" }, out),
   );
 }
