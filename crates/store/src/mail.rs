@@ -6,7 +6,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::queries::{delete_sessions_except, insert_activity};
+use crate::queries::{Queue, delete_sessions_except, insert_activity, lease};
 use crate::{Activity, Result, Store, StoreError};
 
 /// What an emailed token is for.
@@ -413,22 +413,11 @@ impl Store {
         .bind(limit.clamp(1, 1000))
         .fetch_all(&self.pool)
         .await?;
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let item = mail_item(row)?;
-            let done = sqlx::query(
-                "UPDATE mail_outbox SET next_attempt_ms = $1 WHERE id = $2 AND next_attempt_ms = $3",
-            )
-            .bind(lease_until_ms)
-            .bind(&item.id)
-            .bind(item.next_attempt_ms)
-            .execute(&self.pool)
-            .await?;
-            if done.rows_affected() == 1 {
-                claimed.push(item);
-            }
-        }
-        Ok(claimed)
+        let items = rows.iter().map(mail_item).collect::<Result<Vec<_>>>()?;
+        lease(&self.pool, Queue::MailOutbox, items, lease_until_ms, |m| {
+            (&m.id, m.next_attempt_ms)
+        })
+        .await
     }
 
     /// Records an attempt: `retry_at_ms` `None` removes the message (sent, or given up),

@@ -172,6 +172,48 @@ async fn insert_recovery_codes(
     Ok(())
 }
 
+/// A table of work items claimed with a lease (`id`, `next_attempt_ms`).
+#[derive(Clone, Copy)]
+pub(crate) enum Queue {
+    Outbox,
+    MailOutbox,
+}
+
+/// Leases `items` (as read, each with its id and the time it was due) until `lease_until_ms`
+/// and returns those this caller won: each moves only if it is still due at the time read, so
+/// another worker (or node) that read it too does not take it as well, and a worker that dies
+/// mid-delivery leaves it to be retried when the lease runs out.
+pub(crate) async fn lease<T>(
+    pool: &sqlx::AnyPool,
+    queue: Queue,
+    items: Vec<T>,
+    lease_until_ms: i64,
+    key: impl Fn(&T) -> (&String, i64),
+) -> Result<Vec<T>> {
+    let sql = match queue {
+        Queue::Outbox => {
+            "UPDATE outbox SET next_attempt_ms = $1 WHERE id = $2 AND next_attempt_ms = $3"
+        }
+        Queue::MailOutbox => {
+            "UPDATE mail_outbox SET next_attempt_ms = $1 WHERE id = $2 AND next_attempt_ms = $3"
+        }
+    };
+    let mut claimed = Vec::with_capacity(items.len());
+    for item in items {
+        let (id, due_at) = key(&item);
+        let done = sqlx::query(sql)
+            .bind(lease_until_ms)
+            .bind(id)
+            .bind(due_at)
+            .execute(pool)
+            .await?;
+        if done.rows_affected() == 1 {
+            claimed.push(item);
+        }
+    }
+    Ok(claimed)
+}
+
 pub(crate) async fn delete_sessions_except(
     conn: &mut sqlx::AnyConnection,
     account_id: &str,
@@ -768,22 +810,11 @@ impl Store {
         .bind(row_limit(limit))
         .fetch_all(&self.pool)
         .await?;
-        let mut claimed = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let item = outbox_item(row)?;
-            let done = sqlx::query(
-                "UPDATE outbox SET next_attempt_ms = $1 WHERE id = $2 AND next_attempt_ms = $3",
-            )
-            .bind(lease_until_ms)
-            .bind(&item.id)
-            .bind(item.next_attempt_ms)
-            .execute(&self.pool)
-            .await?;
-            if done.rows_affected() == 1 {
-                claimed.push(item);
-            }
-        }
-        Ok(claimed)
+        let items = rows.iter().map(outbox_item).collect::<Result<Vec<_>>>()?;
+        lease(&self.pool, Queue::Outbox, items, lease_until_ms, |i| {
+            (&i.id, i.next_attempt_ms)
+        })
+        .await
     }
 
     /// Records the outcome of an attempt: the item is removed when no sink is left, else it
