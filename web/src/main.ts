@@ -47,10 +47,10 @@ function nav(): void {
       await go("/signed-out");
     }
   });
-  // The everyday screens lead; on a phone the rest sit behind Settings (one line at 390 px),
-  // on a wide screen they are in the bar as well.
+  // The everyday screens lead, then Settings (the account's address, this browser's
+  // notifications, the menu of the rest); on a phone the rest sit behind it (one line at
+  // 390 px), on a wide screen they are in the bar as well.
   const settingsLink = link("/settings", "Settings");
-  settingsLink.classList.add("narrow-only");
   out.classList.add("wide-only");
   const others = SETTINGS.map(([href, title]) => {
     const a = link(href, title === "Access log" ? "Access" : title);

@@ -26,6 +26,7 @@ export interface Me {
   research_program: boolean;
   /** Whether the address was proven by a code or link sent to it. */
   email_verified?: boolean;
+  server_sends_email?: boolean;
 }
 
 /** A request taken in (a reset link, a confirmation link); what became of it arrives by email. */

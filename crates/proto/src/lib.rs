@@ -309,6 +309,11 @@ pub struct Me {
     /// the account's security is sent to an address that was not.
     #[serde(default)]
     pub email_verified: bool,
+    /// Whether this server sends email at all (`notify.smtp`): without it no address is
+    /// verified, no reset link is sent and the address cannot be changed, so apps offer none
+    /// of that. Absent from an older server's answer: read as not.
+    #[serde(default)]
+    pub server_sends_email: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

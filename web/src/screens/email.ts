@@ -57,6 +57,20 @@ function linkForm(
 export function emailSection(): HTMLElement {
   const me = account.me();
   const verified = me.email_verified === true;
+  if (me.server_sends_email !== true) {
+    // Nothing to verify or change by email here: say so rather than offer forms that fail.
+    return h(
+      "section",
+      { class: "settings email", "aria-labelledby": "email-title" },
+      h("h2", { id: "email-title" }, "Email address"),
+      h("p", {}, h("strong", { "data-testid": "account-email" }, me.email)),
+      h(
+        "p",
+        { class: "muted", "data-testid": "mail-off" },
+        "This Porchlight server sends no email, so your address is not checked, no reset link can be sent to it, and it cannot be changed here. Ask whoever runs the server if you need any of that.",
+      ),
+    );
+  }
   const status = h("div", { role: "status", "aria-live": "polite" });
   const post = (newEmail: string, v: Record<string, string>, factor: SecondFactor) =>
     api.post<MailAccepted>("/api/email", { new_email: newEmail, password: v.password ?? "", ...factor.values(v) });

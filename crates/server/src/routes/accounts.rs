@@ -717,6 +717,7 @@ pub async fn me(State(state): State<AppState>, authed: Authed) -> Json<Me> {
         session_id: authed.session.id,
         research_program: state.config.research.recipient().is_some(),
         email_verified: authed.account.email_verified_at_ms.is_some(),
+        server_sends_email: state.config.notify.smtp.is_some(),
     })
 }
 
