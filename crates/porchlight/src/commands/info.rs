@@ -15,10 +15,16 @@ pub(super) fn whoami(ctx: &Ctx) -> anyhow::Result<()> {
         return print_json(&me);
     }
     println!("{}", clean(&me.email));
-    if me.email_verified {
+    if !me.server_sends_email {
+        println!("address  not checked: this server sends no email (no reset link, no change)");
+    } else if me.email_verified {
         println!("address  verified");
     } else {
-        println!("address  not verified: no password reset link is sent to it");
+        println!(
+            "address  not verified: no password reset link is sent to it \
+             (verify it: porchlight email change --to {})",
+            clean(&me.email)
+        );
     }
     println!("account  {}", clean(&me.account_id));
     println!("since    {}", rfc3339(me.created_at_ms));

@@ -414,7 +414,7 @@ fn a_server_without_email_says_so() {
     ));
     let shown = stdout(&cli(&server, &home, &["whoami"], ""));
     assert!(
-        shown.contains("address  not verified: no password reset link is sent to it"),
+        shown.contains("address  not checked: this server sends no email"),
         "{shown}"
     );
 
